@@ -1,0 +1,13 @@
+//! What the node and the coordinator both need: the wire contract, the federation's identities
+//! and mutual TLS, configuration loading, Arrow IPC, the query model and the audit chain.
+
+pub mod arrow_ipc;
+pub mod audit;
+pub mod cdg;
+pub mod identity;
+pub mod logging;
+pub mod proto;
+pub mod query;
+pub mod settings;
+pub mod shutdown;
+pub mod tls;

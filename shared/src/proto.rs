@@ -1,0 +1,30 @@
+//! The generated wire contract, fenced off under one stable name.
+//!
+//! Generated prost types stay at the edge: the rest of the code converts them into domain types
+//! (see [`crate::query`]) as soon as they arrive.
+
+/// Version of the wire protocol. Every request carries it; servers refuse any other with
+/// `FAILED_PRECONDITION`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("cdg.observatoire.v1");
+}
+
+/// Encoded `FileDescriptorSet` of the contract, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/observatoire_descriptor.bin"));
+
+/// Checks the protocol version a client sent.
+#[allow(clippy::result_large_err)]
+pub fn check_protocol_version(version: u32) -> Result<(), tonic::Status> {
+    if version == PROTOCOL_VERSION {
+        Ok(())
+    } else {
+        Err(tonic::Status::failed_precondition(format!(
+            "protocol version mismatch: this server speaks version {PROTOCOL_VERSION}, the request \
+             says {version}; upgrade the older side"
+        )))
+    }
+}

@@ -1,0 +1,281 @@
+//! The query model: one aggregate query, as node and coordinator both understand it.
+//!
+//! Converted from and to the wire types in exactly one place (this module), so a missing field
+//! becomes an error that names it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use crate::proto::v1;
+
+/// Name of the column that tells, for each cell, whether it is released.
+pub const DIFFUSION_COLUMN: &str = "diffusion";
+/// Value of [`DIFFUSION_COLUMN`] for a released cell.
+pub const RELEASED: &str = "diffusé";
+/// Name of the column the coordinator adds to say which département a row is about.
+pub const DEPARTEMENT_COLUMN: &str = "departement";
+/// [`DEPARTEMENT_COLUMN`] value of the regional rows.
+pub const REGION: &str = "Hauts-de-France";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    Count,
+    Sum,
+    Mean,
+}
+
+/// One measure of a query: `count`, `sum(col)` or `mean(col)`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Measure {
+    pub aggregate: Aggregate,
+    /// Empty for `count`.
+    pub column: String,
+}
+
+impl Measure {
+    pub fn count() -> Self {
+        Measure {
+            aggregate: Aggregate::Count,
+            column: String::new(),
+        }
+    }
+
+    /// Name of the result column: `nombre`, `somme_<col>`, `moyenne_<col>`.
+    pub fn output_name(&self) -> String {
+        match self.aggregate {
+            Aggregate::Count => "nombre".to_string(),
+            Aggregate::Sum => format!("somme_{}", self.column),
+            Aggregate::Mean => format!("moyenne_{}", self.column),
+        }
+    }
+}
+
+impl fmt::Display for Measure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.aggregate {
+            Aggregate::Count => f.write_str("count"),
+            Aggregate::Sum => write!(f, "sum({})", self.column),
+            Aggregate::Mean => write!(f, "mean({})", self.column),
+        }
+    }
+}
+
+impl FromStr for Measure {
+    type Err = QueryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "count" {
+            return Ok(Measure::count());
+        }
+        let bad = || QueryError::BadMeasure(s.to_string());
+        let (func, rest) = s.split_once('(').ok_or_else(bad)?;
+        let column = rest.strip_suffix(')').ok_or_else(bad)?.trim();
+        if column.is_empty() {
+            return Err(bad());
+        }
+        let aggregate = match func.trim() {
+            "sum" => Aggregate::Sum,
+            "mean" => Aggregate::Mean,
+            _ => return Err(bad()),
+        };
+        Ok(Measure {
+            aggregate,
+            column: column.to_string(),
+        })
+    }
+}
+
+impl TryFrom<String> for Measure {
+    type Error = QueryError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Measure> for String {
+    fn from(m: Measure) -> String {
+        m.to_string()
+    }
+}
+
+/// An equality (one value) or IN (several values) filter on a dimension.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Filter {
+    pub dimension: String,
+    pub values: Vec<String>,
+}
+
+/// One aggregate query over one dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AggregateQuery {
+    pub dataset: String,
+    pub group_by: Vec<String>,
+    pub measures: Vec<Measure>,
+    pub filters: Vec<Filter>,
+}
+
+impl AggregateQuery {
+    /// The schema of a node's answer: the group-by columns (text), [`DIFFUSION_COLUMN`], then one
+    /// column per measure (`nombre` as Int64, sums and means as Float64; null when suppressed).
+    pub fn result_schema(&self) -> SchemaRef {
+        let mut fields: Vec<Field> = self
+            .group_by
+            .iter()
+            .map(|d| Field::new(d, DataType::Utf8, false))
+            .collect();
+        fields.push(Field::new(DIFFUSION_COLUMN, DataType::Utf8, false));
+        for m in &self.measures {
+            let ty = if m.aggregate == Aggregate::Count {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            fields.push(Field::new(m.output_name(), ty, true));
+        }
+        Arc::new(Schema::new(fields))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("missing field `{0}` in the query")]
+    MissingField(&'static str),
+    #[error("bad measure {0:?}: expected count, sum(<column>) or mean(<column>)")]
+    BadMeasure(String),
+    #[error("filter on `{0}` has no value")]
+    EmptyFilter(String),
+}
+
+impl TryFrom<v1::AggregateQuery> for AggregateQuery {
+    type Error = QueryError;
+
+    fn try_from(q: v1::AggregateQuery) -> Result<Self, Self::Error> {
+        if q.dataset.is_empty() {
+            return Err(QueryError::MissingField("dataset"));
+        }
+        if q.measures.is_empty() {
+            return Err(QueryError::MissingField("measures"));
+        }
+        let measures = q
+            .measures
+            .into_iter()
+            .map(|m| {
+                let aggregate = match v1::Aggregate::try_from(m.aggregate) {
+                    Ok(v1::Aggregate::Count) => return Ok(Measure::count()),
+                    Ok(v1::Aggregate::Sum) => Aggregate::Sum,
+                    Ok(v1::Aggregate::Mean) => Aggregate::Mean,
+                    _ => return Err(QueryError::MissingField("measures.aggregate")),
+                };
+                if m.column.is_empty() {
+                    return Err(QueryError::MissingField("measures.column"));
+                }
+                Ok(Measure {
+                    aggregate,
+                    column: m.column,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let filters = q
+            .filters
+            .into_iter()
+            .map(|f| {
+                if f.dimension.is_empty() {
+                    return Err(QueryError::MissingField("filters.dimension"));
+                }
+                if f.values.is_empty() {
+                    return Err(QueryError::EmptyFilter(f.dimension));
+                }
+                Ok(Filter {
+                    dimension: f.dimension,
+                    values: f.values,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(AggregateQuery {
+            dataset: q.dataset,
+            group_by: q.group_by,
+            measures,
+            filters,
+        })
+    }
+}
+
+impl From<&AggregateQuery> for v1::AggregateQuery {
+    fn from(q: &AggregateQuery) -> Self {
+        v1::AggregateQuery {
+            dataset: q.dataset.clone(),
+            group_by: q.group_by.clone(),
+            measures: q
+                .measures
+                .iter()
+                .map(|m| v1::Measure {
+                    aggregate: match m.aggregate {
+                        Aggregate::Count => v1::Aggregate::Count,
+                        Aggregate::Sum => v1::Aggregate::Sum,
+                        Aggregate::Mean => v1::Aggregate::Mean,
+                    } as i32,
+                    column: m.column.clone(),
+                })
+                .collect(),
+            filters: q
+                .filters
+                .iter()
+                .map(|f| v1::Filter {
+                    dimension: f.dimension.clone(),
+                    values: f.values.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_parse_and_print() {
+        for s in ["count", "sum(etpr)", "mean(remuneration_brute_annuelle)"] {
+            assert_eq!(s.parse::<Measure>().unwrap().to_string(), s);
+        }
+        for bad in ["max(etpr)", "sum()", "sum(etpr", "etpr", ""] {
+            assert!(bad.parse::<Measure>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn wire_round_trip_and_missing_fields() {
+        let q = AggregateQuery {
+            dataset: "agents".into(),
+            group_by: vec!["sexe".into()],
+            measures: vec![Measure::count(), "mean(etpr)".parse().unwrap()],
+            filters: vec![Filter {
+                dimension: "annee".into(),
+                values: vec!["2024".into()],
+            }],
+        };
+        let wire = v1::AggregateQuery::from(&q);
+        assert_eq!(AggregateQuery::try_from(wire.clone()).unwrap(), q);
+        let mut no_measure = wire.clone();
+        no_measure.measures.clear();
+        assert_eq!(
+            AggregateQuery::try_from(no_measure),
+            Err(QueryError::MissingField("measures"))
+        );
+        let mut empty_filter = wire;
+        empty_filter.filters[0].values.clear();
+        assert!(matches!(
+            AggregateQuery::try_from(empty_filter),
+            Err(QueryError::EmptyFilter(_))
+        ));
+    }
+}
