@@ -75,7 +75,11 @@ impl AuditLog {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let entries = if path.exists() { verify(path)? } else { Vec::new() };
+        let entries = if path.exists() {
+            verify(path)?
+        } else {
+            Vec::new()
+        };
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -147,8 +151,11 @@ pub fn verify(path: &Path) -> Result<Vec<AuditEntry>, AuditError> {
             reason,
         };
         let line = line.map_err(|e| broken(e.to_string()))?;
-        let entry: AuditEntry = serde_json::from_str(&line)
-            .map_err(|e| broken(format!("not an audit entry ({e}); the line was altered or truncated")))?;
+        let entry: AuditEntry = serde_json::from_str(&line).map_err(|e| {
+            broken(format!(
+                "not an audit entry ({e}); the line was altered or truncated"
+            ))
+        })?;
         if entry.seq != line_no {
             return Err(broken(format!(
                 "sequence number {} where {line_no} was expected: an entry was removed or inserted",
@@ -162,7 +169,9 @@ pub fn verify(path: &Path) -> Result<Vec<AuditEntry>, AuditError> {
             )));
         }
         if entry.compute_hash() != entry.hash {
-            return Err(broken(format!("entry {line_no}'s content does not match its hash: it was edited")));
+            return Err(broken(format!(
+                "entry {line_no}'s content does not match its hash: it was edited"
+            )));
         }
         prev = entry.hash.clone();
         entries.push(entry);
@@ -178,8 +187,13 @@ mod tests {
         let path = dir.join("audit.log");
         let mut log = AuditLog::open(&path).unwrap();
         for i in 0..3 {
-            log.append("study.submitted", "urn:cdg-hdf:charge-de-mission:59", "s1", serde_json::json!({"i": i}))
-                .unwrap();
+            log.append(
+                "study.submitted",
+                "urn:cdg-hdf:charge-de-mission:59",
+                "s1",
+                serde_json::json!({"i": i}),
+            )
+            .unwrap();
         }
         path
     }
@@ -189,7 +203,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = sample_log(dir.path());
         let mut log = AuditLog::open(&path).unwrap();
-        assert_eq!(log.append("x", "system", "", serde_json::json!({})).unwrap().seq, 4);
+        assert_eq!(
+            log.append("x", "system", "", serde_json::json!({}))
+                .unwrap()
+                .seq,
+            4
+        );
         assert_eq!(verify(&path).unwrap().len(), 4);
 
         let text = std::fs::read_to_string(&path).unwrap();
@@ -201,6 +220,9 @@ mod tests {
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
         let err = verify(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("removed"), "{err}");
-        assert!(AuditLog::open(&path).is_err(), "a broken log is not appended to");
+        assert!(
+            AuditLog::open(&path).is_err(),
+            "a broken log is not appended to"
+        );
     }
 }

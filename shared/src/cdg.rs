@@ -18,7 +18,13 @@ pub enum Cdg {
 
 impl Cdg {
     /// All CDGs, in département-code order.
-    pub const ALL: [Cdg; 5] = [Cdg::Aisne, Cdg::Nord, Cdg::Oise, Cdg::PasDeCalais, Cdg::Somme];
+    pub const ALL: [Cdg; 5] = [
+        Cdg::Aisne,
+        Cdg::Nord,
+        Cdg::Oise,
+        Cdg::PasDeCalais,
+        Cdg::Somme,
+    ];
 
     /// The département code: "02", "59", "60", "62", "80".
     pub fn code(self) -> &'static str {

@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("configuration file {path} not found: create it (examples are in deploy/) or pass --config")]
+    #[error(
+        "configuration file {path} not found: create it (examples are in deploy/) or pass --config"
+    )]
     NotFound { path: PathBuf },
     #[error("configuration {path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -62,6 +64,12 @@ mod tests {
         workers: u32,
     }
 
+    impl Sample {
+        fn workers(&self) -> u32 {
+            self.workers
+        }
+    }
+
     #[test]
     fn names_missing_and_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
@@ -75,6 +83,7 @@ mod tests {
         let err = load::<Sample>(&dir.path().join("nope.toml"), "X").unwrap_err();
         assert!(matches!(err, SettingsError::NotFound { .. }));
         std::fs::write(&path, "listen = \"a\"\n").unwrap();
-        assert_eq!(load::<Sample>(&path, "CDG_SETTINGS_TEST_C").unwrap().listen, "a");
+        let ok = load::<Sample>(&path, "CDG_SETTINGS_TEST_C").unwrap();
+        assert_eq!((ok.listen.as_str(), ok.workers()), ("a", 0));
     }
 }

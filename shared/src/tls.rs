@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use serde::{Deserialize, Serialize};
@@ -154,8 +154,13 @@ impl ServerCertVerifier for ExpectedIdentityVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)?;
+        self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
         match Principal::from_certificate_der(end_entity) {
             Ok(found) if found == self.expected => Ok(ServerCertVerified::assertion()),
             Ok(found) => Err(rustls::Error::General(format!(
@@ -204,7 +209,6 @@ pub fn peer_principal<T>(request: &tonic::Request<T>) -> Result<Principal, tonic
     let leaf = certs
         .first()
         .ok_or_else(|| tonic::Status::unauthenticated("empty client certificate chain"))?;
-    Principal::from_certificate_der(leaf.as_ref()).map_err(|e| {
-        tonic::Status::unauthenticated(format!("client certificate not usable: {e}"))
-    })
+    Principal::from_certificate_der(leaf.as_ref())
+        .map_err(|e| tonic::Status::unauthenticated(format!("client certificate not usable: {e}")))
 }

@@ -1,0 +1,61 @@
+//! `cdg-coordinator`: the federation's coordinator server (run by CDG 59).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cdg_coordinator::config::CoordinatorConfig;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cdg-coordinator",
+    version,
+    about = "The coordinator of the Hauts-de-France employment observatory network (CDG 59).\n\nAccepts studies from the chargé.e de mission, fans them out to the CDG nodes over mutual TLS, merges the answers into regional tables and keeps an audit log."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gRPC server (mutual TLS) until SIGINT or SIGTERM.
+    Serve {
+        /// Coordinator configuration file (TOML). Keys can be overridden with CDG_COORDINATOR__<KEY>.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Write the bound address to this file once listening.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    cdg_shared::tls::install_crypto_provider();
+    cdg_shared::logging::init("info");
+    let result = match Cli::parse().command {
+        Command::Serve { config, ready_file } => serve(config, ready_file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = CoordinatorConfig::load(&config)?;
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        if let Some(path) = ready_file {
+            cdg_shared::shutdown::write_ready_file(&path, listener.local_addr()?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        cdg_coordinator::server::run(config, listener, cdg_shared::shutdown::signal()).await
+    })
+}

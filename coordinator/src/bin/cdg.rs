@@ -1,0 +1,223 @@
+//! `cdg`: the command-line client of the observatory network (studies, results, demo).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use cdg_coordinator::client::{CoordinatorClient, Network};
+use cdg_coordinator::demo::{self, DemoOptions};
+use cdg_coordinator::output::{self, Format};
+use cdg_shared::tls::TlsFiles;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cdg",
+    version,
+    about = "Client of the Hauts-de-France employment observatory network.\n\nConnects to the coordinator with your certificate: either --network FILE (written by `cdg demo --serve`) with --as, or --coordinator with --ca, --cert and --key."
+)]
+struct Cli {
+    #[command(flatten)]
+    connection: Connection,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Connection {
+    /// network.json describing a running network.
+    #[arg(long, global = true, env = "CDG_NETWORK")]
+    network: Option<PathBuf>,
+    /// With --network: whose certificate to use, charge-de-mission or director-<cdg>.
+    #[arg(
+        long = "as",
+        global = true,
+        default_value = "charge-de-mission",
+        env = "CDG_AS"
+    )]
+    identity: String,
+    /// Coordinator address, e.g. https://coordinateur.cdg59.fr:7400
+    #[arg(long, global = true, env = "CDG_COORDINATOR")]
+    coordinator: Option<String>,
+    /// Federation CA certificate (PEM).
+    #[arg(long, global = true, env = "CDG_CA")]
+    ca: Option<PathBuf>,
+    /// Your certificate (PEM).
+    #[arg(long, global = true, env = "CDG_CERT")]
+    cert: Option<PathBuf>,
+    /// Your private key (PEM).
+    #[arg(long, global = true, env = "CDG_KEY")]
+    key: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Studies: submit, run, fetch results.
+    Study {
+        #[command(subcommand)]
+        command: StudyCommand,
+    },
+    /// Run a complete local network (certificates, synthetic data, five nodes, coordinator) and
+    /// the demonstration study.
+    Demo {
+        /// Working folder for certificates, data, logs and configuration.
+        #[arg(long, default_value = "demo-network")]
+        workdir: PathBuf,
+        /// Keep the network running until Ctrl-C, and describe it in WORKDIR/network.json.
+        #[arg(long)]
+        serve: bool,
+        /// Years of synthetic data.
+        #[arg(long, default_value = "2020-2024")]
+        years: String,
+        /// Size of the synthetic data relative to the real départements.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum StudyCommand {
+    /// Submit a study file (TOML) and print its id and digest.
+    Submit { file: PathBuf },
+    /// Submit a study file, run it across the nodes, and print the regional tables.
+    Run {
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Print a study's kept result.
+    Result {
+        id: String,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+#[derive(Args)]
+struct OutArgs {
+    /// Also write each query's table into this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// File format for --out.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: Format,
+}
+
+impl Connection {
+    fn resolve(&self) -> anyhow::Result<(String, TlsFiles)> {
+        if let Some(path) = &self.network {
+            let network = Network::load(path)?;
+            return Ok((
+                network.coordinator.address.clone(),
+                network.identity(&self.identity)?,
+            ));
+        }
+        let missing = || {
+            anyhow::anyhow!(
+                "no coordinator given: pass --network FILE, or --coordinator URL with --ca, --cert and --key"
+            )
+        };
+        Ok((
+            self.coordinator.clone().ok_or_else(missing)?,
+            TlsFiles {
+                ca: self.ca.clone().ok_or_else(missing)?,
+                cert: self.cert.clone().ok_or_else(missing)?,
+                key: self.key.clone().ok_or_else(missing)?,
+            },
+        ))
+    }
+
+    async fn connect(&self) -> anyhow::Result<CoordinatorClient> {
+        let (url, tls) = self.resolve()?;
+        CoordinatorClient::connect(&url, &tls, Duration::from_secs(600)).await
+    }
+}
+
+fn show(result: &cdg_shared::proto::v1::StudyResult, out: &OutArgs) -> anyhow::Result<()> {
+    print!("{}", output::render(result)?);
+    if let Some(dir) = &out.out {
+        for path in output::write_all(result, dir, out.format)? {
+            println!("written: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    cdg_shared::tls::install_crypto_provider();
+    cdg_shared::logging::init("warn");
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<tonic::Status>() {
+                Some(status) => eprintln!("error: {:?}: {}", status.code(), status.message()),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo {
+            workdir,
+            serve,
+            years,
+            scale,
+            seed,
+        } => {
+            demo::run(DemoOptions {
+                workdir,
+                serve,
+                years,
+                scale,
+                seed,
+            })
+            .await
+        }
+        Command::Study { command } => match command {
+            StudyCommand::Submit { file } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let s = cli.connection.connect().await?.submit(text).await?;
+                println!(
+                    "{} {} {}{}",
+                    s.study_id,
+                    s.digest,
+                    s.title,
+                    if s.created {
+                        ""
+                    } else {
+                        " (already submitted)"
+                    }
+                );
+                Ok(())
+            }
+            StudyCommand::Run { file, out } => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let mut client = cli.connection.connect().await?;
+                let s = client.submit(text).await?;
+                eprintln!("study {} submitted; running...", s.study_id);
+                let result = client.run(&s.study_id).await?;
+                show(&result, &out)
+            }
+            StudyCommand::Result { id, out } => {
+                let result = cli.connection.connect().await?.result(&id).await?;
+                show(&result, &out)
+            }
+        },
+    }
+}

@@ -1,0 +1,142 @@
+//! The `cdg` client's connection to the coordinator, with the identity of its user.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::PROTOCOL_VERSION;
+use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use cdg_shared::proto::v1::{
+    GetResultRequest, RunStudyRequest, StudyResult, SubmitStudyRequest, SubmitStudyResponse,
+};
+use cdg_shared::tls::TlsFiles;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+
+/// A key pair on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyPair {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkNode {
+    pub cdg: Cdg,
+    pub address: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkDirector {
+    pub cdg: Cdg,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetworkCoordinator {
+    pub address: String,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `network.json`: how to reach a running network and with which certificates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    pub ca: PathBuf,
+    pub coordinator: NetworkCoordinator,
+    pub nodes: Vec<NetworkNode>,
+    pub directors: Vec<NetworkDirector>,
+    pub charge_de_mission: KeyPair,
+}
+
+impl Network {
+    pub fn load(path: &Path) -> anyhow::Result<Network> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a network description", path.display()))
+    }
+
+    /// The certificate files of `who`: `charge-de-mission` or `director-<cdg>`.
+    pub fn identity(&self, who: &str) -> anyhow::Result<TlsFiles> {
+        let files = |cert: &PathBuf, key: &PathBuf| TlsFiles {
+            ca: self.ca.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        if who == Role::ChargeDeMission.as_str() {
+            return Ok(files(
+                &self.charge_de_mission.cert,
+                &self.charge_de_mission.key,
+            ));
+        }
+        if let Some(code) = who.strip_prefix("director-") {
+            let cdg: Cdg = code.parse()?;
+            if let Some(d) = self.directors.iter().find(|d| d.cdg == cdg) {
+                return Ok(files(&d.cert, &d.key));
+            }
+        }
+        anyhow::bail!(
+            "unknown identity {who:?}: expected charge-de-mission or director-<02|59|60|62|80>"
+        )
+    }
+}
+
+/// A connected client of the coordinator.
+pub struct CoordinatorClient {
+    inner: CoordinatorServiceClient<Channel>,
+}
+
+impl CoordinatorClient {
+    /// Connects to `url` (expecting the coordinator's identity) with `tls`.
+    pub async fn connect(
+        url: &str,
+        tls: &TlsFiles,
+        timeout: Duration,
+    ) -> anyhow::Result<CoordinatorClient> {
+        let endpoint = tls
+            .client_endpoint(url, Principal::new(Role::Coordinator, Cdg::Nord))?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout);
+        let channel = endpoint
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to the coordinator at {url}"))?;
+        Ok(CoordinatorClient {
+            inner: CoordinatorServiceClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024),
+        })
+    }
+
+    pub async fn submit(
+        &mut self,
+        study_toml: String,
+    ) -> Result<SubmitStudyResponse, tonic::Status> {
+        let req = SubmitStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_toml,
+        };
+        Ok(self.inner.submit_study(req).await?.into_inner())
+    }
+
+    pub async fn run(&mut self, study_id: &str) -> Result<StudyResult, tonic::Status> {
+        let req = RunStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+        };
+        Ok(self.inner.run_study(req).await?.into_inner())
+    }
+
+    pub async fn result(&mut self, study_id: &str) -> Result<StudyResult, tonic::Status> {
+        let req = GetResultRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+        };
+        Ok(self.inner.get_result(req).await?.into_inner())
+    }
+}

@@ -1,0 +1,141 @@
+//! The coordinator's configuration file (TOML), with `CDG_COORDINATOR__...` overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cdg_shared::cdg::Cdg;
+use cdg_shared::settings::{self, SettingsError};
+use cdg_shared::tls::TlsFiles;
+use serde::{Deserialize, Serialize};
+
+pub const ENV_PREFIX: &str = "CDG_COORDINATOR";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Address the gRPC server listens on, e.g. "127.0.0.1:7400".
+    pub listen: SocketAddr,
+    /// Folder for the audit log, studies and results.
+    pub state_dir: PathBuf,
+    pub tls: TlsFiles,
+    /// Deadline for one node to answer one query, seconds.
+    #[serde(default = "default_node_timeout")]
+    pub node_timeout_secs: u64,
+    /// Largest message exchanged with nodes and clients, bytes.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// The federation's nodes.
+    pub nodes: Vec<NodeEntry>,
+}
+
+/// One node: its CDG (its certificate must carry `urn:cdg-hdf:node:<cdg>`) and its address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeEntry {
+    pub cdg: Cdg,
+    /// e.g. "https://127.0.0.1:7402"
+    pub address: String,
+}
+
+fn default_node_timeout() -> u64 {
+    30
+}
+
+fn default_max_message() -> usize {
+    16 * 1024 * 1024
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("configuration {path}: key `{key}` {problem}")]
+    Invalid {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+impl CoordinatorConfig {
+    pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
+        let mut config: CoordinatorConfig = settings::load(path, ENV_PREFIX)?;
+        let base = settings::base_dir(path);
+        config.state_dir = base.join(&config.state_dir);
+        config.tls = config.tls.resolved(&base);
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            problem,
+        };
+        if self.nodes.is_empty() {
+            return Err(invalid(
+                "nodes",
+                "is empty: list at least one [[nodes]] with cdg and address".into(),
+            ));
+        }
+        let mut seen = Vec::new();
+        for n in &self.nodes {
+            if seen.contains(&n.cdg) {
+                return Err(invalid("nodes", format!("lists CDG {} twice", n.cdg)));
+            }
+            seen.push(n.cdg);
+            if !n.address.starts_with("https://") {
+                return Err(invalid(
+                    "nodes.address",
+                    format!(
+                        "{:?} must start with https:// (nodes only speak mutual TLS)",
+                        n.address
+                    ),
+                ));
+            }
+        }
+        if self.node_timeout_secs == 0 || self.node_timeout_secs > 3600 {
+            return Err(invalid(
+                "node_timeout_secs",
+                "must be between 1 and 3600".into(),
+            ));
+        }
+        if self.max_message_bytes < 64 * 1024 {
+            return Err(invalid(
+                "max_message_bytes",
+                "must be at least 65536".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads_and_bad_addresses_are_named() {
+        let path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples/coordinator.toml");
+        let config = CoordinatorConfig::load(&path).unwrap();
+        assert_eq!(config.nodes.len(), 5);
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("c.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &bad,
+            text.replace(
+                "https://observatoire.cdg62.fr",
+                "http://observatoire.cdg62.fr",
+            ),
+        )
+        .unwrap();
+        let err = CoordinatorConfig::load(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("nodes.address") && err.contains("https://"),
+            "{err}"
+        );
+    }
+}

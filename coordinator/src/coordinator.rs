@@ -1,0 +1,277 @@
+//! The coordinator's domain logic: submit a study, run it across the nodes, keep the result,
+//! and record each step in the audit log before acknowledging it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cdg_shared::arrow_ipc;
+use cdg_shared::audit::AuditLog;
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
+use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
+use cdg_shared::query::{Aggregate, Measure};
+use futures::future::join_all;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::config::CoordinatorConfig;
+use crate::error::{CoordinatorError, Result};
+use crate::fanout::{self, NodeAnswer, NodeClient, NodeFailure};
+use crate::merge;
+use crate::state::{StateDir, StoredStudy};
+use crate::study::{Study, StudyQuery};
+
+pub struct Coordinator {
+    nodes: Vec<NodeClient>,
+    node_timeout: Duration,
+    state: StateDir,
+    audit: Mutex<AuditLog>,
+}
+
+/// The answer to a submission.
+pub struct Submitted {
+    pub id: String,
+    pub digest: String,
+    pub title: String,
+    pub created: bool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The query sent to the nodes: a mean is always accompanied by its count, so that regional
+/// means can be weighted.
+pub fn effective_query(q: &StudyQuery) -> StudyQuery {
+    let mut q = q.clone();
+    let has_mean = q
+        .query
+        .measures
+        .iter()
+        .any(|m| m.aggregate == Aggregate::Mean);
+    let has_count = q
+        .query
+        .measures
+        .iter()
+        .any(|m| m.aggregate == Aggregate::Count);
+    if has_mean && !has_count {
+        q.query.measures.insert(0, Measure::count());
+    }
+    q
+}
+
+impl Coordinator {
+    pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
+        let state = StateDir::open(&config.state_dir)?;
+        let audit = AuditLog::open(&state.audit_log_path())?;
+        Ok(Coordinator {
+            nodes: NodeClient::all(config, &config.tls)?,
+            node_timeout: Duration::from_secs(config.node_timeout_secs),
+            state,
+            audit: Mutex::new(audit),
+        })
+    }
+
+    fn require(caller: Principal, allowed: &[Role], what: &'static str) -> Result<()> {
+        if allowed.contains(&caller.role) {
+            Ok(())
+        } else {
+            Err(CoordinatorError::Forbidden {
+                what,
+                required: allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                actual: caller.role,
+            })
+        }
+    }
+
+    async fn audit(
+        &self,
+        kind: &str,
+        actor: Principal,
+        study_id: &str,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let mut log = self.audit.lock().await;
+        log.append(kind, &actor.uri(), study_id, details)?;
+        Ok(())
+    }
+
+    pub async fn submit(&self, caller: Principal, toml: &str) -> Result<Submitted> {
+        Self::require(caller, &[Role::ChargeDeMission], "submitting a study")?;
+        let study =
+            Study::from_toml(toml).map_err(|e| CoordinatorError::InvalidStudy(e.to_string()))?;
+        let (id, digest) = (study.id(), study.digest());
+        if let Some(existing) = self.state.load_study(&id)? {
+            return Ok(Submitted {
+                id,
+                digest,
+                title: existing.study.title,
+                created: false,
+            });
+        }
+        let stored = StoredStudy {
+            id: id.clone(),
+            digest: digest.clone(),
+            submitted_by: caller.uri(),
+            submitted_at: now(),
+            study,
+        };
+        self.state.save_study(&stored)?;
+        let details = json!({
+            "digest": digest,
+            "title": stored.study.title,
+            "diffusion": stored.study.diffusion,
+            "departements": stored.study.departements,
+            "queries": stored.study.queries.len(),
+        });
+        self.audit("study.submitted", caller, &id, details).await?;
+        Ok(Submitted {
+            id,
+            digest,
+            title: stored.study.title,
+            created: true,
+        })
+    }
+
+    async fn run_on_node(
+        &self,
+        node: &NodeClient,
+        study_id: &str,
+        queries: &[StudyQuery],
+    ) -> Result<Vec<NodeAnswer>, NodeFailure> {
+        let mut answers = Vec::with_capacity(queries.len());
+        for q in queries {
+            let answer = node
+                .execute(study_id, q, self.node_timeout)
+                .await
+                .map_err(|mut f| {
+                    f.message = format!("query {}: {}", q.name, f.message);
+                    f
+                })?;
+            merge::check_schema(&q.query, node.cdg, &answer.batch).map_err(|e| NodeFailure {
+                status: OutcomeStatus::Incompatible,
+                message: format!("query {}: {e}", q.name),
+            })?;
+            answers.push(answer);
+        }
+        Ok(answers)
+    }
+
+    pub async fn run(&self, caller: Principal, id: &str) -> Result<StudyResult> {
+        Self::require(caller, &[Role::ChargeDeMission], "running a study")?;
+        let stored = self
+            .state
+            .load_study(id)?
+            .ok_or_else(|| CoordinatorError::UnknownStudy(id.to_string()))?;
+        let study = &stored.study;
+        let started_at = now();
+        self.audit(
+            "study.run.started",
+            caller,
+            id,
+            json!({"digest": stored.digest, "departements": study.departements}),
+        )
+        .await?;
+        let queries: Vec<StudyQuery> = study.queries.iter().map(effective_query).collect();
+
+        let runs = study.departements.iter().map(|cdg| {
+            let queries = &queries;
+            async move {
+                let result = match self.nodes.iter().find(|n| n.cdg == *cdg) {
+                    Some(node) => self.run_on_node(node, id, queries).await,
+                    None => Err(NodeFailure {
+                        status: OutcomeStatus::Unreachable,
+                        message: format!("no node configured for CDG {cdg}"),
+                    }),
+                };
+                (*cdg, result)
+            }
+        });
+        let results: Vec<(Cdg, Result<Vec<NodeAnswer>, NodeFailure>)> = join_all(runs).await;
+
+        let mut outcomes: Vec<NodeOutcome> = Vec::new();
+        for (cdg, result) in &results {
+            let outcome = fanout::outcome(*cdg, result);
+            let status =
+                OutcomeStatus::try_from(outcome.status).unwrap_or(OutcomeStatus::Unspecified);
+            self.audit(
+                "node.outcome",
+                caller,
+                id,
+                json!({
+                    "cdg": cdg.code(),
+                    "status": status.as_str_name(),
+                    "message": outcome.message,
+                    "cells_released": outcome.cells_released,
+                    "cells_suppressed": outcome.cells_suppressed,
+                    "data_versions": outcome.data_versions.iter().map(|v| format!("{}/{}:{}", v.dataset, v.year, &v.digest[..12.min(v.digest.len())])).collect::<Vec<_>>(),
+                }),
+            )
+            .await?;
+            outcomes.push(outcome);
+        }
+
+        let mut query_results = Vec::new();
+        for (i, q) in queries.iter().enumerate() {
+            let answers: Vec<(Cdg, arrow::array::RecordBatch)> = results
+                .iter()
+                .filter_map(|(cdg, r)| r.as_ref().ok().map(|a| (*cdg, a[i].batch.clone())))
+                .collect();
+            let batch = merge::merge(&q.query, &answers)
+                .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+            let bytes = arrow_ipc::encode(&batch.schema(), std::slice::from_ref(&batch))
+                .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+            query_results.push(QueryResult {
+                name: q.name.clone(),
+                title: q.title.clone(),
+                arrow_ipc: bytes,
+            });
+        }
+        let result = StudyResult {
+            study_id: id.to_string(),
+            digest: stored.digest.clone(),
+            title: study.title.clone(),
+            started_at,
+            finished_at: now(),
+            outcomes,
+            queries: query_results,
+        };
+        self.state.save_result(&result)?;
+        let answered: Vec<&str> = result
+            .outcomes
+            .iter()
+            .filter(|o| o.status == OutcomeStatus::Answered as i32)
+            .map(|o| o.cdg.as_str())
+            .collect();
+        self.audit(
+            "study.run.completed",
+            caller,
+            id,
+            json!({"answered": answered, "queries": result.queries.len()}),
+        )
+        .await?;
+        Ok(result)
+    }
+
+    pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {
+        Self::require(
+            caller,
+            &[Role::ChargeDeMission, Role::Director],
+            "reading a study result",
+        )?;
+        if self.state.load_study(id)?.is_none() {
+            return Err(CoordinatorError::UnknownStudy(id.to_string()));
+        }
+        self.state
+            .load_result(id)?
+            .ok_or_else(|| CoordinatorError::NoResult(id.to_string()))
+    }
+}
+
+/// Shared handle used by the gRPC service.
+pub type SharedCoordinator = Arc<Coordinator>;

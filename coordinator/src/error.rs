@@ -1,0 +1,46 @@
+//! The coordinator's error type and its one mapping to gRPC status codes.
+
+use cdg_shared::identity::Role;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("{0}")]
+    InvalidStudy(String),
+    #[error("{what} is reserved to {required}; your certificate's role is {actual}")]
+    Forbidden {
+        what: &'static str,
+        required: String,
+        actual: Role,
+    },
+    #[error("no study {0}: submit it first (cdg study submit FILE)")]
+    UnknownStudy(String),
+    #[error("study {0} has not been run yet")]
+    NoResult(String),
+    #[error("audit log: {0}")]
+    Audit(#[from] cdg_shared::audit::AuditError),
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = CoordinatorError> = std::result::Result<T, E>;
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(e: CoordinatorError) -> Self {
+        let message = e.to_string();
+        match e {
+            CoordinatorError::InvalidStudy(_) => tonic::Status::invalid_argument(message),
+            CoordinatorError::Forbidden { .. } => tonic::Status::permission_denied(message),
+            CoordinatorError::UnknownStudy(_) | CoordinatorError::NoResult(_) => {
+                tonic::Status::not_found(message)
+            }
+            CoordinatorError::Audit(_)
+            | CoordinatorError::Io(_)
+            | CoordinatorError::Internal(_) => {
+                tracing::error!(error = %message, "request failed");
+                tonic::Status::internal(format!("the coordinator failed: {message}"))
+            }
+        }
+    }
+}

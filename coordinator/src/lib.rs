@@ -1,0 +1,17 @@
+//! The coordinator run by CDG 59: accepts studies from the chargé.e de mission, fans their
+//! queries out to the nodes over mutual TLS, merges the answers into regional tables, keeps the
+//! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
+
+pub mod client;
+pub mod config;
+pub mod coordinator;
+pub mod demo;
+pub mod error;
+pub mod fanout;
+pub mod merge;
+pub mod output;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod study;
+pub mod supervisor;

@@ -1,0 +1,239 @@
+//! Showing and writing study results: a readable terminal rendering (one pivot table per measure,
+//! départements as columns), and files in CSV, Arrow IPC or Parquet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use cdg_shared::arrow_ipc;
+use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
+use cdg_shared::proto::v1::{QueryResult, StudyResult};
+use cdg_shared::query::{DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED};
+
+/// File formats `--out` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Arrow,
+    Parquet,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Arrow => "arrow",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+/// Decodes one query's regional table.
+pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
+    let (schema, batches) =
+        arrow_ipc::decode(&q.arrow_ipc).with_context(|| format!("decoding {}", q.name))?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}
+
+fn outcome_label(status: i32) -> &'static str {
+    match OutcomeStatus::try_from(status).unwrap_or(OutcomeStatus::Unspecified) {
+        OutcomeStatus::Answered => "a répondu",
+        OutcomeStatus::Refused => "refus",
+        OutcomeStatus::Unreachable => "injoignable",
+        OutcomeStatus::TimedOut => "délai dépassé",
+        OutcomeStatus::Incompatible => "incompatible",
+        OutcomeStatus::Unspecified => "inconnu",
+    }
+}
+
+fn cell_text(batch: &RecordBatch, col: usize, row: usize) -> String {
+    let a = batch.column(col);
+    if a.is_null(row) {
+        return String::new();
+    }
+    match a.data_type() {
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(row).to_string(),
+        DataType::Float64 => {
+            let v = a.as_primitive::<Float64Type>().value(row);
+            if v.abs() < 1.0 {
+                format!("{v:.3}")
+            } else {
+                format!("{v:.1}")
+            }
+        }
+        DataType::Utf8 => a.as_string::<i32>().value(row).to_string(),
+        _ => "?".to_string(),
+    }
+}
+
+fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            let pad = w - c.chars().count();
+            if i == 0 || c.parse::<f64>().is_err() {
+                let _ = write!(s, "{c}{}  ", " ".repeat(pad));
+            } else {
+                let _ = write!(s, "{}{c}  ", " ".repeat(pad));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header);
+    out.push_str(
+        &(widths
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("  ")
+            + "\n"),
+    );
+    for r in rows {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+/// A pivot of one measure: one row per cell, one column per département and the region.
+/// `s` marks a cell under statistical secrecy; `*` a regional total covering only the released
+/// départements.
+fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
+    let schema = batch.schema();
+    let dep = schema.index_of(DEPARTEMENT_COLUMN).unwrap_or(0);
+    let diff = schema.index_of(DIFFUSION_COLUMN).unwrap_or(0);
+    let dims: Vec<usize> = (dep + 1..diff).collect();
+    let mut columns: Vec<String> = Vec::new();
+    let mut cells: BTreeMap<Vec<String>, BTreeMap<String, String>> = BTreeMap::new();
+    for row in 0..batch.num_rows() {
+        let d = cell_text(batch, dep, row);
+        if !columns.contains(&d) {
+            columns.push(d.clone());
+        }
+        let key: Vec<String> = dims.iter().map(|&c| cell_text(batch, c, row)).collect();
+        let status = cell_text(batch, diff, row);
+        let value = cell_text(batch, measure_col, row);
+        let text = if status == RELEASED {
+            value
+        } else if value.is_empty() {
+            "s".to_string()
+        } else {
+            format!("{value}*")
+        };
+        cells.entry(key).or_default().insert(d, text);
+    }
+    columns.sort_by_key(|c| (c == REGION, c.clone()));
+    let mut header: Vec<String> = dims
+        .iter()
+        .map(|&c| schema.field(c).name().clone())
+        .collect();
+    if header.is_empty() {
+        header.push(String::new());
+    }
+    header.extend(columns.iter().cloned());
+    let rows: Vec<Vec<String>> = cells
+        .into_iter()
+        .map(|(key, by_dep)| {
+            let mut r = if key.is_empty() {
+                vec!["total".to_string()]
+            } else {
+                key
+            };
+            r.extend(
+                columns
+                    .iter()
+                    .map(|c| by_dep.get(c).cloned().unwrap_or_else(|| "-".to_string())),
+            );
+            r
+        })
+        .collect();
+    table(&header, &rows)
+}
+
+/// The whole result as text for the terminal.
+pub fn render(result: &StudyResult) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(out, "Étude {} — {}", result.study_id, result.title)?;
+    writeln!(
+        out,
+        "empreinte {}  ({} → {})",
+        result.digest, result.started_at, result.finished_at
+    )?;
+    writeln!(out)?;
+    let rows: Vec<Vec<String>> = result
+        .outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                o.cdg.clone(),
+                outcome_label(o.status).to_string(),
+                o.cells_released.to_string(),
+                o.cells_suppressed.to_string(),
+                o.message.clone(),
+            ]
+        })
+        .collect();
+    let header = [
+        "département",
+        "réponse",
+        "cellules diffusées",
+        "cellules en secret",
+        "motif",
+    ]
+    .map(String::from);
+    out.push_str(&table(&header, &rows));
+    for q in &result.queries {
+        let batch = query_batch(q)?;
+        let schema = batch.schema();
+        let diff = schema.index_of(DIFFUSION_COLUMN)?;
+        for measure in diff + 1..schema.fields().len() {
+            writeln!(out, "\n{} — {}", q.title, schema.field(measure).name())?;
+            out.push_str(&pivot(&batch, measure));
+        }
+    }
+    writeln!(
+        out,
+        "\ns = secret statistique (moins de 11 agents) ; * = total régional des seuls départements diffusés"
+    )?;
+    Ok(out)
+}
+
+/// Writes each query's regional table into `dir` as `<query>.<ext>`; returns the paths.
+pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for q in &result.queries {
+        let batch = query_batch(q)?;
+        let path = dir.join(format!("{}.{}", q.name, format.extension()));
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        match format {
+            Format::Csv => {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(file);
+                w.write(&batch)?;
+            }
+            Format::Arrow => {
+                let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())?;
+                w.write(&batch)?;
+                w.finish()?;
+            }
+            Format::Parquet => {
+                let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
+                w.write(&batch)?;
+                w.close()?;
+            }
+        }
+        written.push(path);
+    }
+    Ok(written)
+}

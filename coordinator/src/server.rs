@@ -1,0 +1,49 @@
+//! Starting the coordinator's gRPC server over mutual TLS.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cdg_shared::identity::Role;
+use cdg_shared::proto::v1::coordinator_service_server::CoordinatorServiceServer;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::CoordinatorConfig;
+use crate::coordinator::Coordinator;
+use crate::service::CoordinatorServiceImpl;
+
+/// Serves the coordinator on `listener` until `shutdown` completes. The rustls crypto provider
+/// must be installed first.
+pub async fn run(
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let own = config
+        .tls
+        .own_principal()
+        .context("reading the coordinator's certificate")?;
+    anyhow::ensure!(
+        own.role == Role::Coordinator,
+        "the certificate {} is for {own}; the coordinator needs a coordinator certificate",
+        config.tls.cert.display()
+    );
+    let tls = config.tls.server_config().context("setting up TLS")?;
+    let coordinator = Arc::new(Coordinator::new(&config)?);
+    let max = config.max_message_bytes;
+    let service = CoordinatorServiceServer::new(CoordinatorServiceImpl::new(coordinator))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    tracing::info!(addr = %listener.local_addr()?, nodes = config.nodes.len(), "coordinator listening (mTLS)");
+    Server::builder()
+        .tls_config(tls)
+        .context("setting up TLS")?
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+        .context("serving")?;
+    tracing::info!("coordinator stopped");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The gRPC face of the coordinator.
+
+use cdg_shared::proto::check_protocol_version;
+use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
+use cdg_shared::proto::v1::{
+    GetResultRequest, RunStudyRequest, StudyResult, SubmitStudyRequest, SubmitStudyResponse,
+};
+use cdg_shared::tls::peer_principal;
+use tonic::{Request, Response, Status};
+
+use crate::coordinator::SharedCoordinator;
+
+/// Largest study file accepted, bytes.
+pub const MAX_STUDY_BYTES: usize = 256 * 1024;
+
+pub struct CoordinatorServiceImpl {
+    coordinator: SharedCoordinator,
+}
+
+impl CoordinatorServiceImpl {
+    pub fn new(coordinator: SharedCoordinator) -> Self {
+        CoordinatorServiceImpl { coordinator }
+    }
+}
+
+#[tonic::async_trait]
+impl CoordinatorService for CoordinatorServiceImpl {
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn submit_study(
+        &self,
+        request: Request<SubmitStudyRequest>,
+    ) -> Result<Response<SubmitStudyResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        let req = request.into_inner();
+        check_protocol_version(req.protocol_version)?;
+        if req.study_toml.len() > MAX_STUDY_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "study file of {} bytes; at most {MAX_STUDY_BYTES} are accepted",
+                req.study_toml.len()
+            )));
+        }
+        let s = self.coordinator.submit(caller, &req.study_toml).await?;
+        tracing::info!(study_id = %s.id, created = s.created, "study submitted");
+        Ok(Response::new(SubmitStudyResponse {
+            study_id: s.id,
+            digest: s.digest,
+            title: s.title,
+            created: s.created,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn run_study(
+        &self,
+        request: Request<RunStudyRequest>,
+    ) -> Result<Response<StudyResult>, Status> {
+        let caller = peer_principal(&request)?;
+        let req = request.into_inner();
+        check_protocol_version(req.protocol_version)?;
+        tracing::Span::current()
+            .record("caller", caller.uri())
+            .record("study_id", req.study_id.as_str());
+        let result = self.coordinator.run(caller, &req.study_id).await?;
+        tracing::info!("study run completed");
+        Ok(Response::new(result))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn get_result(
+        &self,
+        request: Request<GetResultRequest>,
+    ) -> Result<Response<StudyResult>, Status> {
+        let caller = peer_principal(&request)?;
+        let req = request.into_inner();
+        check_protocol_version(req.protocol_version)?;
+        tracing::Span::current()
+            .record("caller", caller.uri())
+            .record("study_id", req.study_id.as_str());
+        Ok(Response::new(
+            self.coordinator.result(caller, &req.study_id).await?,
+        ))
+    }
+}

@@ -1,0 +1,105 @@
+//! The coordinator's files: submitted studies and kept results, written atomically under
+//! `state_dir` so a crash never leaves half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use cdg_shared::proto::v1::StudyResult;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use crate::study::Study;
+
+/// A submitted study as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredStudy {
+    pub id: String,
+    pub digest: String,
+    /// Identity URI of the submitter.
+    pub submitted_by: String,
+    pub submitted_at: String,
+    pub study: Study,
+}
+
+pub struct StateDir {
+    root: PathBuf,
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+fn valid_id(id: &str) -> bool {
+    id.len() == 14 && id.starts_with("S-") && id[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+impl StateDir {
+    pub fn open(root: &Path) -> std::io::Result<StateDir> {
+        std::fs::create_dir_all(root.join("studies"))?;
+        std::fs::create_dir_all(root.join("results"))?;
+        Ok(StateDir {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.root.join("audit.log")
+    }
+
+    fn study_path(&self, id: &str) -> Option<PathBuf> {
+        valid_id(id).then(|| self.root.join("studies").join(format!("{id}.json")))
+    }
+
+    fn result_path(&self, id: &str) -> Option<PathBuf> {
+        valid_id(id).then(|| self.root.join("results").join(format!("{id}.pb")))
+    }
+
+    pub fn load_study(&self, id: &str) -> std::io::Result<Option<StoredStudy>> {
+        let Some(path) = self.study_path(id) else {
+            return Ok(None);
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn save_study(&self, study: &StoredStudy) -> std::io::Result<()> {
+        let path = self
+            .study_path(&study.id)
+            .ok_or_else(|| std::io::Error::other("bad study id"))?;
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(study).map_err(std::io::Error::other)?,
+        )
+    }
+
+    pub fn load_result(&self, id: &str) -> std::io::Result<Option<StudyResult>> {
+        let Some(path) = self.result_path(id) else {
+            return Ok(None);
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => StudyResult::decode(bytes.as_slice())
+                .map(Some)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn save_result(&self, result: &StudyResult) -> std::io::Result<()> {
+        let path = self
+            .result_path(&result.study_id)
+            .ok_or_else(|| std::io::Error::other("bad study id"))?;
+        write_atomic(&path, &result.encode_to_vec())
+    }
+}
