@@ -45,17 +45,8 @@ fn default_max_message() -> usize {
     16 * 1024 * 1024
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error("configuration {path}: key `{key}` {problem}")]
-    Invalid {
-        path: PathBuf,
-        key: &'static str,
-        problem: String,
-    },
-}
+/// Errors name the file and the key.
+pub type ConfigError = SettingsError;
 
 impl CoordinatorConfig {
     pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
@@ -68,11 +59,7 @@ impl CoordinatorConfig {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |key, problem: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            key,
-            problem,
-        };
+        let invalid = |key, problem: String| SettingsError::key(path, key, problem);
         if self.nodes.is_empty() {
             return Err(invalid(
                 "nodes",

@@ -317,7 +317,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 network_path.display(),
                 submitted.study_id
             );
-            cdg_shared::shutdown::signal().await;
+            cdg_shared::serving::signal().await;
         }
         anyhow::Ok(())
     }

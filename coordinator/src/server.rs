@@ -7,7 +7,6 @@ use anyhow::Context;
 use cdg_shared::identity::Role;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorServiceServer;
 use tokio::net::TcpListener;
-use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::CoordinatorConfig;
@@ -21,25 +20,21 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let own = config
-        .tls
-        .own_principal()
-        .context("reading the coordinator's certificate")?;
-    anyhow::ensure!(
-        own.role == Role::Coordinator,
-        "the certificate {} is for {own}; the coordinator needs a coordinator certificate",
-        config.tls.cert.display()
-    );
-    let tls = config.tls.server_config().context("setting up TLS")?;
+    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
+        anyhow::ensure!(
+            own.role == Role::Coordinator,
+            "the certificate {} is for {own}; the coordinator needs a coordinator certificate",
+            config.tls.cert.display()
+        );
+        Ok(())
+    })?;
     let coordinator = Arc::new(Coordinator::new(&config)?);
     let max = config.max_message_bytes;
     let service = CoordinatorServiceServer::new(CoordinatorServiceImpl::new(coordinator))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     tracing::info!(addr = %listener.local_addr()?, nodes = config.nodes.len(), "coordinator listening (mTLS)");
-    Server::builder()
-        .tls_config(tls)
-        .context("setting up TLS")?
+    server
         .add_service(service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

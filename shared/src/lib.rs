@@ -8,6 +8,6 @@ pub mod identity;
 pub mod logging;
 pub mod proto;
 pub mod query;
+pub mod serving;
 pub mod settings;
-pub mod shutdown;
 pub mod tls;

@@ -15,6 +15,23 @@ pub enum SettingsError {
     NotFound { path: PathBuf },
     #[error("configuration {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error("configuration {path}: key `{key}` {problem}")]
+    Key {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+impl SettingsError {
+    /// A key whose value is not acceptable, and why.
+    pub fn key(path: &Path, key: &'static str, problem: impl Into<String>) -> SettingsError {
+        SettingsError::Key {
+            path: path.to_path_buf(),
+            key,
+            problem: problem.into(),
+        }
+    }
 }
 
 /// Reads `path` (TOML) with environment overrides under `env_prefix`, into `T`.

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use cdg_coordinator::config::CoordinatorConfig;
 use clap::{Parser, Subcommand};
 
@@ -49,13 +48,7 @@ fn main() -> ExitCode {
 fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
     let config = CoordinatorConfig::load(&config)?;
     tokio::runtime::Runtime::new()?.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        if let Some(path) = ready_file {
-            cdg_shared::shutdown::write_ready_file(&path, listener.local_addr()?)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        cdg_coordinator::server::run(config, listener, cdg_shared::shutdown::signal()).await
+        let listener = cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
+        cdg_coordinator::server::run(config, listener, cdg_shared::serving::signal()).await
     })
 }

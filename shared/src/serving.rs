@@ -1,0 +1,69 @@
+//! What every server of the federation does the same way: bind (announcing the address), set up
+//! mutual TLS, and stop on the operator's signal.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+
+use crate::identity::Principal;
+use crate::tls::TlsFiles;
+
+/// Binds `listen` and, if asked, writes the bound address to `ready_file` (atomically), for
+/// supervisors and the demo to read.
+pub async fn bind(listen: SocketAddr, ready_file: Option<&Path>) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    if let Some(path) = ready_file {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, listener.local_addr()?.to_string())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(listener)
+}
+
+/// A gRPC server builder requiring client certificates from the federation CA, after checking
+/// that our own certificate carries the identity `accept` approves of.
+pub fn mtls_server(
+    tls: &TlsFiles,
+    accept: impl FnOnce(Principal) -> anyhow::Result<()>,
+) -> anyhow::Result<(Principal, Server)> {
+    let own = tls
+        .own_principal()
+        .context("reading this server's own certificate")?;
+    accept(own)?;
+    let config = tls.server_config().context("setting up TLS")?;
+    let server = Server::builder()
+        .tls_config(config)
+        .context("setting up TLS")?
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)));
+    Ok((own, server))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received, stopping"),
+        _ = term => tracing::info!("SIGTERM received, stopping"),
+    }
+}
