@@ -1,0 +1,241 @@
+//! Reference code lists of the node's datasets, with their French labels.
+//!
+//! The labels follow the harmonised schema of the domain research
+//! (`handbook/research/domain-data.md` §2.1): they are what users read in the
+//! CSV files, in the database and in the published tables, so they are kept
+//! exactly as written here (accents included).
+
+/// `sexe`: femme, homme.
+pub const SEXES: &[&str] = &["F", "H"];
+
+/// `categorie`: the three statutory catégories hiérarchiques.
+pub const CATEGORIES: &[&str] = &["A", "B", "C"];
+
+/// `filiere`: the ten filières of the fonction publique territoriale.
+pub const FILIERES: &[&str] = &[
+    "administrative",
+    "technique",
+    "culturelle",
+    "sportive",
+    "médico-sociale",
+    "médico-technique",
+    "sociale",
+    "animation",
+    "police municipale",
+    "incendie et secours",
+];
+
+/// `statut`: fonctionnaires (titulaires, stagiaires) and contractuels.
+pub const STATUTS: &[&str] = &[
+    "fonctionnaire titulaire",
+    "fonctionnaire stagiaire",
+    "contractuel sur emploi permanent",
+    "contractuel sur emploi non permanent",
+];
+
+/// Whether a `statut` label is one of the two contractuel statuts.
+pub fn is_contractuel(statut: &str) -> bool {
+    statut.starts_with("contractuel")
+}
+
+/// `temps_travail`: temps complet or temps non complet (a post created for
+/// fewer than 35 hours a week).
+pub const TEMPS_TRAVAIL: &[&str] = &["temps complet", "temps non complet"];
+
+/// `type_employeur`: the kinds of collectivités and établissements publics.
+pub const TYPES_EMPLOYEUR: &[&str] = &[
+    "commune",
+    "CCAS",
+    "caisse des écoles",
+    "communauté de communes",
+    "communauté d'agglomération",
+    "communauté urbaine",
+    "métropole",
+    "syndicat intercommunal",
+    "syndicat mixte",
+    "CIAS",
+    "département",
+    "région",
+    "SDIS",
+    "CDG",
+    "OPH",
+    "autre établissement public local",
+];
+
+/// `tranche_effectif`: headcount bands of an employer (agents at 31/12).
+pub const TRANCHES_EFFECTIF: &[&str] = &[
+    "1-9",
+    "10-19",
+    "20-49",
+    "50-99",
+    "100-349",
+    "350-999",
+    "1000 et plus",
+];
+
+/// The [`TRANCHES_EFFECTIF`] band of a headcount. A headcount of 0 falls in
+/// the lowest band.
+pub fn tranche_effectif(headcount: usize) -> &'static str {
+    let i = match headcount {
+        0..=9 => 0,
+        10..=19 => 1,
+        20..=49 => 2,
+        50..=99 => 3,
+        100..=349 => 4,
+        350..=999 => 5,
+        _ => 6,
+    };
+    TRANCHES_EFFECTIF[i]
+}
+
+/// `affiliation` to the CDG: obligatoire (fewer than 350 fonctionnaires),
+/// volontaire, or non affilié.
+pub const AFFILIATIONS: &[&str] = &["obligatoire", "volontaire", "non affilié"];
+
+/// `tranche_age`: five-year bands of the age pyramid.
+pub const TRANCHES_AGE: &[&str] = &[
+    "<25", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59", "60-64", "65+",
+];
+
+/// The [`TRANCHES_AGE`] band of an age in years (at 31/12).
+pub fn tranche_age(age: i32) -> &'static str {
+    let i = if age < 25 {
+        0
+    } else if age >= 65 {
+        9
+    } else {
+        // 25..=64 → 1..=8
+        ((age - 25) / 5 + 1) as usize
+    };
+    TRANCHES_AGE[i]
+}
+
+/// The cadres d'emplois of a filière in a catégorie (domain-data.md §2.1).
+///
+/// Returns an empty slice for a pair that has no cadre d'emplois (animation A,
+/// médico-technique C) or for an unknown label; the synthetic generator never
+/// produces such pairs. Médico-sociale B is the legacy catégorie B cadre of
+/// infirmiers territoriaux; the catégorie A nurses are "infirmier en soins
+/// généraux".
+pub fn cadres_emplois(filiere: &str, categorie: &str) -> &'static [&'static str] {
+    match (filiere, categorie) {
+        ("administrative", "C") => &["adjoint administratif"],
+        ("administrative", "B") => &["rédacteur"],
+        ("administrative", "A") => &["attaché", "administrateur"],
+        ("technique", "C") => &[
+            "adjoint technique",
+            "agent de maîtrise",
+            "adjoint technique des établissements d'enseignement",
+        ],
+        ("technique", "B") => &["technicien"],
+        ("technique", "A") => &["ingénieur", "ingénieur en chef"],
+        ("culturelle", "C") => &["adjoint du patrimoine"],
+        ("culturelle", "B") => &[
+            "assistant de conservation",
+            "assistant d'enseignement artistique",
+        ],
+        ("culturelle", "A") => &[
+            "bibliothécaire",
+            "attaché de conservation",
+            "professeur d'enseignement artistique",
+            "conservateur",
+        ],
+        ("sportive", "C") => &["opérateur des APS"],
+        ("sportive", "B") => &["éducateur des APS"],
+        ("sportive", "A") => &["conseiller des APS"],
+        ("médico-sociale", "C") => &["auxiliaire de puériculture", "auxiliaire de soins"],
+        ("médico-sociale", "B") => &["infirmier"],
+        ("médico-sociale", "A") => &[
+            "infirmier en soins généraux",
+            "puéricultrice",
+            "cadre de santé",
+            "médecin",
+            "psychologue",
+        ],
+        ("médico-technique", "B") => &["technicien paramédical"],
+        ("médico-technique", "A") => &["biologiste, vétérinaire et pharmacien"],
+        ("sociale", "C") => &["agent social", "ATSEM"],
+        ("sociale", "B") => &["moniteur-éducateur"],
+        ("sociale", "A") => &[
+            "assistant socio-éducatif",
+            "éducateur de jeunes enfants",
+            "conseiller socio-éducatif",
+        ],
+        ("animation", "C") => &["adjoint d'animation"],
+        ("animation", "B") => &["animateur"],
+        ("police municipale", "C") => &["agent de police municipale", "garde champêtre"],
+        ("police municipale", "B") => &["chef de service de police municipale"],
+        ("police municipale", "A") => &["directeur de police municipale"],
+        ("incendie et secours", "C") => &[
+            "sapeur et caporal de sapeurs-pompiers professionnels",
+            "sous-officier de sapeurs-pompiers professionnels",
+        ],
+        ("incendie et secours", "B") => &["lieutenant de sapeurs-pompiers professionnels"],
+        ("incendie et secours", "A") => &[
+            "capitaine, commandant et lieutenant-colonel de sapeurs-pompiers professionnels",
+            "conseiller et colonel de sapeurs-pompiers professionnels",
+            "médecin et pharmacien de sapeurs-pompiers professionnels",
+        ],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contractuel_statuts() {
+        let flags: Vec<bool> = STATUTS.iter().map(|s| is_contractuel(s)).collect();
+        assert_eq!(flags, [false, false, true, true]);
+    }
+
+    #[test]
+    fn headcount_bands() {
+        assert_eq!(tranche_effectif(0), "1-9");
+        assert_eq!(tranche_effectif(1), "1-9");
+        assert_eq!(tranche_effectif(9), "1-9");
+        assert_eq!(tranche_effectif(10), "10-19");
+        assert_eq!(tranche_effectif(49), "20-49");
+        assert_eq!(tranche_effectif(50), "50-99");
+        assert_eq!(tranche_effectif(349), "100-349");
+        assert_eq!(tranche_effectif(350), "350-999");
+        assert_eq!(tranche_effectif(999), "350-999");
+        assert_eq!(tranche_effectif(1000), "1000 et plus");
+        assert_eq!(tranche_effectif(100_000), "1000 et plus");
+    }
+
+    #[test]
+    fn age_bands() {
+        assert_eq!(tranche_age(18), "<25");
+        assert_eq!(tranche_age(24), "<25");
+        assert_eq!(tranche_age(25), "25-29");
+        assert_eq!(tranche_age(29), "25-29");
+        assert_eq!(tranche_age(30), "30-34");
+        assert_eq!(tranche_age(47), "45-49");
+        assert_eq!(tranche_age(64), "60-64");
+        assert_eq!(tranche_age(65), "65+");
+        assert_eq!(tranche_age(70), "65+");
+        for age in 0..100 {
+            assert!(TRANCHES_AGE.contains(&tranche_age(age)));
+        }
+    }
+
+    #[test]
+    fn cadres_cover_the_usual_pairs() {
+        for f in FILIERES {
+            for c in CATEGORIES {
+                let cadres = cadres_emplois(f, c);
+                let impossible =
+                    (*f == "animation" && *c == "A") || (*f == "médico-technique" && *c == "C");
+                assert_eq!(cadres.is_empty(), impossible, "{f} {c}");
+            }
+        }
+        assert_eq!(
+            cadres_emplois("administrative", "C"),
+            ["adjoint administratif"]
+        );
+        assert!(cadres_emplois("sociale", "C").contains(&"ATSEM"));
+        assert!(cadres_emplois("inconnue", "A").is_empty());
+    }
+}

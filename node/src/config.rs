@@ -1,0 +1,173 @@
+//! The node's configuration file (TOML), with `CDG_NODE__...` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cdg_shared::cdg::Cdg;
+use cdg_shared::settings::{self, SettingsError};
+use cdg_shared::tls::TlsFiles;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override the file, e.g. `CDG_NODE__LISTEN`.
+pub const ENV_PREFIX: &str = "CDG_NODE";
+
+/// The project's floor: no node may release a cell with fewer distinct agents than this.
+pub const FLOOR_MIN_AGENTS: u32 = 11;
+/// The project's floor for cells of employer datasets.
+pub const FLOOR_MIN_EMPLOYERS: u32 = 3;
+/// The most dimensions a query may group by or filter on.
+pub const CEILING_MAX_GROUP_BY: u32 = 4;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Département code of this node's CDG: "02", "59", "60", "62" or "80".
+    pub cdg: Cdg,
+    /// Address the gRPC server listens on, e.g. "127.0.0.1:7443".
+    pub listen: SocketAddr,
+    /// The node's DuckDB file.
+    pub database: PathBuf,
+    pub tls: TlsFiles,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// The disclosure thresholds the operator sets (never below the project's floors).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub min_agents_per_cell: u32,
+    pub min_employers_per_cell: u32,
+    pub max_group_by: u32,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            min_agents_per_cell: FLOOR_MIN_AGENTS,
+            min_employers_per_cell: FLOOR_MIN_EMPLOYERS,
+            max_group_by: CEILING_MAX_GROUP_BY,
+        }
+    }
+}
+
+/// Resource limits of the gRPC server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request or response message, bytes.
+    pub max_message_bytes: usize,
+    /// Most values in one IN filter.
+    pub max_filter_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_filter_values: 64,
+        }
+    }
+}
+
+/// Errors name the file and the key.
+pub type ConfigError = SettingsError;
+
+impl NodeConfig {
+    /// Loads, resolves relative paths against the file's folder, and validates.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;
+        let base = settings::base_dir(path);
+        config.database = base.join(&config.database);
+        config.tls = config.tls.resolved(&base);
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, problem: String| SettingsError::key(path, key, problem);
+        let p = &self.policy;
+        if p.min_agents_per_cell < FLOOR_MIN_AGENTS {
+            return Err(invalid(
+                "policy.min_agents_per_cell",
+                format!(
+                    "is {}, below the project's floor of {FLOOR_MIN_AGENTS}: a node may tighten the threshold, never loosen it",
+                    p.min_agents_per_cell
+                ),
+            ));
+        }
+        if p.min_employers_per_cell < FLOOR_MIN_EMPLOYERS {
+            return Err(invalid(
+                "policy.min_employers_per_cell",
+                format!(
+                    "is {}, below the project's floor of {FLOOR_MIN_EMPLOYERS}",
+                    p.min_employers_per_cell
+                ),
+            ));
+        }
+        if p.max_group_by == 0 || p.max_group_by > CEILING_MAX_GROUP_BY {
+            return Err(invalid(
+                "policy.max_group_by",
+                format!(
+                    "is {}, expected 1 to {CEILING_MAX_GROUP_BY}",
+                    p.max_group_by
+                ),
+            ));
+        }
+        if self.limits.max_message_bytes < 64 * 1024 {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                "must be at least 65536".to_string(),
+            ));
+        }
+        if self.limits.max_filter_values == 0 {
+            return Err(invalid(
+                "limits.max_filter_values",
+                "must be at least 1".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples")
+    }
+
+    #[test]
+    fn every_example_config_loads() {
+        for cdg in Cdg::ALL {
+            let path = examples().join(format!("node-{}.toml", cdg.code()));
+            let config =
+                NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(config.cdg, cdg);
+            assert_eq!(config.policy.min_agents_per_cell, FLOOR_MIN_AGENTS);
+        }
+    }
+
+    #[test]
+    fn a_threshold_below_the_floor_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(examples().join("node-62.toml")).unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            text.replace("min_agents_per_cell = 11", "min_agents_per_cell = 5"),
+        )
+        .unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("policy.min_agents_per_cell") && err.contains("11"),
+            "{err}"
+        );
+        std::fs::write(&path, text.replace("listen =", "listen_on =")).unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("listen_on"), "{err}");
+    }
+}

@@ -1,0 +1,46 @@
+//! The node's error type and its one mapping to gRPC status codes.
+
+use cdg_shared::identity::Role;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The query is malformed or names something the catalogue does not know.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// The query is well-formed but the node's disclosure policy forbids it.
+    #[error("refused by this node's policy: {0}")]
+    Policy(String),
+    #[error("{what} is reserved to the {required} role; your certificate's role is {actual}")]
+    Forbidden {
+        what: &'static str,
+        required: Role,
+        actual: Role,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] duckdb::Error),
+    #[error("{0}")]
+    Import(String),
+    #[error("encoding the result failed: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;
+
+impl From<NodeError> for tonic::Status {
+    fn from(e: NodeError) -> Self {
+        let message = e.to_string();
+        match e {
+            NodeError::InvalidQuery(_) => tonic::Status::invalid_argument(message),
+            NodeError::Policy(_) | NodeError::Forbidden { .. } => {
+                tonic::Status::permission_denied(message)
+            }
+            NodeError::Import(_) => tonic::Status::failed_precondition(message),
+            NodeError::Database(_) | NodeError::Arrow(_) | NodeError::Internal(_) => {
+                tracing::error!(error = %message, "request failed");
+                tonic::Status::internal("the node failed to answer; see its logs")
+            }
+        }
+    }
+}

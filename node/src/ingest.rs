@@ -1,0 +1,339 @@
+//! Importing a dataset slice from a CSV file, the way a CDG's tools export it: `;` or `,`
+//! separator, UTF-8 with or without BOM, decimal comma or point.
+//!
+//! Every row is validated against the catalogue (types, code lists, ranges, the slice's year)
+//! before anything is written; the load then replaces the (dataset, year) slice atomically.
+
+use std::path::Path;
+
+use duckdb::types::Value;
+use sha2::{Digest, Sha256};
+
+use crate::catalogue::{Column, ColumnType, Dataset};
+use crate::error::{NodeError, Result};
+use crate::store::{SliceSource, Store};
+
+/// Outcome of an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub dataset: &'static str,
+    pub year: i32,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub digest: String,
+}
+
+/// Most errors listed in one failed import's message.
+const MAX_LISTED_ERRORS: usize = 20;
+
+fn normalize_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .replace([' ', '-'], "_")
+}
+
+/// Reads, validates and loads `file` as the (`dataset`, `year`) slice.
+pub fn import_csv(
+    store: &Store,
+    dataset: &'static Dataset,
+    year: i32,
+    file: &Path,
+) -> Result<ImportReport> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| NodeError::Import(format!("cannot read {}: {e}", file.display())))?;
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        NodeError::Import(format!(
+            "{} is not UTF-8 (byte {}): save it as CSV UTF-8",
+            file.display(),
+            e.valid_up_to()
+        ))
+    })?;
+    let text = text.trim_start_matches('\u{feff}');
+    let first_line = text.lines().next().unwrap_or_default();
+    if first_line.trim().is_empty() {
+        return Err(NodeError::Import(format!(
+            "{} is empty: a header row is expected",
+            file.display()
+        )));
+    }
+    let separator = if first_line.matches(';').count() >= first_line.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| NodeError::Import(format!("{}: bad header row: {e}", file.display())))?
+        .iter()
+        .map(normalize_header)
+        .collect();
+    let expected: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    let positions: Vec<Option<usize>> = expected
+        .iter()
+        .map(|name| headers.iter().position(|h| h == name))
+        .collect();
+    let missing: Vec<&str> = expected
+        .iter()
+        .zip(&positions)
+        .filter(|(_, p)| p.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(NodeError::Import(format!(
+            "{}: missing column(s) {}; dataset {} expects {}",
+            file.display(),
+            missing.join(", "),
+            dataset.name,
+            expected.join(", ")
+        )));
+    }
+    let positions: Vec<usize> = positions.into_iter().flatten().collect();
+
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut rows_read = 0u64;
+    for (index, record) in reader.records().enumerate() {
+        rows_read += 1;
+        let line = index + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("line {line}: {e}"));
+                continue;
+            }
+        };
+        if record.len() != headers.len() {
+            errors.push(format!(
+                "line {line}: {} fields where the header has {}",
+                record.len(),
+                headers.len()
+            ));
+            continue;
+        }
+        let mut row = Vec::with_capacity(positions.len());
+        for (column, &pos) in dataset.columns.iter().zip(&positions) {
+            match parse_value(column, record.get(pos).unwrap_or_default(), year) {
+                Ok(v) => row.push(v),
+                Err(reason) => {
+                    errors.push(format!("line {line}, column {}: {reason}", column.name))
+                }
+            }
+        }
+        if row.len() == positions.len() {
+            rows.push(row);
+        }
+    }
+    if !errors.is_empty() {
+        let total = errors.len();
+        errors.truncate(MAX_LISTED_ERRORS);
+        return Err(NodeError::Import(format!(
+            "{}: {total} invalid value(s) in {rows_read} rows; nothing was loaded:\n  {}{}",
+            file.display(),
+            errors.join("\n  "),
+            if total > MAX_LISTED_ERRORS {
+                "\n  ..."
+            } else {
+                ""
+            }
+        )));
+    }
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = store.replace_slice(
+        dataset,
+        year,
+        &rows,
+        &SliceSource {
+            digest: digest.clone(),
+            file_name,
+        },
+    )?;
+    Ok(ImportReport {
+        dataset: dataset.name,
+        year,
+        rows_read,
+        rows_loaded: version.rows,
+        digest,
+    })
+}
+
+fn parse_value(column: &Column, raw: &str, year: i32) -> std::result::Result<Value, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("empty value".to_string());
+    }
+    match column.ty {
+        ColumnType::Year => match raw.parse::<i32>() {
+            Ok(y) if y == year => Ok(Value::Int(y)),
+            Ok(y) => Err(format!("year {y} in a file imported as year {year}")),
+            Err(_) => Err(format!("{raw:?} is not a year")),
+        },
+        ColumnType::Int { min, max } => match raw.parse::<i64>() {
+            Ok(v) if (min..=max).contains(&v) => Ok(Value::Int(v as i32)),
+            Ok(v) => Err(format!("{v} outside {min}..{max}")),
+            Err(_) => Err(format!("{raw:?} is not a whole number")),
+        },
+        ColumnType::Decimal { min, max } => {
+            let normalized = raw.replace(' ', "").replace(',', ".");
+            match normalized.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= min && v <= max => Ok(Value::Double(v)),
+                Ok(v) => Err(format!("{v} outside {min}..{max}")),
+                Err(_) => Err(format!("{raw:?} is not a number")),
+            }
+        }
+        ColumnType::Code(codes) => {
+            if codes.contains(&raw) {
+                Ok(Value::Text(raw.to_string()))
+            } else {
+                Err(format!(
+                    "{raw:?} is not an allowed value ({})",
+                    codes.join(", ")
+                ))
+            }
+        }
+        ColumnType::Identifier => text_up_to(raw, 64, "identifier"),
+        ColumnType::Label => text_up_to(raw, 200, "label"),
+    }
+}
+
+fn text_up_to(raw: &str, max: usize, what: &str) -> std::result::Result<Value, String> {
+    if raw.len() > max {
+        Err(format!(
+            "{what} longer than {max} bytes ({} bytes)",
+            raw.len()
+        ))
+    } else {
+        Ok(Value::Text(raw.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::{AGENTS, EMPLOYEURS};
+
+    const EMPLOYEURS_CSV: &str = "annee;employeur_id;type_employeur;tranche_effectif;affiliation\r\n\
+        2024;E0200001;commune;1-9;obligatoire\r\n\
+        2024;E0200002;SDIS;1000 et plus;non affilié\r\n";
+
+    fn agents_csv(rows: &[&str]) -> String {
+        let mut s = String::from(
+            "\u{feff}annee;agent_id;employeur_id;statut;categorie;filiere;cadre_emplois;sexe;annee_naissance;temps_travail;etpr;remuneration_brute_annuelle\r\n",
+        );
+        for r in rows {
+            s.push_str(r);
+            s.push_str("\r\n");
+        }
+        s
+    }
+
+    const GOOD: &str = "2024;A0200001;E0200001;fonctionnaire titulaire;C;technique;adjoint technique;F;1980;temps complet;1,00;24 500,50";
+
+    fn setup() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("node.duckdb")).unwrap();
+        std::fs::write(dir.path().join("employeurs.csv"), EMPLOYEURS_CSV).unwrap();
+        import_csv(
+            &store,
+            &EMPLOYEURS,
+            2024,
+            &dir.path().join("employeurs.csv"),
+        )
+        .unwrap();
+        (dir, store)
+    }
+
+    fn import(dir: &Path, store: &Store, text: &str) -> Result<ImportReport> {
+        let path = dir.join("agents.csv");
+        std::fs::write(&path, text).unwrap();
+        import_csv(store, &AGENTS, 2024, &path)
+    }
+
+    fn agent_versions(store: &Store) -> Vec<cdg_shared::proto::v1::DataVersion> {
+        store
+            .data_versions()
+            .unwrap()
+            .into_iter()
+            .filter(|v| v.dataset == "agents")
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_file_loads_and_is_versioned() {
+        let (dir, store) = setup();
+        let second = GOOD
+            .replace("A0200001", "A0200002")
+            .replace("1,00;", "0.5;");
+        let report = import(dir.path(), &store, &agents_csv(&[GOOD, &second])).unwrap();
+        assert_eq!((report.rows_read, report.rows_loaded), (2, 2));
+        let versions = agent_versions(&store);
+        assert_eq!(versions.len(), 1);
+        assert_eq!(versions[0].digest, report.digest);
+        assert_eq!(versions[0].source, "agents.csv");
+        // A new import replaces the slice, it does not add to it.
+        let report = import(dir.path(), &store, &agents_csv(&[GOOD])).unwrap();
+        assert_eq!(report.rows_loaded, 1);
+        assert_eq!(agent_versions(&store)[0].rows, 1);
+    }
+
+    #[test]
+    fn bad_rows_are_named_and_nothing_is_replaced() {
+        let (dir, store) = setup();
+        import(dir.path(), &store, &agents_csv(&[GOOD])).unwrap();
+        let before = agent_versions(&store);
+        let cases = [
+            (GOOD.replace(";F;", ";X;"), "sexe"),
+            (GOOD.replace("1,00", "1,50"), "etpr"),
+            (GOOD.replacen("2024", "2023", 1), "year 2023"),
+            (GOOD.replace(";C;", ";;"), "empty value"),
+            (GOOD.replace(";1980;", ";mil neuf cent;"), "annee_naissance"),
+        ];
+        for (row, expected) in cases {
+            let err = import(dir.path(), &store, &agents_csv(&[GOOD, &row]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("line 3") && err.contains(expected), "{err}");
+            assert!(err.contains("nothing was loaded"), "{err}");
+            assert_eq!(
+                agent_versions(&store),
+                before,
+                "a failed import leaves the previous data"
+            );
+        }
+    }
+
+    #[test]
+    fn structural_problems_get_clear_errors() {
+        let (dir, store) = setup();
+        let no_column = agents_csv(&[GOOD]).replace(";etpr;", ";etp;");
+        let err = import(dir.path(), &store, &no_column)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing column(s) etpr") && err.contains("expects annee, agent_id"),
+            "{err}"
+        );
+        let err = import(dir.path(), &store, "").unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+        let err = import(dir.path(), &store, &agents_csv(&["2024;A1;E0200001"]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("3 fields"), "{err}");
+        let latin1 = b"annee;agent_id\r\n2024;\xe9\r\n";
+        std::fs::write(dir.path().join("latin1.csv"), latin1).unwrap();
+        let err = import_csv(&store, &AGENTS, 2024, &dir.path().join("latin1.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("UTF-8"), "{err}");
+        assert!(agent_versions(&store).is_empty());
+    }
+}

@@ -1,0 +1,14 @@
+//! A CDG's node: keeps the CDG's HR data in its own DuckDB file and answers only aggregated,
+//! disclosure-controlled queries, over gRPC with mutual TLS, to the federation's coordinator.
+
+pub mod catalogue;
+pub mod codes;
+pub mod compile;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod release;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod synth;

@@ -1,0 +1,197 @@
+//! `cdg-node`: run a CDG's node, load its data, generate synthetic data.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cdg_node::catalogue;
+use cdg_node::config::NodeConfig;
+use cdg_node::store::Store;
+use cdg_node::synth::{self, SynthSpec};
+use cdg_shared::cdg::Cdg;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cdg-node",
+    version,
+    about = "A CDG's node of the Hauts-de-France employment observatory network.\n\nKeeps the CDG's HR data in its own DuckDB file and answers only aggregated, disclosure-controlled queries, over gRPC with mutual TLS."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the gRPC server (mutual TLS) until SIGINT or SIGTERM.
+    Serve {
+        /// Node configuration file (TOML). Keys can be overridden with CDG_NODE__<SECTION>__<KEY>.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Write the bound address to this file once listening (useful with listen port 0).
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+    /// Load one dataset slice (one year) from a CSV file, replacing that slice atomically.
+    /// The node must not be running (DuckDB allows one process per database file).
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Dataset name: employeurs, agents.
+        #[arg(long)]
+        dataset: String,
+        /// Reference year of the file.
+        #[arg(long)]
+        year: i32,
+        /// The CSV file (`;` or `,` separator, UTF-8, decimal comma or point).
+        file: PathBuf,
+    },
+    /// Show or manage the data loaded in the node.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Generate deterministic synthetic data for one CDG, as CSV files the import reads.
+    Synth {
+        /// Département code: 02, 59, 60, 62 or 80.
+        #[arg(long)]
+        cdg: Cdg,
+        /// Years, e.g. 2020-2024 or 2024.
+        #[arg(long, default_value = "2020-2024")]
+        years: String,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Size relative to the real département (1.0 = real scale).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Output folder.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// List the loaded slices and their versions.
+    Status {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn parse_years(s: &str) -> anyhow::Result<(i32, i32)> {
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let parse = |x: &str| {
+        x.trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (1990..=2100).contains(y))
+            .with_context(|| format!("bad year {x:?} in --years {s:?}: expected e.g. 2020-2024"))
+    };
+    let (first, last) = (parse(a)?, parse(b)?);
+    anyhow::ensure!(
+        first <= last,
+        "--years {s:?}: the first year comes after the last"
+    );
+    Ok((first, last))
+}
+
+fn main() -> ExitCode {
+    cdg_shared::tls::install_crypto_provider();
+    cdg_shared::logging::init("info");
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, ready_file } => {
+            let config = NodeConfig::load(&config)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async move {
+                let listener =
+                    cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
+                cdg_node::server::run(config, listener, cdg_shared::serving::signal()).await
+            })
+        }
+        Command::Import {
+            config,
+            dataset,
+            year,
+            file,
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let ds = catalogue::dataset(&dataset).with_context(|| {
+                format!(
+                    "unknown dataset {dataset:?}: expected one of {}",
+                    catalogue::dataset_names().join(", ")
+                )
+            })?;
+            let store = Store::open(&config.database)?;
+            let report = cdg_node::ingest::import_csv(&store, ds, year, &file)?;
+            println!(
+                "{} {}: {} rows read, {} loaded (sha256 {})",
+                report.dataset,
+                report.year,
+                report.rows_read,
+                report.rows_loaded,
+                &report.digest[..16]
+            );
+            Ok(())
+        }
+        Command::Data {
+            command: DataCommand::Status { config },
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let store = Store::open(&config.database)?;
+            let versions = store.data_versions()?;
+            if versions.is_empty() {
+                println!("no data loaded in {}", config.database.display());
+            }
+            for v in versions {
+                println!(
+                    "{:<12} {}  {:>8} rows  loaded {}  from {}  sha256 {}",
+                    v.dataset,
+                    v.year,
+                    v.rows,
+                    v.loaded_at,
+                    v.source,
+                    &v.digest[..16.min(v.digest.len())]
+                );
+            }
+            Ok(())
+        }
+        Command::Synth {
+            cdg,
+            years,
+            seed,
+            scale,
+            out,
+        } => {
+            anyhow::ensure!(scale > 0.0 && scale <= 20.0, "--scale must be in ]0, 20]");
+            let (first_year, last_year) = parse_years(&years)?;
+            let spec = SynthSpec {
+                cdg,
+                first_year,
+                last_year,
+                seed,
+                scale,
+            };
+            let files = synth::generate(&spec, &out)
+                .with_context(|| format!("writing into {}", out.display()))?;
+            for f in files {
+                println!(
+                    "{}",
+                    serde_json::json!({"dataset": f.dataset, "year": f.year, "path": f.path, "rows": f.rows})
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Starting the node's gRPC server over mutual TLS.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cdg_shared::identity::Role;
+use cdg_shared::proto::v1::node_service_server::NodeServiceServer;
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::NodeConfig;
+use crate::service::NodeServiceImpl;
+use crate::store::Store;
+
+/// Serves the node on `listener` until `shutdown` completes. The rustls crypto provider must be
+/// installed first (`cdg_shared::tls::install_crypto_provider`).
+pub async fn run(
+    config: NodeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
+        anyhow::ensure!(
+            own.role == Role::Node && own.cdg == config.cdg,
+            "the certificate {} is for {own}, but this node is configured as CDG {}: use the node certificate of CDG {}",
+            config.tls.cert.display(),
+            config.cdg,
+            config.cdg
+        );
+        Ok(())
+    })?;
+    let database = config.database.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&database))
+        .await
+        .context("opening the database")??;
+    let max = config.limits.max_message_bytes;
+    let addr = listener.local_addr()?;
+    let service = NodeServiceServer::new(NodeServiceImpl::new(Arc::new(config), Arc::new(store)))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    tracing::info!(%addr, "node listening (mTLS)");
+    server
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .await
+        .context("serving")?;
+    tracing::info!("node stopped");
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The gRPC face of the node: identifies the caller, checks the protocol version, and hands the
+//! request to domain code.
+
+use std::sync::Arc;
+
+use cdg_shared::arrow_ipc;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::node_service_server::NodeService;
+use cdg_shared::proto::v1::{
+    DataVersion, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo, DisclosurePolicy,
+    ExecuteRequest, ExecuteResponse,
+};
+use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
+use cdg_shared::query::AggregateQuery;
+use cdg_shared::tls::peer_principal;
+use tonic::{Request, Response, Status};
+
+use crate::catalogue::{self, Values};
+use crate::compile;
+use crate::config::NodeConfig;
+use crate::error::NodeError;
+use crate::release;
+use crate::store::Store;
+
+pub struct NodeServiceImpl {
+    config: Arc<NodeConfig>,
+    store: Arc<Store>,
+}
+
+impl NodeServiceImpl {
+    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>) -> Self {
+        NodeServiceImpl { config, store }
+    }
+
+    fn describe_datasets() -> Vec<DatasetInfo> {
+        catalogue::DATASETS
+            .iter()
+            .map(|d| DatasetInfo {
+                name: d.name.to_string(),
+                description: d.description.to_string(),
+                dimensions: d
+                    .dimensions
+                    .iter()
+                    .map(|dim| DimensionInfo {
+                        name: dim.name.to_string(),
+                        description: dim.description.to_string(),
+                        values: match dim.values {
+                            Values::Codes(c) => c.iter().map(|s| s.to_string()).collect(),
+                            Values::Years => Vec::new(),
+                        },
+                    })
+                    .collect(),
+                measures: d.measure_names().iter().map(|s| s.to_string()).collect(),
+                unit: d.unit.as_str().to_string(),
+            })
+            .collect()
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, NodeError> + Send + 'static,
+    ) -> Result<T, NodeError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| NodeError::Internal(format!("worker task failed: {e}")))?
+    }
+}
+
+fn require(caller: Principal, required: Role, what: &'static str) -> Result<(), NodeError> {
+    if caller.role == required {
+        Ok(())
+    } else {
+        Err(NodeError::Forbidden {
+            what,
+            required,
+            actual: caller.role,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl NodeService for NodeServiceImpl {
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn describe(
+        &self,
+        request: Request<DescribeRequest>,
+    ) -> Result<Response<DescribeResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        check_protocol_version(request.get_ref().protocol_version)?;
+        let data_versions = self.blocking(|s| s.data_versions()).await?;
+        let p = &self.config.policy;
+        Ok(Response::new(DescribeResponse {
+            protocol_version: PROTOCOL_VERSION,
+            cdg: self.config.cdg.code().to_string(),
+            departement: self.config.cdg.name().to_string(),
+            datasets: Self::describe_datasets(),
+            policy: Some(DisclosurePolicy {
+                min_agents_per_cell: p.min_agents_per_cell,
+                min_employers_per_cell: p.min_employers_per_cell,
+                max_group_by: p.max_group_by,
+            }),
+            data_versions,
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id, query_name, dataset))]
+    async fn execute(
+        &self,
+        request: Request<ExecuteRequest>,
+    ) -> Result<Response<ExecuteResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        let span = tracing::Span::current();
+        span.record("caller", caller.uri());
+        require(caller, Role::Coordinator, "Execute")
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        let req = request.into_inner();
+        check_protocol_version(req.protocol_version)?;
+        span.record("study_id", req.study_id.as_str());
+        span.record("query_name", req.query_name.as_str());
+        let query = req
+            .query
+            .ok_or_else(|| NodeError::InvalidQuery("missing field `query`".into()))
+            .and_then(|q| {
+                AggregateQuery::try_from(q).map_err(|e| NodeError::InvalidQuery(e.to_string()))
+            })?;
+        span.record("dataset", query.dataset.as_str());
+        let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
+            .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
+        let policy = self.config.policy.clone();
+        let (released, versions) = self
+            .blocking(move |store| {
+                let cells = store.aggregate(&compiled)?;
+                let released = release::release(&compiled, &cells, &policy)?;
+                let versions: Vec<DataVersion> = store
+                    .data_versions()?
+                    .into_iter()
+                    .filter(|v| v.dataset == compiled.dataset.name)
+                    .collect();
+                Ok((released, versions))
+            })
+            .await?;
+        let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
+            .map_err(NodeError::from)?;
+        tracing::info!(
+            released = released.released,
+            suppressed = released.suppressed,
+            "query answered"
+        );
+        Ok(Response::new(ExecuteResponse {
+            arrow_ipc,
+            cells_released: released.released,
+            cells_suppressed: released.suppressed,
+            data_versions: versions,
+        }))
+    }
+}

@@ -1,0 +1,195 @@
+//! The node's DuckDB database: schema, atomic slice loads with data versions, and aggregate
+//! queries. The one `Connection` is owned here behind a mutex; callers on the async runtime go
+//! through `spawn_blocking`.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use cdg_shared::proto::v1::DataVersion;
+use duckdb::types::Value;
+use duckdb::{Connection, params};
+
+use crate::catalogue::{self, ColumnType, Dataset};
+use crate::compile::CompiledQuery;
+use crate::error::{NodeError, Result};
+
+/// One group of an aggregate answer, before disclosure control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawCell {
+    pub dimensions: Vec<String>,
+    /// Distinct units (agents or employers) in the cell.
+    pub units: i64,
+    /// One value per measure (None when the aggregate is NULL).
+    pub values: Vec<Option<f64>>,
+}
+
+/// What the import records about a loaded slice.
+#[derive(Debug, Clone)]
+pub struct SliceSource {
+    pub digest: String,
+    pub file_name: String,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+fn sql_type(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Year | ColumnType::Int { .. } => "INTEGER",
+        ColumnType::Decimal { .. } => "DOUBLE",
+        ColumnType::Code(_) | ColumnType::Identifier | ColumnType::Label => "VARCHAR",
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the node's database file and its schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                NodeError::Internal(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("lock") {
+                NodeError::Internal(format!(
+                    "database {} is in use by another process (a running node?): stop it first. ({text})",
+                    path.display()
+                ))
+            } else {
+                NodeError::Database(e)
+            }
+        })?;
+        let mut ddl = String::new();
+        for ds in catalogue::DATASETS {
+            let cols: Vec<String> = ds
+                .columns
+                .iter()
+                .map(|c| format!("{} {} NOT NULL", c.name, sql_type(c.ty)))
+                .collect();
+            ddl.push_str(&format!(
+                "CREATE TABLE IF NOT EXISTS {} ({});\n",
+                ds.table,
+                cols.join(", ")
+            ));
+        }
+        ddl.push_str(
+            "CREATE TABLE IF NOT EXISTS data_versions (
+                dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
+                digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
+                source VARCHAR NOT NULL, active BOOLEAN NOT NULL);",
+        );
+        conn.execute_batch(&ddl)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| NodeError::Internal("database lock poisoned".into()))
+    }
+
+    /// Replaces the (dataset, year) slice with `rows` in one transaction and records a new data
+    /// version. On any error nothing is changed.
+    pub fn replace_slice(
+        &self,
+        dataset: &Dataset,
+        year: i32,
+        rows: &[Vec<Value>],
+        source: &SliceSource,
+    ) -> Result<DataVersion> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.execute(
+            &format!("DELETE FROM {} WHERE annee = ?", dataset.table),
+            params![year],
+        )?;
+        {
+            let mut appender = tx.appender(dataset.table)?;
+            for row in rows {
+                appender.append_row(duckdb::appender_params_from_iter(row.iter()))?;
+            }
+            appender.flush()?;
+        }
+        let version: i32 = tx.query_row(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
+            params![dataset.name, year],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
+            params![dataset.name, year],
+        )?;
+        let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        tx.execute(
+            "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?, true)",
+            params![
+                dataset.name,
+                year,
+                version,
+                source.digest,
+                rows.len() as i64,
+                loaded_at,
+                source.file_name
+            ],
+        )?;
+        tx.commit()?;
+        Ok(DataVersion {
+            dataset: dataset.name.to_string(),
+            year,
+            digest: source.digest.clone(),
+            rows: rows.len() as u64,
+            loaded_at,
+            source: source.file_name.clone(),
+        })
+    }
+
+    /// The active data version of every loaded slice.
+    pub fn data_versions(&self) -> Result<Vec<DataVersion>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT dataset, annee, digest, rows, loaded_at, source FROM data_versions
+             WHERE active ORDER BY dataset, annee",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DataVersion {
+                dataset: r.get(0)?,
+                year: r.get(1)?,
+                digest: r.get(2)?,
+                rows: r.get::<_, i64>(3)? as u64,
+                loaded_at: r.get(4)?,
+                source: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Runs a compiled aggregate query.
+    pub fn aggregate(&self, q: &CompiledQuery) -> Result<Vec<RawCell>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&q.sql)?;
+        let dims = q.dimensions.len();
+        let measures = q.measures.len();
+        let rows = stmt.query_map(duckdb::params_from_iter(q.params.iter()), |r| {
+            let mut dimensions = Vec::with_capacity(dims);
+            for i in 0..dims {
+                let v: Option<String> = r.get(i)?;
+                dimensions.push(v.unwrap_or_else(|| "(non renseigné)".to_string()));
+            }
+            let units: i64 = r.get(dims)?;
+            let mut values = Vec::with_capacity(measures);
+            for i in 0..measures {
+                values.push(r.get::<_, Option<f64>>(dims + 1 + i)?);
+            }
+            Ok(RawCell {
+                dimensions,
+                units,
+                values,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}

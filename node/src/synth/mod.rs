@@ -1,0 +1,200 @@
+//! Deterministic synthetic HR data for one CDG node, calibrated to published
+//! figures.
+//!
+//! # What it writes
+//!
+//! For each year of a [`SynthSpec`], two CSV files in the format of French
+//! Excel exports (`;` separator, UTF-8, header row, decimal comma, CRLF line
+//! endings, fields quoted only when needed):
+//!
+//! - `employeurs_<year>.csv`: `annee;employeur_id;type_employeur;
+//!   tranche_effectif;affiliation`, one row per employer. Ids are `E` + CDG
+//!   code + 5 digits, stable over the years. `tranche_effectif` is the band
+//!   of the employer's headcount in that year's agents file; `affiliation` is
+//!   `obligatoire` under 350 fonctionnaires (titulaires and stagiaires), else
+//!   the employer's fixed choice of `volontaire` or `non affilié`.
+//! - `agents_<year>.csv`: `annee;agent_id;employeur_id;statut;categorie;
+//!   filiere;cadre_emplois;sexe;annee_naissance;temps_travail;etpr;
+//!   remuneration_brute_annuelle`, one row per agent at 31/12, sorted by
+//!   agent id. Ids are `A` + CDG code + 7 random digits, a pseudonym kept by
+//!   the person over the years.
+//!
+//! Labels are those of [`crate::codes`].
+//!
+//! # The model
+//!
+//! - **Employers** (`employers.rs`): per type, counts close to the real
+//!   structure of each département (about 5,200 over the five CDGs; one
+//!   conseil départemental, SDIS and CDG each; the région and the métropole in
+//!   Nord). Agents are shared between types (conseil départemental 12%, SDIS
+//!   3.1%, région 10% and métropole 3.5% in Nord, communes ≈ 60% of the rest,
+//!   ...) and, within a type, by a Zipf law on rank, so most communes have
+//!   fewer than 20 agents while big cities have thousands.
+//! - **Posts** (`draw.rs`): each employer's posts get a filière from its type's
+//!   affinities (SDIS → incendie et secours, CCAS → sociale and médico-sociale,
+//!   ...), fitted by iterative proportional fitting so the whole population
+//!   matches the filière targets; then a catégorie given the filière, a cadre
+//!   d'emplois, and temps non complet (frequent in small employers).
+//! - **People** (`population.rs`): the population starts as a cross-section
+//!   ten years before the first year and is simulated year by year (burn-in),
+//!   so the years written are a settled state of the dynamics. Each year
+//!   everyone ages by one; agents retire (hazard rising from 60, everyone by
+//!   67, ≈ 3% a year), leave for other reasons (2.5% of titulaires, 10% of
+//!   permanent and 25% of non-permanent contractuels), stagiaires are
+//!   titularised, some contractuels become stagiaires. Vacancies are filled
+//!   by hires (about half contractuels, younger than the stock), by titulaires
+//!   arriving from outside, or by the mutation of a titulaire of another
+//!   employer of the département. From the first year on, the size drifts by
+//!   a fraction of a percent a year.
+//! - **Pay**: a catégorie grid rising with seniority, a personal log-normal
+//!   factor with a Pareto tail and cadre premiums (médecins, administrateurs,
+//!   ...), the point d'indice of the year, times the ETPR.
+//!
+//! # Calibration sources
+//!
+//! The figures table of `handbook/DOMAIN.md` and §3.5 of
+//! `handbook/research/domain-data.md` (Insee, DGCL, DGAFP, CNFPT, FNCDG
+//! panoramas): 169,000 FPT agents in Hauts-de-France split by the CDG's
+//! [`agent_share`](Cdg::agent_share); women ≈ 61% (contractuels ≈ 70%,
+//! titulaires ≈ 58%); mean age 45-46 and 55+ ≈ 20-25%; catégories C ≈ 75%,
+//! B ≈ 13.5%, A ≈ 11.5%; contractuels ≈ 25%; filières technique ≈ 46%,
+//! administrative ≈ 23%, médico-sociale + sociale ≈ 13%, animation ≈ 8%,
+//! culturelle ≈ 4%, police municipale ≈ 2%, incendie et secours ≈ 2.5%,
+//! sportive ≈ 1%, médico-technique < 0.5%. The tables are in `params.rs`.
+//!
+//! # Determinism
+//!
+//! One [`ChaCha8Rng`](rand_chacha::ChaCha8Rng) drives everything. Its
+//! 32-byte key is the seed (8 bytes, little endian), then the ASCII
+//! département code (2 bytes), then zeros (`sampling::rng_for`). Output order
+//! never depends on hash maps. The same spec gives byte-identical files (on the
+//! same platform: pay and sizes use `exp`/`ln`/`powf` from the platform's
+//! math library); another seed gives other data.
+
+mod draw;
+mod employers;
+mod params;
+mod population;
+mod sampling;
+mod write;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cdg_shared::cdg::Cdg;
+
+use self::params::REGION_AGENTS;
+use self::population::Population;
+use self::sampling::unit;
+
+/// Years simulated before the first year written.
+const BURN_IN_YEARS: i32 = 10;
+/// Cap on the agent numbers drawn over the whole run (7-digit space).
+const MAX_AGENT_IDS: f64 = 5_000_000.0;
+
+/// What to generate: one CDG, a range of years, a seed and a size factor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynthSpec {
+    /// The CDG whose node the data are for.
+    pub cdg: Cdg,
+    /// First year written (inclusive).
+    pub first_year: i32,
+    /// Last year written (inclusive).
+    pub last_year: i32,
+    /// Seed of the PRNG; the same spec always gives the same files.
+    pub seed: u64,
+    /// Size factor: 1.0 gives the CDG's share of the region's 169,000 agents.
+    pub scale: f64,
+}
+
+/// One file written by [`generate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SynthFile {
+    /// `"employeurs"` or `"agents"`.
+    pub dataset: &'static str,
+    /// The year of the data (situation at 31/12).
+    pub year: i32,
+    /// Where the file was written.
+    pub path: PathBuf,
+    /// Data rows (header excluded).
+    pub rows: u64,
+}
+
+/// The file name of a dataset's year: `file_name("agents", 2024)` is
+/// `"agents_2024.csv"`.
+pub fn file_name(dataset: &str, year: i32) -> String {
+    format!("{dataset}_{year}.csv")
+}
+
+/// Generates the CSV files of `spec` into `out_dir` (created if missing):
+/// for each year, `employeurs_<year>.csv` then `agents_<year>.csv`.
+///
+/// Fails with `InvalidInput` for an empty or implausible year range, or a
+/// scale that gives fewer than 100 agents or more than the 7-digit agent ids
+/// can hold; otherwise only on I/O errors.
+pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> {
+    let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+    if spec.first_year > spec.last_year
+        || spec.first_year < 1950
+        || spec.last_year > 2100
+        || spec.last_year - spec.first_year > 50
+    {
+        return Err(invalid(format!(
+            "synthetic data years {}..={} must be a range of at most 50 years within 1950..=2100",
+            spec.first_year, spec.last_year
+        )));
+    }
+    let agents = REGION_AGENTS * spec.cdg.agent_share() * spec.scale;
+    let steps = f64::from(BURN_IN_YEARS + spec.last_year - spec.first_year);
+    if !agents.is_finite() || agents < 100.0 || agents * (1.5 + 0.3 * steps) > MAX_AGENT_IDS {
+        return Err(invalid(format!(
+            "scale {} gives {agents:.0} agents for CDG {}: out of range",
+            spec.scale,
+            spec.cdg.code()
+        )));
+    }
+    std::fs::create_dir_all(out_dir)?;
+
+    let mut rng = sampling::rng_for(spec.seed, spec.cdg);
+    let target = agents.round() as usize;
+    let employers = employers::build(spec.cdg, target as u64, spec.scale, &mut rng);
+    let start = spec.first_year - BURN_IN_YEARS;
+    let mut pop = Population::new(&employers, start, &mut rng);
+    for year in start + 1..=spec.first_year {
+        pop.advance(year, target, &mut rng);
+    }
+    // Yearly size drift: a CDG trend in [-0.4%, +0.6%] plus ±0.2% noise.
+    let trend = -0.004 + 0.01 * unit(&mut rng);
+    let code = spec.cdg.code();
+    let mut files = Vec::new();
+    for year in spec.first_year..=spec.last_year {
+        if year > spec.first_year {
+            let growth = trend - 0.002 + 0.004 * unit(&mut rng);
+            let size = (pop.slots.len() as f64 * (1.0 + growth)).round() as usize;
+            pop.advance(year, size, &mut rng);
+        }
+        let (headcount, fonctionnaires) = pop.headcounts(employers.len());
+        let path = out_dir.join(file_name("employeurs", year));
+        let rows = write::employers(&path, year, code, &employers, &headcount, &fonctionnaires)?;
+        files.push(SynthFile {
+            dataset: "employeurs",
+            year,
+            path,
+            rows,
+        });
+        let path = out_dir.join(file_name("agents", year));
+        let rows = write::agents(&path, year, code, &pop, &employers)?;
+        files.push(SynthFile {
+            dataset: "agents",
+            year,
+            path,
+            rows,
+        });
+    }
+    Ok(files)
+}
