@@ -128,7 +128,7 @@ impl NodeClient {
             Code::Unimplemented => OutcomeStatus::Incompatible,
             _ => OutcomeStatus::Refused,
         };
-        let mut message = format!("{}: {}", code_name(status.code()), status.message());
+        let mut message = format!("{}: {}", code_name(status.code()), error_chain(&status));
         if kind == OutcomeStatus::Unreachable {
             message = format!("{} unreachable ({message})", self.address);
         }
@@ -137,6 +137,21 @@ impl NodeClient {
             message,
         }
     }
+}
+
+/// The status message followed by its causes (a TLS failure's reason is in the causes).
+fn error_chain(status: &tonic::Status) -> String {
+    let mut text = status.message().to_string();
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        let cause = e.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = e.source();
+    }
+    text
 }
 
 fn code_name(code: tonic::Code) -> String {
