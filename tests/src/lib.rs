@@ -1,0 +1,256 @@
+//! Test harness: a development PKI, synthetic data loaded through the real import, nodes and a
+//! coordinator served in-process on `127.0.0.1:0` with real mutual TLS, and clients holding any
+//! federation identity.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cdg_certs_dev::PkiLayout;
+use cdg_coordinator::client::CoordinatorClient;
+use cdg_coordinator::config::{CoordinatorConfig, NodeEntry};
+use cdg_node::config::{Limits, NodeConfig, PolicyConfig};
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
+use cdg_shared::tls::TlsFiles;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// Years the harness synthesizes.
+pub const FIRST_YEAR: i32 = 2023;
+pub const LAST_YEAR: i32 = 2024;
+/// Small enough for fast tests, large enough for released and suppressed cells.
+pub const SCALE: f64 = 0.05;
+pub const SEED: u64 = 7;
+
+/// A server running in this process; stopped when dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Installs the crypto provider (idempotent) and returns a fresh PKI in `dir`.
+pub fn pki(dir: &Path) -> PkiLayout {
+    cdg_shared::tls::install_crypto_provider();
+    cdg_certs_dev::generate(dir, &cdg_certs_dev::Options::default())
+        .expect("generating the test PKI")
+}
+
+/// The TLS files of `principal` in `pki`.
+pub fn identity(pki: &PkiLayout, principal: Principal) -> TlsFiles {
+    let leaf = pki.leaf(principal).expect("the PKI has this identity");
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert: leaf.cert,
+        key: leaf.key,
+    }
+}
+
+/// Synthesizes a CDG's data into `dir/csv-XX` and imports it through the real import path into
+/// `dir/node-XX.duckdb`. Returns the node configuration (listening on port 0) and the CSV folder.
+pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathBuf) {
+    let csv_dir = dir.join(format!("csv-{}", cdg.code()));
+    let spec = cdg_node::synth::SynthSpec {
+        cdg,
+        first_year: FIRST_YEAR,
+        last_year: LAST_YEAR,
+        seed: SEED,
+        scale: SCALE,
+    };
+    let mut files = cdg_node::synth::generate(&spec, &csv_dir).expect("synthesizing");
+    files.sort_by_key(|f| (f.year, f.dataset != "employeurs"));
+    let config = NodeConfig {
+        cdg,
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database: dir.join(format!("node-{}.duckdb", cdg.code())),
+        tls: identity(pki, Principal::new(Role::Node, cdg)),
+        policy: PolicyConfig::default(),
+        limits: Limits::default(),
+    };
+    let store = cdg_node::store::Store::open(&config.database).expect("opening the node database");
+    for f in files {
+        let dataset = cdg_node::catalogue::dataset(f.dataset).expect("a catalogue dataset");
+        cdg_node::ingest::import_csv(&store, dataset, f.year, &f.path)
+            .expect("importing synthetic data");
+    }
+    (config, csv_dir)
+}
+
+/// Serves a node in-process.
+pub async fn start_node(config: NodeConfig) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("address");
+    let (stop, rx) = oneshot::channel();
+    let handle = tokio::spawn(cdg_node::server::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+/// Serves a coordinator in-process, knowing `nodes`.
+pub async fn start_coordinator(
+    dir: &Path,
+    pki: &PkiLayout,
+    nodes: &[(Cdg, String)],
+    node_timeout_secs: u64,
+) -> Running {
+    let config = CoordinatorConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        state_dir: dir.join("coordinator"),
+        tls: identity(pki, Principal::new(Role::Coordinator, Cdg::Nord)),
+        node_timeout_secs,
+        max_message_bytes: 16 * 1024 * 1024,
+        nodes: nodes
+            .iter()
+            .map(|(cdg, address)| NodeEntry {
+                cdg: *cdg,
+                address: address.clone(),
+            })
+            .collect(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binding");
+    let addr = listener.local_addr().expect("address");
+    let (stop, rx) = oneshot::channel();
+    let handle = tokio::spawn(cdg_coordinator::server::run(config, listener, async {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+/// A node client presenting `tls`, expecting the node identity of `cdg`.
+pub async fn node_client(
+    url: &str,
+    tls: &TlsFiles,
+    cdg: Cdg,
+) -> Result<NodeServiceClient<Channel>, tonic::transport::Error> {
+    let endpoint = tls
+        .client_endpoint(url, Principal::new(Role::Node, cdg))
+        .expect("client endpoint")
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30));
+    Ok(NodeServiceClient::new(endpoint.connect().await?))
+}
+
+/// A coordinator client presenting `tls`.
+pub async fn coordinator_client(url: &str, tls: &TlsFiles) -> CoordinatorClient {
+    CoordinatorClient::connect(url, tls, Duration::from_secs(120))
+        .await
+        .expect("connecting to the coordinator")
+}
+
+/// One agent row of a synthetic CSV, as the tests need it.
+#[derive(Debug, Clone)]
+pub struct AgentRow {
+    pub annee: i32,
+    pub agent_id: String,
+    pub statut: String,
+    pub categorie: String,
+    pub filiere: String,
+    pub sexe: String,
+    pub annee_naissance: i32,
+}
+
+/// Reads `agents_<year>.csv` directly (independently of the node), for expected values.
+pub fn read_agents(csv_dir: &Path, year: i32) -> Vec<AgentRow> {
+    let path = csv_dir.join(cdg_node::synth::file_name("agents", year));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_path(&path)
+        .expect("opening the CSV");
+    let headers = reader.headers().expect("header").clone();
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name}"))
+    };
+    let (a, id, st, cat, fil, sx, nais) = (
+        col("annee"),
+        col("agent_id"),
+        col("statut"),
+        col("categorie"),
+        col("filiere"),
+        col("sexe"),
+        col("annee_naissance"),
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a CSV record");
+            AgentRow {
+                annee: r[a].parse().expect("annee"),
+                agent_id: r[id].to_string(),
+                statut: r[st].to_string(),
+                categorie: r[cat].to_string(),
+                filiere: r[fil].to_string(),
+                sexe: r[sx].to_string(),
+                annee_naissance: r[nais].parse().expect("annee_naissance"),
+            }
+        })
+        .collect()
+}
+
+/// Counts rows per key.
+pub fn count_by<K: Ord>(rows: &[AgentRow], key: impl Fn(&AgentRow) -> K) -> BTreeMap<K, i64> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(key(r)).or_insert(0) += 1;
+    }
+    m
+}
+
+/// Folder of the release binaries (`cdg`, `cdg-node`, ...) next to the running test binary.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile folder");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} not found: build the binaries first (cargo build --release)",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,147 @@
+//! The `cdg demo` command, run as a user would: separate processes, real ports, real files.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cdg_tests::binary;
+
+#[test]
+fn demo_runs_a_study_end_to_end_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(binary("cdg"))
+        .args(["demo", "--workdir"])
+        .arg(dir.path())
+        .args(["--scale", "0.05", "--years", "2023-2024"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "Pyramide des âges",
+        "Effectifs au 31/12/2024 par catégorie et filière",
+        "Part des contractuels",
+        "Hauts-de-France",
+        "network stopped",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert_eq!(stdout.matches("a répondu").count(), 5, "{stdout}");
+    // Running it again reuses the certificates instead of overwriting them.
+    let ca = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
+    let again = Command::new(binary("cdg"))
+        .args(["demo", "--workdir"])
+        .arg(dir.path())
+        .args(["--scale", "0.05", "--years", "2024"])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::read(dir.path().join("certs/ca.pem")).unwrap(), ca);
+}
+
+#[test]
+fn demo_serve_describes_the_network_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(binary("cdg"))
+        .args(["demo", "--serve", "--workdir"])
+        .arg(dir.path())
+        .args(["--scale", "0.05", "--years", "2024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let network_file = dir.path().join("network.json");
+    let start = Instant::now();
+    while !dir
+        .path()
+        .join("coordinator/results")
+        .read_dir()
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "the demo network did not come up"
+        );
+        assert!(demo.try_wait().unwrap().is_none(), "the demo exited early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let network: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&network_file).unwrap()).unwrap();
+    assert_eq!(network["nodes"].as_array().unwrap().len(), 5);
+    assert_eq!(network["directors"].as_array().unwrap().len(), 5);
+    for key in ["ca", "charge_de_mission"] {
+        assert!(!network[key].is_null(), "{key}");
+    }
+    let study_id = std::fs::read_dir(dir.path().join("coordinator/results"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    // A director reads the result through the running coordinator, using network.json.
+    let read = Command::new(binary("cdg"))
+        .arg("--network")
+        .arg(&network_file)
+        .args([
+            "--as",
+            "director-80",
+            "study",
+            "result",
+            &study_id,
+            "--format",
+            "parquet",
+            "--out",
+        ])
+        .arg(dir.path().join("export"))
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    assert!(String::from_utf8_lossy(&read.stdout).contains("Pyramide des âges"));
+    assert!(
+        dir.path()
+            .join("export/pyramide_des_ages.parquet")
+            .is_file()
+    );
+
+    let pid = nix_pid(demo.id());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = demo.wait().unwrap();
+    assert!(
+        status.success(),
+        "demo --serve ends cleanly on SIGTERM: {status}"
+    );
+    for node in network["nodes"].as_array().unwrap() {
+        let addr = node["address"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("https://");
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "node {addr} still listening after the demo stopped"
+        );
+    }
+}
+
+fn nix_pid(id: u32) -> nix::unistd::Pid {
+    nix::unistd::Pid::from_raw(id as i32)
+}

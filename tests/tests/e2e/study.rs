@@ -1,0 +1,226 @@
+//! Five nodes and a coordinator run a study; every released cell is checked against the
+//! generated data, and cells of 1 to 10 agents must not be released.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, Int64Type};
+use cdg_coordinator::demo::DEMO_STUDY;
+use cdg_coordinator::output::query_batch;
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
+use cdg_shared::query::{REGION, RELEASED};
+use cdg_tests::{
+    AgentRow, LAST_YEAR, count_by, identity, pki, prepare_node, read_agents, start_coordinator,
+    start_node,
+};
+
+const DETAIL_QUERY: &str = r#"
+[[query]]
+name = "detail"
+title = "Effectifs par filière, sexe et tranche d'âge"
+dataset = "agents"
+group_by = ["filiere", "sexe", "tranche_age"]
+measures = ["count"]
+filters = { annee = 2024 }
+"#;
+
+fn dimension(row: &AgentRow, name: &str) -> String {
+    match name {
+        "sexe" => row.sexe.clone(),
+        "categorie" => row.categorie.clone(),
+        "filiere" => row.filiere.clone(),
+        "statut" => row.statut.clone(),
+        "tranche_age" => cdg_node::codes::tranche_age(row.annee - row.annee_naissance).to_string(),
+        other => panic!("the test does not know dimension {other}"),
+    }
+}
+
+fn text(batch: &RecordBatch, name: &str, row: usize) -> String {
+    batch
+        .column_by_name(name)
+        .expect(name)
+        .as_string::<i32>()
+        .value(row)
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regional_study_matches_generated_data_and_hides_small_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(&dir.path().join("certs"));
+    let mut servers = Vec::new();
+    let mut agents: BTreeMap<Cdg, Vec<AgentRow>> = BTreeMap::new();
+    for cdg in Cdg::ALL {
+        let (config, csv_dir) = prepare_node(dir.path(), &pki, cdg);
+        agents.insert(cdg, read_agents(&csv_dir, LAST_YEAR));
+        servers.push((cdg, start_node(config).await));
+    }
+    let addresses: Vec<(Cdg, String)> = servers.iter().map(|(c, s)| (*c, s.url())).collect();
+    let coordinator = start_coordinator(dir.path(), &pki, &addresses, 30).await;
+    let me = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
+
+    let study = format!("{DEMO_STUDY}\n{DETAIL_QUERY}");
+    let submitted = client.submit(study.clone()).await.unwrap();
+    assert!(submitted.created);
+    assert!(
+        !client.submit(study).await.unwrap().created,
+        "resubmitting gives the same study"
+    );
+    let result = client.run(&submitted.study_id).await.unwrap();
+
+    assert_eq!(result.outcomes.len(), 5);
+    for o in &result.outcomes {
+        assert_eq!(
+            o.status,
+            OutcomeStatus::Answered as i32,
+            "CDG {}: {}",
+            o.cdg,
+            o.message
+        );
+        assert!(
+            o.data_versions
+                .iter()
+                .any(|v| v.dataset == "agents" && v.year == LAST_YEAR)
+        );
+    }
+
+    let (mut released, mut suppressed) = (0, 0);
+    for q in &result.queries {
+        let batch = query_batch(q).unwrap();
+        let dims: Vec<String> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .skip(1)
+            .take_while(|n| n != "diffusion")
+            .collect();
+        let counts = batch
+            .column_by_name("nombre")
+            .expect("nombre")
+            .as_primitive::<Int64Type>()
+            .clone();
+        let mut expected: BTreeMap<String, BTreeMap<Vec<String>, i64>> = BTreeMap::new();
+        for (cdg, rows) in &agents {
+            expected.insert(
+                cdg.code().to_string(),
+                count_by(rows, |r| {
+                    dims.iter().map(|d| dimension(r, d)).collect::<Vec<_>>()
+                }),
+            );
+        }
+        let mut regional_from_released: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for row in 0..batch.num_rows() {
+            let dep = text(&batch, "departement", row);
+            let key: Vec<String> = dims.iter().map(|d| text(&batch, d, row)).collect();
+            let status = text(&batch, "diffusion", row);
+            if dep == REGION {
+                continue;
+            }
+            *seen.entry(dep.clone()).or_default() += 1;
+            let truth = expected[&dep].get(&key).copied().unwrap_or(0);
+            assert!(
+                truth > 0,
+                "{}: cell {key:?} of {dep} does not exist in the data",
+                q.name
+            );
+            if status == RELEASED {
+                released += 1;
+                assert!(
+                    truth >= 11,
+                    "{}: {dep} {key:?} released with {truth} agents",
+                    q.name
+                );
+                assert_eq!(counts.value(row), truth, "{}: {dep} {key:?}", q.name);
+                *regional_from_released.entry(key).or_default() += truth;
+            } else {
+                suppressed += 1;
+                assert!(
+                    (1..=10).contains(&truth),
+                    "{}: {dep} {key:?} suppressed with {truth} agents",
+                    q.name
+                );
+                assert!(
+                    counts.is_null(row),
+                    "{}: a suppressed cell must carry no value",
+                    q.name
+                );
+            }
+        }
+        for (dep, cells) in &expected {
+            assert_eq!(
+                seen.get(dep).copied().unwrap_or(0),
+                cells.len(),
+                "{}: every cell of {dep} is reported",
+                q.name
+            );
+        }
+        for row in 0..batch.num_rows() {
+            if text(&batch, "departement", row) != REGION {
+                continue;
+            }
+            let key: Vec<String> = dims.iter().map(|d| text(&batch, d, row)).collect();
+            let total_truth: i64 = expected.values().filter_map(|m| m.get(&key)).sum();
+            let from_released = regional_from_released.get(&key).copied().unwrap_or(0);
+            match text(&batch, "diffusion", row).as_str() {
+                RELEASED => assert_eq!(
+                    counts.value(row),
+                    total_truth,
+                    "{}: regional {key:?}",
+                    q.name
+                ),
+                "secret" => assert!(counts.is_null(row)),
+                _ => assert_eq!(
+                    counts.value(row),
+                    from_released,
+                    "{}: partial regional {key:?} counts released départements only",
+                    q.name
+                ),
+            }
+        }
+        if q.name == "part_contractuels" {
+            let shares = batch
+                .column_by_name("moyenne_contractuel")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .clone();
+            for row in 0..batch.num_rows() {
+                let dep = text(&batch, "departement", row);
+                let rows: Vec<&AgentRow> = if dep == REGION {
+                    agents.values().flatten().collect()
+                } else {
+                    agents[&dep.parse::<Cdg>().unwrap()].iter().collect()
+                };
+                let share = rows
+                    .iter()
+                    .filter(|r| r.statut.starts_with("contractuel"))
+                    .count() as f64
+                    / rows.len() as f64;
+                assert!(
+                    (shares.value(row) - share).abs() < 1e-9,
+                    "{dep}: share {} vs {share}",
+                    shares.value(row)
+                );
+            }
+        }
+    }
+    assert!(released > 100, "the study released {released} cells");
+    assert!(
+        suppressed > 10,
+        "the detailed query must meet small cells ({suppressed} suppressed)"
+    );
+
+    // The result is kept, and every director can read it.
+    let director = identity(&pki, Principal::new(Role::Director, Cdg::Aisne));
+    let mut as_director = cdg_tests::coordinator_client(&coordinator.url(), &director).await;
+    let kept = as_director.result(&submitted.study_id).await.unwrap();
+    assert_eq!(kept.queries, result.queries);
+    let log = cdg_shared::audit::verify(&dir.path().join("coordinator").join("audit.log")).unwrap();
+    let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "node.outcome").count(), 5);
+    assert!(kinds.contains(&"study.submitted") && kinds.contains(&"study.run.completed"));
+}
