@@ -14,7 +14,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use cdg_shared::cdg::Cdg;
-use cdg_shared::query::{Aggregate, AggregateQuery, DEPARTEMENT_COLUMN, REGION, RELEASED};
+use cdg_shared::query::{
+    Aggregate, AggregateQuery, DEPARTEMENT_COLUMN, REGION, RELEASED, natural_order_all,
+};
 
 /// `diffusion` of a regional cell where every département's cell is suppressed.
 pub const REGION_SECRET: &str = "secret";
@@ -200,8 +202,7 @@ pub fn merge(
         });
     }
     rows.sort_by(|a, b| {
-        a.dims
-            .cmp(&b.dims)
+        natural_order_all(&a.dims, &b.dims)
             .then_with(|| (a.departement == REGION).cmp(&(b.departement == REGION)))
             .then_with(|| a.departement.cmp(&b.departement))
     });

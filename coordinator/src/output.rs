@@ -11,7 +11,9 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use cdg_shared::arrow_ipc;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{QueryResult, StudyResult};
-use cdg_shared::query::{DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED};
+use cdg_shared::query::{
+    DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED, natural_order_all,
+};
 
 /// File formats `--out` can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -139,6 +141,8 @@ fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
         header.push(String::new());
     }
     header.extend(columns.iter().cloned());
+    let mut cells: Vec<(Vec<String>, BTreeMap<String, String>)> = cells.into_iter().collect();
+    cells.sort_by(|a, b| natural_order_all(&a.0, &b.0));
     let rows: Vec<Vec<String>> = cells
         .into_iter()
         .map(|(key, by_dep)| {

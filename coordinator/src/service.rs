@@ -1,5 +1,6 @@
 //! The gRPC face of the coordinator.
 
+use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
 use cdg_shared::proto::v1::{
@@ -12,6 +13,22 @@ use crate::coordinator::SharedCoordinator;
 
 /// Largest study file accepted, bytes.
 pub const MAX_STUDY_BYTES: usize = 256 * 1024;
+
+/// Identifies the caller of a request about one study, checks its protocol version and records
+/// both in the current span.
+#[allow(clippy::result_large_err)]
+fn study_request<T>(
+    request: Request<T>,
+    fields: impl FnOnce(T) -> (u32, String),
+) -> Result<(Principal, String), Status> {
+    let caller = peer_principal(&request)?;
+    let (version, study_id) = fields(request.into_inner());
+    check_protocol_version(version)?;
+    tracing::Span::current()
+        .record("caller", caller.uri())
+        .record("study_id", study_id.as_str());
+    Ok((caller, study_id))
+}
 
 pub struct CoordinatorServiceImpl {
     coordinator: SharedCoordinator,
@@ -55,13 +72,8 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<RunStudyRequest>,
     ) -> Result<Response<StudyResult>, Status> {
-        let caller = peer_principal(&request)?;
-        let req = request.into_inner();
-        check_protocol_version(req.protocol_version)?;
-        tracing::Span::current()
-            .record("caller", caller.uri())
-            .record("study_id", req.study_id.as_str());
-        let result = self.coordinator.run(caller, &req.study_id).await?;
+        let (caller, study_id) = study_request(request, |r| (r.protocol_version, r.study_id))?;
+        let result = self.coordinator.run(caller, &study_id).await?;
         tracing::info!("study run completed");
         Ok(Response::new(result))
     }
@@ -71,14 +83,9 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<GetResultRequest>,
     ) -> Result<Response<StudyResult>, Status> {
-        let caller = peer_principal(&request)?;
-        let req = request.into_inner();
-        check_protocol_version(req.protocol_version)?;
-        tracing::Span::current()
-            .record("caller", caller.uri())
-            .record("study_id", req.study_id.as_str());
+        let (caller, study_id) = study_request(request, |r| (r.protocol_version, r.study_id))?;
         Ok(Response::new(
-            self.coordinator.result(caller, &req.study_id).await?,
+            self.coordinator.result(caller, &study_id).await?,
         ))
     }
 }

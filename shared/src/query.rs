@@ -23,6 +23,32 @@ pub const DEPARTEMENT_COLUMN: &str = "departement";
 /// [`DEPARTEMENT_COLUMN`] value of the regional rows.
 pub const REGION: &str = "Hauts-de-France";
 
+/// Orders dimension values as people read them: bands by their first number ("<25" before
+/// "25-29" before "65+", "1-9" before "10-19"), years numerically, other labels alphabetically.
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn key(s: &str) -> (u8, u64, &str) {
+        let (rank, rest) = match s.strip_prefix('<') {
+            Some(rest) => (0, rest),
+            None => (1, s),
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        match digits.parse::<u64>() {
+            Ok(n) => (rank, n, s),
+            Err(_) => (2, 0, s),
+        }
+    }
+    key(a).cmp(&key(b))
+}
+
+/// [`natural_order`] applied element by element.
+pub fn natural_order_all(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| natural_order(x, y))
+        .find(|o| o.is_ne())
+        .unwrap_or_else(|| a.len().cmp(&b.len()))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {
@@ -241,6 +267,19 @@ impl From<&AggregateQuery> for v1::AggregateQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bands_sort_as_read() {
+        let mut ages = vec!["65+", "25-29", "<25", "60-64", "30-34"];
+        ages.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(ages, ["<25", "25-29", "30-34", "60-64", "65+"]);
+        let mut sizes = vec!["1000 et plus", "10-19", "1-9", "100-349"];
+        sizes.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(sizes, ["1-9", "10-19", "100-349", "1000 et plus"]);
+        let mut labels = vec!["technique", "administrative", "2024", "2023"];
+        labels.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(labels, ["2023", "2024", "administrative", "technique"]);
+    }
 
     #[test]
     fn measures_parse_and_print() {
