@@ -47,7 +47,12 @@ pub struct NetworkCoordinator {
 /// `network.json`: how to reach a running network and with which certificates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Network {
+    /// The federation CA certificate every member trusts.
     pub ca: PathBuf,
+    /// The development CA's private key (to issue extra test certificates); absent for a
+    /// production network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_key: Option<PathBuf>,
     pub coordinator: NetworkCoordinator,
     pub nodes: Vec<NetworkNode>,
     pub directors: Vec<NetworkDirector>,

@@ -258,6 +258,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
 
         let network = Network {
             ca: pki.ca_cert(),
+            ca_key: Some(pki.ca_key()),
             coordinator: NetworkCoordinator {
                 address: coordinator_url.clone(),
                 cert: pki.coordinator_cert(),

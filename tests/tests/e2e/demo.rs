@@ -80,8 +80,18 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
         serde_json::from_slice(&std::fs::read(&network_file).unwrap()).unwrap();
     assert_eq!(network["nodes"].as_array().unwrap().len(), 5);
     assert_eq!(network["directors"].as_array().unwrap().len(), 5);
-    for key in ["ca", "charge_de_mission"] {
+    for key in ["ca", "ca_key", "charge_de_mission", "coordinator"] {
         assert!(!network[key].is_null(), "{key}");
+    }
+    for path in [
+        &network["ca"],
+        &network["coordinator"]["cert"],
+        &network["directors"][0]["key"],
+    ] {
+        assert!(
+            std::path::Path::new(path.as_str().unwrap()).is_file(),
+            "{path}"
+        );
     }
     let study_id = std::fs::read_dir(dir.path().join("coordinator/results"))
         .unwrap()
