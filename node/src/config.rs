@@ -32,6 +32,24 @@ pub struct NodeConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub import: ImportConfig,
+}
+
+/// How imports treat invalid rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportConfig {
+    /// Largest share of invalid rows (0 to 1) an import may quarantine and still load the rest.
+    pub max_reject_ratio: f64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_reject_ratio: crate::ingest::ImportOptions::default().max_reject_ratio,
+        }
+    }
 }
 
 /// The disclosure thresholds the operator sets (never below the project's floors).
@@ -120,6 +138,13 @@ impl NodeConfig {
             return Err(invalid(
                 "limits.max_message_bytes",
                 "must be at least 65536".to_string(),
+            ));
+        }
+        let ratio = self.import.max_reject_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(invalid(
+                "import.max_reject_ratio",
+                format!("is {ratio}, expected a share between 0 and 1 (e.g. 0.05)"),
             ));
         }
         if self.limits.max_filter_values == 0 {

@@ -1,9 +1,14 @@
 //! Importing a dataset slice from a CSV file, the way a CDG's tools export it: `;` or `,`
 //! separator, UTF-8 with or without BOM, decimal comma or point.
 //!
-//! Every row is validated against the catalogue (types, code lists, ranges, the slice's year)
-//! before anything is written; the load then replaces the (dataset, year) slice atomically.
+//! Every row is validated against the catalogue (types, code lists, ranges, the slice's year).
+//! Invalid rows are never dropped silently: each invalid value goes to the `quarantine` table
+//! with its file, line, column, value and reason, and rows read = rows loaded + rows
+//! quarantined, always. When more than the allowed share of rows is invalid, the import fails
+//! and nothing is replaced. Otherwise the valid rows replace the (dataset, year) slice and the
+//! quarantine records are written in the same transaction.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::types::Value;
@@ -13,6 +18,36 @@ use crate::catalogue::{Column, ColumnType, Dataset};
 use crate::error::{NodeError, Result};
 use crate::store::{SliceSource, Store};
 
+/// One invalid value (or unreadable line) of an imported file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// Line in the file (the header is line 1).
+    pub line: u64,
+    /// Column name, or `(ligne)` when the whole line is unreadable.
+    pub column: String,
+    /// The value as read, cut to 200 characters.
+    pub value: String,
+    /// Kind of problem, for the summary: `valeur vide`, `hors liste`, ...
+    pub reason: &'static str,
+    /// The full explanation.
+    pub detail: String,
+}
+
+/// Import settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImportOptions {
+    /// Largest share of invalid rows (0 to 1) that still lets the import load the valid ones.
+    pub max_reject_ratio: f64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            max_reject_ratio: 0.05,
+        }
+    }
+}
+
 /// Outcome of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
@@ -20,11 +55,35 @@ pub struct ImportReport {
     pub year: i32,
     pub rows_read: u64,
     pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    /// Quarantined values per `column: reason`.
+    pub by_reason: BTreeMap<String, u64>,
     pub digest: String,
 }
 
-/// Most errors listed in one failed import's message.
+impl ImportReport {
+    /// A human summary: counts, then quarantined values by reason.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "{} {}: {} rows read, {} loaded, {} quarantined (sha256 {})",
+            self.dataset,
+            self.year,
+            self.rows_read,
+            self.rows_loaded,
+            self.rows_quarantined,
+            &self.digest[..16.min(self.digest.len())]
+        );
+        for (reason, n) in &self.by_reason {
+            s.push_str(&format!("\n  {n:>8}  {reason}"));
+        }
+        s
+    }
+}
+
+/// Most rejects listed in one failed import's message.
 const MAX_LISTED_ERRORS: usize = 20;
+/// Longest value kept in the quarantine table.
+const MAX_KEPT_VALUE: usize = 200;
 
 fn normalize_header(h: &str) -> String {
     h.trim()
@@ -33,12 +92,17 @@ fn normalize_header(h: &str) -> String {
         .replace([' ', '-'], "_")
 }
 
+fn cut(value: &str) -> String {
+    value.chars().take(MAX_KEPT_VALUE).collect()
+}
+
 /// Reads, validates and loads `file` as the (`dataset`, `year`) slice.
 pub fn import_csv(
     store: &Store,
     dataset: &'static Dataset,
     year: i32,
     file: &Path,
+    options: ImportOptions,
 ) -> Result<ImportReport> {
     let bytes = std::fs::read(file)
         .map_err(|e| NodeError::Import(format!("cannot read {}: {e}", file.display())))?;
@@ -97,47 +161,93 @@ pub fn import_csv(
     let positions: Vec<usize> = positions.into_iter().flatten().collect();
 
     let mut rows = Vec::new();
-    let mut errors = Vec::new();
+    let mut rejects: Vec<Reject> = Vec::new();
     let mut rows_read = 0u64;
+    let mut rows_quarantined = 0u64;
     for (index, record) in reader.records().enumerate() {
         rows_read += 1;
-        let line = index + 2;
+        let line = index as u64 + 2;
+        let whole_line = |reason, detail: String| Reject {
+            line,
+            column: "(ligne)".to_string(),
+            value: String::new(),
+            reason,
+            detail,
+        };
         let record = match record {
-            Ok(r) => r,
+            Ok(r) if r.len() == headers.len() => r,
+            Ok(r) => {
+                rows_quarantined += 1;
+                rejects.push(whole_line(
+                    "nombre de champs",
+                    format!("{} fields where the header has {}", r.len(), headers.len()),
+                ));
+                continue;
+            }
             Err(e) => {
-                errors.push(format!("line {line}: {e}"));
+                rows_quarantined += 1;
+                rejects.push(whole_line("ligne illisible", e.to_string()));
                 continue;
             }
         };
-        if record.len() != headers.len() {
-            errors.push(format!(
-                "line {line}: {} fields where the header has {}",
-                record.len(),
-                headers.len()
-            ));
-            continue;
-        }
         let mut row = Vec::with_capacity(positions.len());
+        let before = rejects.len();
         for (column, &pos) in dataset.columns.iter().zip(&positions) {
-            match parse_value(column, record.get(pos).unwrap_or_default(), year) {
+            let raw = record.get(pos).unwrap_or_default();
+            match parse_value(column, raw, year) {
                 Ok(v) => row.push(v),
-                Err(reason) => {
-                    errors.push(format!("line {line}, column {}: {reason}", column.name))
-                }
+                Err((reason, detail)) => rejects.push(Reject {
+                    line,
+                    column: column.name.to_string(),
+                    value: cut(raw),
+                    reason,
+                    detail,
+                }),
             }
         }
-        if row.len() == positions.len() {
+        if rejects.len() == before {
             rows.push(row);
+        } else {
+            rows_quarantined += 1;
         }
     }
-    if !errors.is_empty() {
-        let total = errors.len();
-        errors.truncate(MAX_LISTED_ERRORS);
+    let mut by_reason = BTreeMap::new();
+    for r in &rejects {
+        *by_reason
+            .entry(format!("{}: {}", r.column, r.reason))
+            .or_insert(0u64) += 1;
+    }
+    let report = |rows_loaded| ImportReport {
+        dataset: dataset.name,
+        year,
+        rows_read,
+        rows_loaded,
+        rows_quarantined,
+        by_reason: by_reason.clone(),
+        digest: digest.clone(),
+    };
+    if rows_read == 0 {
         return Err(NodeError::Import(format!(
-            "{}: {total} invalid value(s) in {rows_read} rows; nothing was loaded:\n  {}{}",
+            "{}: no data rows under the header; nothing was loaded",
+            file.display()
+        )));
+    }
+    let ratio = rows_quarantined as f64 / rows_read as f64;
+    if ratio > options.max_reject_ratio || rows.is_empty() {
+        let listed: Vec<String> = rejects
+            .iter()
+            .take(MAX_LISTED_ERRORS)
+            .map(|r| format!("line {}, column {}: {}", r.line, r.column, r.detail))
+            .collect();
+        return Err(NodeError::Import(format!(
+            "{}: {rows_quarantined} invalid row(s) of {rows_read} ({:.1}%, the limit is {:.1}%); \
+             nothing was loaded. Fix the file or raise the maximum reject ratio.\n{}\n  {}{}",
             file.display(),
-            errors.join("\n  "),
-            if total > MAX_LISTED_ERRORS {
+            ratio * 100.0,
+            options.max_reject_ratio * 100.0,
+            report(0).summary(),
+            listed.join("\n  "),
+            if rejects.len() > MAX_LISTED_ERRORS {
                 "\n  ..."
             } else {
                 ""
@@ -152,51 +262,57 @@ pub fn import_csv(
         dataset,
         year,
         &rows,
+        &rejects,
         &SliceSource {
             digest: digest.clone(),
             file_name,
         },
     )?;
-    Ok(ImportReport {
-        dataset: dataset.name,
-        year,
-        rows_read,
-        rows_loaded: version.rows,
-        digest,
-    })
+    Ok(report(version.rows))
 }
 
-fn parse_value(column: &Column, raw: &str, year: i32) -> std::result::Result<Value, String> {
+type Rejection = (&'static str, String);
+
+fn parse_value(column: &Column, raw: &str, year: i32) -> std::result::Result<Value, Rejection> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("empty value".to_string());
+        return Err(("valeur vide", "empty value".to_string()));
     }
     match column.ty {
         ColumnType::Year => match raw.parse::<i32>() {
             Ok(y) if y == year => Ok(Value::Int(y)),
-            Ok(y) => Err(format!("year {y} in a file imported as year {year}")),
-            Err(_) => Err(format!("{raw:?} is not a year")),
+            Ok(y) => Err((
+                "autre année",
+                format!("year {y} in a file imported as year {year}"),
+            )),
+            Err(_) => Err(("pas une année", format!("{raw:?} is not a year"))),
         },
         ColumnType::Int { min, max } => match raw.parse::<i64>() {
             Ok(v) if (min..=max).contains(&v) => Ok(Value::Int(v as i32)),
-            Ok(v) => Err(format!("{v} outside {min}..{max}")),
-            Err(_) => Err(format!("{raw:?} is not a whole number")),
+            Ok(v) => Err(("hors bornes", format!("{v} outside {min}..{max}"))),
+            Err(_) => Err(("pas un entier", format!("{raw:?} is not a whole number"))),
         },
         ColumnType::Decimal { min, max } => {
-            let normalized = raw.replace(' ', "").replace(',', ".");
+            let normalized = raw
+                .replace([' ', '\u{a0}', '\u{202f}'], "")
+                .replace(',', ".");
             match normalized.parse::<f64>() {
                 Ok(v) if v.is_finite() && v >= min && v <= max => Ok(Value::Double(v)),
-                Ok(v) => Err(format!("{v} outside {min}..{max}")),
-                Err(_) => Err(format!("{raw:?} is not a number")),
+                Ok(v) => Err(("hors bornes", format!("{v} outside {min}..{max}"))),
+                Err(_) => Err(("pas un nombre", format!("{raw:?} is not a number"))),
             }
         }
         ColumnType::Code(codes) => {
             if codes.contains(&raw) {
                 Ok(Value::Text(raw.to_string()))
             } else {
-                Err(format!(
-                    "{raw:?} is not an allowed value ({})",
-                    codes.join(", ")
+                Err((
+                    "hors liste",
+                    format!(
+                        "{:?} is not an allowed value ({})",
+                        cut(raw),
+                        codes.join(", ")
+                    ),
                 ))
             }
         }
@@ -205,11 +321,11 @@ fn parse_value(column: &Column, raw: &str, year: i32) -> std::result::Result<Val
     }
 }
 
-fn text_up_to(raw: &str, max: usize, what: &str) -> std::result::Result<Value, String> {
+fn text_up_to(raw: &str, max: usize, what: &str) -> std::result::Result<Value, Rejection> {
     if raw.len() > max {
-        Err(format!(
-            "{what} longer than {max} bytes ({} bytes)",
-            raw.len()
+        Err((
+            "trop long",
+            format!("{what} longer than {max} bytes ({} bytes)", raw.len()),
         ))
     } else {
         Ok(Value::Text(raw.to_string()))
@@ -247,6 +363,7 @@ mod tests {
             &EMPLOYEURS,
             2024,
             &dir.path().join("employeurs.csv"),
+            ImportOptions::default(),
         )
         .unwrap();
         (dir, store)
@@ -255,7 +372,7 @@ mod tests {
     fn import(dir: &Path, store: &Store, text: &str) -> Result<ImportReport> {
         let path = dir.join("agents.csv");
         std::fs::write(&path, text).unwrap();
-        import_csv(store, &AGENTS, 2024, &path)
+        import_csv(store, &AGENTS, 2024, &path, ImportOptions::default())
     }
 
     fn agent_versions(store: &Store) -> Vec<cdg_shared::proto::v1::DataVersion> {
@@ -330,10 +447,70 @@ mod tests {
         assert!(err.contains("3 fields"), "{err}");
         let latin1 = b"annee;agent_id\r\n2024;\xe9\r\n";
         std::fs::write(dir.path().join("latin1.csv"), latin1).unwrap();
-        let err = import_csv(&store, &AGENTS, 2024, &dir.path().join("latin1.csv"))
-            .unwrap_err()
-            .to_string();
+        let err = import_csv(
+            &store,
+            &AGENTS,
+            2024,
+            &dir.path().join("latin1.csv"),
+            ImportOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("UTF-8"), "{err}");
         assert!(agent_versions(&store).is_empty());
+    }
+
+    #[test]
+    fn a_few_bad_rows_are_quarantined_and_counted() {
+        let (dir, store) = setup();
+        let mut rows: Vec<String> = (0..39)
+            .map(|i| GOOD.replace("A0200001", &format!("A02{i:05}")))
+            .collect();
+        let long = "x".repeat(1024 * 1024);
+        rows.push(
+            GOOD.replace("A0200001", "A0299999")
+                .replace(";F;", &format!(";{long};")),
+        );
+        let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let report = import(dir.path(), &store, &agents_csv(&refs)).unwrap();
+        assert_eq!(
+            (
+                report.rows_read,
+                report.rows_loaded,
+                report.rows_quarantined
+            ),
+            (40, 39, 1)
+        );
+        assert_eq!(
+            report.rows_read,
+            report.rows_loaded + report.rows_quarantined
+        );
+        assert_eq!(report.by_reason.get("sexe: hors liste"), Some(&1));
+        assert!(
+            report.summary().contains("1 quarantined"),
+            "{}",
+            report.summary()
+        );
+        let q = store.quarantine("agents", 2024).unwrap();
+        assert_eq!(q.len(), 1);
+        let (line, column, value, reason) = &q[0];
+        assert_eq!(
+            (*line, column.as_str(), reason.as_str()),
+            (41, "sexe", "hors liste")
+        );
+        assert_eq!(value.len(), 200, "a huge field is kept cut, not whole");
+        // With a zero tolerance the same file is refused and the loaded slice stays.
+        let path = dir.path().join("agents.csv");
+        let strict = ImportOptions {
+            max_reject_ratio: 0.0,
+        };
+        let err = import_csv(&store, &AGENTS, 2024, &path, strict)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("1 invalid row(s) of 40") && err.contains("nothing was loaded"),
+            "{err}"
+        );
+        assert_eq!(agent_versions(&store)[0].rows, 39);
     }
 }

@@ -46,6 +46,10 @@ enum Command {
         year: i32,
         /// The CSV file (`;` or `,` separator, UTF-8, decimal comma or point).
         file: PathBuf,
+        /// Largest share of invalid rows (0 to 1) that may be quarantined while the rest loads;
+        /// defaults to the configuration's import.max_reject_ratio.
+        #[arg(long)]
+        max_reject_ratio: Option<f64>,
     },
     /// Show or manage the data loaded in the node.
     Data {
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dataset,
             year,
             file,
+            max_reject_ratio,
         } => {
             let config = NodeConfig::load(&config)?;
             let ds = catalogue::dataset(&dataset).with_context(|| {
@@ -134,15 +139,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )
             })?;
             let store = Store::open(&config.database)?;
-            let report = cdg_node::ingest::import_csv(&store, ds, year, &file)?;
-            println!(
-                "{} {}: {} rows read, {} loaded (sha256 {})",
-                report.dataset,
-                report.year,
-                report.rows_read,
-                report.rows_loaded,
-                &report.digest[..16]
+            let max_reject_ratio = max_reject_ratio.unwrap_or(config.import.max_reject_ratio);
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&max_reject_ratio),
+                "--max-reject-ratio must be between 0 and 1"
             );
+            let options = cdg_node::ingest::ImportOptions { max_reject_ratio };
+            let report = cdg_node::ingest::import_csv(&store, ds, year, &file, options)?;
+            println!("{}", report.summary());
             Ok(())
         }
         Command::Data {

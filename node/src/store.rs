@@ -12,6 +12,7 @@ use duckdb::{Connection, params};
 use crate::catalogue::{self, ColumnType, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
+use crate::ingest::Reject;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +79,11 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS data_versions (
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
-                source VARCHAR NOT NULL, active BOOLEAN NOT NULL);",
+                source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
+             CREATE TABLE IF NOT EXISTS quarantine (
+                dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
+                file VARCHAR NOT NULL, line BIGINT NOT NULL, column_name VARCHAR NOT NULL,
+                value VARCHAR NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL);",
         );
         conn.execute_batch(&ddl)?;
         Ok(Store {
@@ -92,13 +97,14 @@ impl Store {
             .map_err(|_| NodeError::Internal("database lock poisoned".into()))
     }
 
-    /// Replaces the (dataset, year) slice with `rows` in one transaction and records a new data
-    /// version. On any error nothing is changed.
+    /// Replaces the (dataset, year) slice with `rows` in one transaction, records a new data
+    /// version and the file's quarantined values. On any error nothing is changed.
     pub fn replace_slice(
         &self,
         dataset: &Dataset,
         year: i32,
         rows: &[Vec<Value>],
+        rejects: &[Reject],
         source: &SliceSource,
     ) -> Result<DataVersion> {
         let mut conn = self.conn()?;
@@ -136,6 +142,23 @@ impl Store {
                 source.file_name
             ],
         )?;
+        {
+            let mut appender = tx.appender("quarantine")?;
+            for r in rejects {
+                appender.append_row(params![
+                    dataset.name,
+                    year,
+                    version,
+                    source.file_name,
+                    r.line as i64,
+                    r.column,
+                    r.value,
+                    r.reason,
+                    r.detail
+                ])?;
+            }
+            appender.flush()?;
+        }
         tx.commit()?;
         Ok(DataVersion {
             dataset: dataset.name.to_string(),
@@ -163,6 +186,25 @@ impl Store {
                 loaded_at: r.get(4)?,
                 source: r.get(5)?,
             })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The quarantined values of the active version of a slice: (line, column, value, reason).
+    pub fn quarantine(
+        &self,
+        dataset: &str,
+        year: i32,
+    ) -> Result<Vec<(i64, String, String, String)>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT q.line, q.column_name, q.value, q.reason FROM quarantine q
+             JOIN data_versions v ON v.dataset = q.dataset AND v.annee = q.annee
+                 AND v.version = q.version AND v.active
+             WHERE q.dataset = ? AND q.annee = ? ORDER BY q.line, q.column_name",
+        )?;
+        let rows = stmt.query_map(params![dataset, year], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
