@@ -513,4 +513,58 @@ mod tests {
         );
         assert_eq!(agent_versions(&store)[0].rows, 39);
     }
+
+    #[test]
+    fn rollback_puts_back_the_replaced_slice_and_can_be_undone() {
+        let (dir, store) = setup();
+        let err = store.rollback(&AGENTS, 2024).unwrap_err().to_string();
+        assert!(err.contains("no previous version"), "{err}");
+        let first = import(dir.path(), &store, &agents_csv(&[GOOD])).unwrap();
+        assert!(
+            store.rollback(&AGENTS, 2024).is_err(),
+            "a single version has nothing before it"
+        );
+        let second_row = GOOD.replace("A0200001", "A0200002");
+        let second = import(dir.path(), &store, &agents_csv(&[GOOD, &second_row])).unwrap();
+        let back = store.rollback(&AGENTS, 2024).unwrap();
+        assert_eq!(
+            (back.digest.as_str(), back.rows),
+            (first.digest.as_str(), 1)
+        );
+        let again = store.rollback(&AGENTS, 2024).unwrap();
+        assert_eq!(
+            (again.digest.as_str(), again.rows),
+            (second.digest.as_str(), 2)
+        );
+        // After a rollback and a new import, rollback returns to what that import replaced.
+        store.rollback(&AGENTS, 2024).unwrap();
+        let third_row = GOOD.replace("A0200001", "A0200003");
+        import(
+            dir.path(),
+            &store,
+            &agents_csv(&[GOOD, &second_row, &third_row]),
+        )
+        .unwrap();
+        let back = store.rollback(&AGENTS, 2024).unwrap();
+        assert_eq!(back.digest, first.digest);
+        let rows = store
+            .aggregate(
+                &crate::compile::compile(
+                    &cdg_shared::query::AggregateQuery {
+                        dataset: "agents".into(),
+                        group_by: vec![],
+                        measures: vec![cdg_shared::query::Measure::count()],
+                        filters: vec![],
+                    },
+                    &Default::default(),
+                    &Default::default(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            rows[0].units, 1,
+            "the live table holds the rolled-back slice"
+        );
+    }
 }

@@ -82,6 +82,15 @@ enum DataCommand {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Put back the slice the last import of (dataset, year) replaced. Running it again undoes it.
+    Rollback {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        dataset: String,
+        #[arg(long)]
+        year: i32,
+    },
 }
 
 fn parse_years(s: &str) -> anyhow::Result<(i32, i32)> {
@@ -99,6 +108,15 @@ fn parse_years(s: &str) -> anyhow::Result<(i32, i32)> {
         "--years {s:?}: the first year comes after the last"
     );
     Ok((first, last))
+}
+
+fn find_dataset(name: &str) -> anyhow::Result<&'static catalogue::Dataset> {
+    catalogue::dataset(name).with_context(|| {
+        format!(
+            "unknown dataset {name:?}: expected one of {}",
+            catalogue::dataset_names().join(", ")
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -132,12 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_reject_ratio,
         } => {
             let config = NodeConfig::load(&config)?;
-            let ds = catalogue::dataset(&dataset).with_context(|| {
-                format!(
-                    "unknown dataset {dataset:?}: expected one of {}",
-                    catalogue::dataset_names().join(", ")
-                )
-            })?;
+            let ds = find_dataset(&dataset)?;
             let store = Store::open(&config.database)?;
             let max_reject_ratio = max_reject_ratio.unwrap_or(config.import.max_reject_ratio);
             anyhow::ensure!(
@@ -169,6 +182,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &v.digest[..16.min(v.digest.len())]
                 );
             }
+            Ok(())
+        }
+        Command::Data {
+            command:
+                DataCommand::Rollback {
+                    config,
+                    dataset,
+                    year,
+                },
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let ds = find_dataset(&dataset)?;
+            let v = Store::open(&config.database)?.rollback(ds, year)?;
+            println!(
+                "{} {}: back to the version loaded {} from {} ({} rows, sha256 {})",
+                v.dataset,
+                v.year,
+                v.loaded_at,
+                v.source,
+                v.rows,
+                &v.digest[..16.min(v.digest.len())]
+            );
             Ok(())
         }
         Command::Synth {

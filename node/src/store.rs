@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
 use duckdb::types::Value;
-use duckdb::{Connection, params};
+use duckdb::{Connection, OptionalExt, params};
 
 use crate::catalogue::{self, ColumnType, Dataset};
 use crate::compile::CompiledQuery;
@@ -30,6 +30,9 @@ pub struct SliceSource {
     pub digest: String,
     pub file_name: String,
 }
+
+/// Suffix of the tables keeping the slices that imports replaced.
+const PREVIOUS_SUFFIX: &str = "__precedent";
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -69,10 +72,12 @@ impl Store {
                 .iter()
                 .map(|c| format!("{} {} NOT NULL", c.name, sql_type(c.ty)))
                 .collect();
+            // The live slices, and the slices they replaced (kept for `data rollback`).
             ddl.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {} ({});\n",
-                ds.table,
-                cols.join(", ")
+                "CREATE TABLE IF NOT EXISTS {t} ({c});\nCREATE TABLE IF NOT EXISTS {t}{p} ({c});\n",
+                t = ds.table,
+                p = PREVIOUS_SUFFIX,
+                c = cols.join(", ")
             ));
         }
         ddl.push_str(
@@ -80,6 +85,8 @@ impl Store {
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
+             CREATE TABLE IF NOT EXISTS slice_previous (
+                dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS quarantine (
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 file VARCHAR NOT NULL, line BIGINT NOT NULL, column_name VARCHAR NOT NULL,
@@ -109,10 +116,14 @@ impl Store {
     ) -> Result<DataVersion> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        tx.execute(
-            &format!("DELETE FROM {} WHERE annee = ?", dataset.table),
-            params![year],
-        )?;
+        // The slice being replaced becomes the previous one, for rollback.
+        tx.execute_batch(&format!(
+            "DELETE FROM {t}{p} WHERE annee = {year};
+             INSERT INTO {t}{p} SELECT * FROM {t} WHERE annee = {year};
+             DELETE FROM {t} WHERE annee = {year};",
+            t = dataset.table,
+            p = PREVIOUS_SUFFIX,
+        ))?;
         {
             let mut appender = tx.appender(dataset.table)?;
             for row in rows {
@@ -124,6 +135,15 @@ impl Store {
             "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
             params![dataset.name, year],
             |r| r.get(0),
+        )?;
+        tx.execute(
+            "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
+            params![dataset.name, year],
+        )?;
+        tx.execute(
+            "INSERT INTO slice_previous SELECT dataset, annee, version FROM data_versions
+             WHERE dataset = ? AND annee = ? AND active",
+            params![dataset.name, year],
         )?;
         tx.execute(
             "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
@@ -168,6 +188,57 @@ impl Store {
             loaded_at,
             source: source.file_name.clone(),
         })
+    }
+
+    /// Puts back the slice an import replaced, making its data version active again (and keeping
+    /// the rolled-back one as the previous, so a second rollback undoes the first).
+    pub fn rollback(&self, dataset: &Dataset, year: i32) -> Result<DataVersion> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let current: Option<i32> = tx
+            .query_row(
+                "SELECT version FROM data_versions WHERE dataset = ? AND annee = ? AND active",
+                params![dataset.name, year],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let previous: Option<i32> = tx
+            .query_row(
+                "SELECT version FROM slice_previous WHERE dataset = ? AND annee = ?",
+                params![dataset.name, year],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let (Some(current), Some(target)) = (current, previous) else {
+            return Err(NodeError::Import(format!(
+                "{} {year}: no previous version is kept, nothing to roll back to (see `cdg-node data status`)",
+                dataset.name
+            )));
+        };
+        tx.execute_batch(&format!(
+            "CREATE TEMP TABLE swap AS SELECT * FROM {t} WHERE annee = {year};
+             DELETE FROM {t} WHERE annee = {year};
+             INSERT INTO {t} SELECT * FROM {t}{p} WHERE annee = {year};
+             DELETE FROM {t}{p} WHERE annee = {year};
+             INSERT INTO {t}{p} SELECT * FROM swap;
+             DROP TABLE swap;",
+            t = dataset.table,
+            p = PREVIOUS_SUFFIX,
+        ))?;
+        tx.execute(
+            "UPDATE data_versions SET active = (version = ?) WHERE dataset = ? AND annee = ?",
+            params![target, dataset.name, year],
+        )?;
+        tx.execute(
+            "UPDATE slice_previous SET version = ? WHERE dataset = ? AND annee = ?",
+            params![current, dataset.name, year],
+        )?;
+        tx.commit()?;
+        drop(conn);
+        self.data_versions()?
+            .into_iter()
+            .find(|v| v.dataset == dataset.name && v.year == year)
+            .ok_or_else(|| NodeError::Internal("rolled-back version not found".into()))
     }
 
     /// The active data version of every loaded slice.
