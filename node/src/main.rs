@@ -119,6 +119,17 @@ fn find_dataset(name: &str) -> anyhow::Result<&'static catalogue::Dataset> {
     })
 }
 
+/// The node's configuration, the named dataset and the opened database, for data commands.
+fn open_for(
+    config: &std::path::Path,
+    dataset: &str,
+) -> anyhow::Result<(NodeConfig, &'static catalogue::Dataset, Store)> {
+    let config = NodeConfig::load(config)?;
+    let ds = find_dataset(dataset)?;
+    let store = Store::open(&config.database)?;
+    Ok((config, ds, store))
+}
+
 fn main() -> ExitCode {
     cdg_shared::tls::install_crypto_provider();
     cdg_shared::logging::init("info");
@@ -149,9 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             file,
             max_reject_ratio,
         } => {
-            let config = NodeConfig::load(&config)?;
-            let ds = find_dataset(&dataset)?;
-            let store = Store::open(&config.database)?;
+            let (config, ds, store) = open_for(&config, &dataset)?;
             let max_reject_ratio = max_reject_ratio.unwrap_or(config.import.max_reject_ratio);
             anyhow::ensure!(
                 (0.0..=1.0).contains(&max_reject_ratio),
@@ -192,9 +201,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     year,
                 },
         } => {
-            let config = NodeConfig::load(&config)?;
-            let ds = find_dataset(&dataset)?;
-            let v = Store::open(&config.database)?.rollback(ds, year)?;
+            let (_, ds, store) = open_for(&config, &dataset)?;
+            let v = store.rollback(ds, year)?;
             println!(
                 "{} {}: back to the version loaded {} from {} ({} rows, sha256 {})",
                 v.dataset,
