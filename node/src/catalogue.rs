@@ -82,6 +82,19 @@ pub struct Dataset {
     pub from_sql: &'static str,
     pub dimensions: &'static [Dimension],
     pub measures: &'static [MeasureColumn],
+    /// Columns that identify a row within a year: a second row with the same values is a
+    /// duplicate.
+    pub key: &'static [&'static str],
+    /// Columns whose value must exist in another dataset's column for the same year.
+    pub references: &'static [Reference],
+}
+
+/// `column` of this dataset must name an existing `target_column` of `target` (same year).
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    pub column: &'static str,
+    pub target: &'static str,
+    pub target_column: &'static str,
 }
 
 impl Dataset {
@@ -170,6 +183,8 @@ pub const EMPLOYEURS: Dataset = Dataset {
         },
     ],
     measures: &[],
+    key: &["employeur_id"],
+    references: &[],
 };
 
 pub const AGENTS: Dataset = Dataset {
@@ -308,6 +323,12 @@ pub const AGENTS: Dataset = Dataset {
             sql: "CASE WHEN t.sexe = 'F' THEN 1.0 ELSE 0.0 END",
         },
     ],
+    key: &["agent_id", "employeur_id"],
+    references: &[Reference {
+        column: "employeur_id",
+        target: "employeurs",
+        target_column: "employeur_id",
+    }],
 };
 
 /// Every dataset, in load order (employers before the agents that refer to them).

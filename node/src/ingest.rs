@@ -58,6 +58,8 @@ pub struct ImportReport {
     pub rows_quarantined: u64,
     /// Quarantined values per `column: reason`.
     pub by_reason: BTreeMap<String, u64>,
+    /// Columns of the file that the dataset does not have (not loaded).
+    pub ignored_columns: Vec<String>,
     pub digest: String,
 }
 
@@ -73,6 +75,12 @@ impl ImportReport {
             self.rows_quarantined,
             &self.digest[..16.min(self.digest.len())]
         );
+        if !self.ignored_columns.is_empty() {
+            s.push_str(&format!(
+                "\n  columns not in the dataset, ignored: {}",
+                self.ignored_columns.join(", ")
+            ));
+        }
         for (reason, n) in &self.by_reason {
             s.push_str(&format!("\n  {n:>8}  {reason}"));
         }
@@ -85,11 +93,35 @@ const MAX_LISTED_ERRORS: usize = 20;
 /// Longest value kept in the quarantine table.
 const MAX_KEPT_VALUE: usize = 200;
 
+/// Header matching tolerates case, accents, spaces, hyphens and apostrophes:
+/// "Année", "ANNEE" and " annee " all name `annee`; "Cadre d'emplois" names `cadre_emplois`.
 fn normalize_header(h: &str) -> String {
-    h.trim()
+    let mut out = String::with_capacity(h.len());
+    for c in h
+        .trim()
         .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .replace([' ', '-'], "_")
+        .chars()
+        .flat_map(char::to_lowercase)
+    {
+        let c = match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            ' ' | '-' | '\'' | '’' | '.' => '_',
+            c => c,
+        };
+        if !(c == '_' && (out.is_empty() || out.ends_with('_'))) {
+            out.push(c);
+        }
+    }
+    // Linking words do not distinguish columns: "Année de naissance" is `annee_naissance`.
+    out.split('_')
+        .filter(|w| !w.is_empty() && !matches!(*w, "d" | "de" | "du" | "des" | "l" | "la" | "le"))
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn cut(value: &str) -> String {
@@ -149,15 +181,33 @@ pub fn import_csv(
         .filter(|(_, p)| p.is_none())
         .map(|(n, _)| *n)
         .collect();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .filter(|h| !h.is_empty() && !expected.contains(&h.as_str()))
+        .map(String::as_str)
+        .collect();
     if !missing.is_empty() {
         return Err(NodeError::Import(format!(
-            "{}: missing column(s) {}; dataset {} expects {}",
+            "{}: missing column(s) {}{}; dataset {} expects {}",
             file.display(),
             missing.join(", "),
+            if unknown.is_empty() {
+                String::new()
+            } else {
+                format!(" (unknown column(s) found: {})", unknown.join(", "))
+            },
             dataset.name,
             expected.join(", ")
         )));
     }
+    let ignored_columns: Vec<String> = unknown.iter().map(|s| s.to_string()).collect();
+    let references = load_references(store, dataset, year)?;
+    let key_columns: Vec<usize> = dataset
+        .key
+        .iter()
+        .filter_map(|k| dataset.columns.iter().position(|c| c.name == *k))
+        .collect();
+    let mut seen_keys: std::collections::HashMap<Vec<String>, u64> = Default::default();
     let positions: Vec<usize> = positions.into_iter().flatten().collect();
 
     let mut rows = Vec::new();
@@ -194,7 +244,16 @@ pub fn import_csv(
         let before = rejects.len();
         for (column, &pos) in dataset.columns.iter().zip(&positions) {
             let raw = record.get(pos).unwrap_or_default();
-            match parse_value(column, raw, year) {
+            let checked = parse_value(column, raw, year).and_then(|v| {
+                match references.iter().find(|(c, _, _)| *c == column.name) {
+                    Some((_, target, known)) if !known.contains(raw.trim()) => Err((
+                        "référence inconnue",
+                        format!("{:?} is not in the {target} loaded for {year}", cut(raw)),
+                    )),
+                    _ => Ok(v),
+                }
+            });
+            match checked {
                 Ok(v) => row.push(v),
                 Err((reason, detail)) => rejects.push(Reject {
                     line,
@@ -203,6 +262,29 @@ pub fn import_csv(
                     reason,
                     detail,
                 }),
+            }
+        }
+        if rejects.len() == before && !key_columns.is_empty() {
+            let key: Vec<String> = key_columns
+                .iter()
+                .map(|&i| {
+                    record
+                        .get(positions[i])
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
+                .collect();
+            if let Some(first) = seen_keys.get(&key) {
+                rejects.push(Reject {
+                    line,
+                    column: dataset.key.join("+"),
+                    value: cut(&key.join("+")),
+                    reason: "doublon",
+                    detail: format!("same {} as line {first}", dataset.key.join(" and ")),
+                });
+            } else {
+                seen_keys.insert(key, line);
             }
         }
         if rejects.len() == before {
@@ -224,6 +306,7 @@ pub fn import_csv(
         rows_loaded,
         rows_quarantined,
         by_reason: by_reason.clone(),
+        ignored_columns: ignored_columns.clone(),
         digest: digest.clone(),
     };
     if rows_read == 0 {
@@ -272,6 +355,34 @@ pub fn import_csv(
 }
 
 type Rejection = (&'static str, String);
+
+/// For each reference of `dataset`: its column, the target dataset's name and the known values.
+fn load_references(
+    store: &Store,
+    dataset: &Dataset,
+    year: i32,
+) -> Result<
+    Vec<(
+        &'static str,
+        &'static str,
+        std::collections::HashSet<String>,
+    )>,
+> {
+    let mut out = Vec::new();
+    for r in dataset.references {
+        let target = crate::catalogue::dataset(r.target)
+            .ok_or_else(|| NodeError::Internal(format!("unknown dataset {}", r.target)))?;
+        let known = store.values_of(target, r.target_column, year)?;
+        if known.is_empty() {
+            return Err(NodeError::Import(format!(
+                "no {} loaded for {year}: {} rows refer to them, so import {} {year} first",
+                r.target, dataset.name, r.target
+            )));
+        }
+        out.push((r.column, r.target, known));
+    }
+    Ok(out)
+}
 
 fn parse_value(column: &Column, raw: &str, year: i32) -> std::result::Result<Value, Rejection> {
     let raw = raw.trim();
@@ -565,6 +676,55 @@ mod tests {
         assert_eq!(
             rows[0].units, 1,
             "the live table holds the rolled-back slice"
+        );
+    }
+
+    #[test]
+    fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantined() {
+        let (dir, store) = setup();
+        let header = "\u{feff}Année;Agent ID;EMPLOYEUR-ID;Statut;Catégorie;Filière;Cadre d'emplois;\
+                      Sexe;Année naissance;Temps travail;ETPR;Rémunération brute annuelle;Commentaire\r\n";
+        let mut text = String::from(header);
+        for i in 0..60 {
+            text.push_str(&GOOD.replace("A0200001", &format!("A02{i:05}")));
+            text.push_str(";ok\r\n");
+        }
+        text.push_str(&format!("{GOOD};copie\r\n").replace("A0200001", "A0200007"));
+        text.push_str(
+            &format!("{GOOD};?\r\n")
+                .replace("E0200001", "E0299999")
+                .replace("A0200001", "A0200099"),
+        );
+        let report = import(dir.path(), &store, &text).unwrap();
+        assert_eq!(
+            (
+                report.rows_read,
+                report.rows_loaded,
+                report.rows_quarantined
+            ),
+            (62, 60, 2)
+        );
+        assert_eq!(report.ignored_columns, vec!["commentaire".to_string()]);
+        assert_eq!(
+            report.by_reason.get("agent_id+employeur_id: doublon"),
+            Some(&1)
+        );
+        assert_eq!(
+            report.by_reason.get("employeur_id: référence inconnue"),
+            Some(&1)
+        );
+        let q = store.quarantine("agents", 2024).unwrap();
+        assert_eq!(q.iter().map(|r| r.0).collect::<Vec<_>>(), vec![62, 63]);
+
+        // Agents of a year whose employers are not loaded: a clear error, not 100% quarantine.
+        let path = dir.path().join("agents_2023.csv");
+        std::fs::write(&path, agents_csv(&[&GOOD.replacen("2024", "2023", 1)])).unwrap();
+        let err = import_csv(&store, &AGENTS, 2023, &path, ImportOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no employeurs loaded for 2023") && err.contains("first"),
+            "{err}"
         );
     }
 }

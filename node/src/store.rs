@@ -280,6 +280,29 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The distinct values of a catalogue column for one year (for reference checks).
+    pub fn values_of(
+        &self,
+        dataset: &Dataset,
+        column: &str,
+        year: i32,
+    ) -> Result<std::collections::HashSet<String>> {
+        let column = dataset
+            .columns
+            .iter()
+            .find(|c| c.name == column)
+            .ok_or_else(|| {
+                NodeError::Internal(format!("no column {column} in {}", dataset.name))
+            })?;
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT DISTINCT CAST({} AS VARCHAR) FROM {} WHERE annee = ?",
+            column.name, dataset.table
+        ))?;
+        let rows = stmt.query_map(params![year], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Runs a compiled aggregate query.
     pub fn aggregate(&self, q: &CompiledQuery) -> Result<Vec<RawCell>> {
         let conn = self.conn()?;
