@@ -105,21 +105,44 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
     (config, csv_dir)
 }
 
-/// Serves a node in-process.
-pub async fn start_node(config: NodeConfig) -> Running {
+/// Binds 127.0.0.1:0 and spawns `run` on it with a stop signal that `Running` fires.
+async fn serve<F, Fut>(run: F) -> Running
+where
+    F: FnOnce(tokio::net::TcpListener, futures_stop::Stop) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binding");
     let addr = listener.local_addr().expect("address");
     let (stop, rx) = oneshot::channel();
-    let handle = tokio::spawn(cdg_node::server::run(config, listener, async {
-        let _ = rx.await;
-    }));
+    let handle = tokio::spawn(run(listener, futures_stop::Stop(rx)));
     Running {
         addr,
         stop: Some(stop),
         handle: Some(handle),
     }
+}
+
+mod futures_stop {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Completes when the `Running` guard asks the server to stop (or is dropped).
+    pub struct Stop(pub tokio::sync::oneshot::Receiver<()>);
+
+    impl Future for Stop {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            Pin::new(&mut self.0).poll(cx).map(|_| ())
+        }
+    }
+}
+
+/// Serves a node in-process.
+pub async fn start_node(config: NodeConfig) -> Running {
+    serve(|listener, stop| cdg_node::server::run(config, listener, stop)).await
 }
 
 /// Serves a coordinator in-process, knowing `nodes`.
@@ -143,19 +166,7 @@ pub async fn start_coordinator(
             })
             .collect(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binding");
-    let addr = listener.local_addr().expect("address");
-    let (stop, rx) = oneshot::channel();
-    let handle = tokio::spawn(cdg_coordinator::server::run(config, listener, async {
-        let _ = rx.await;
-    }));
-    Running {
-        addr,
-        stop: Some(stop),
-        handle: Some(handle),
-    }
+    serve(|listener, stop| cdg_coordinator::server::run(config, listener, stop)).await
 }
 
 /// A node client presenting `tls`, expecting the node identity of `cdg`.
