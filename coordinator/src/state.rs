@@ -35,6 +35,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Reads and decodes `path`; `None` when there is no such file (or no valid path).
+fn read_optional<T>(
+    path: Option<PathBuf>,
+    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+) -> std::io::Result<Option<T>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => decode(&bytes)
+            .map(Some)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     id.len() == 14 && id.starts_with("S-") && id[2..].chars().all(|c| c.is_ascii_hexdigit())
 }
@@ -61,16 +78,9 @@ impl StateDir {
     }
 
     pub fn load_study(&self, id: &str) -> std::io::Result<Option<StoredStudy>> {
-        let Some(path) = self.study_path(id) else {
-            return Ok(None);
-        };
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        read_optional(self.study_path(id), |bytes| {
+            serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        })
     }
 
     pub fn save_study(&self, study: &StoredStudy) -> std::io::Result<()> {
@@ -84,16 +94,9 @@ impl StateDir {
     }
 
     pub fn load_result(&self, id: &str) -> std::io::Result<Option<StudyResult>> {
-        let Some(path) = self.result_path(id) else {
-            return Ok(None);
-        };
-        match std::fs::read(&path) {
-            Ok(bytes) => StudyResult::decode(bytes.as_slice())
-                .map(Some)
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        read_optional(self.result_path(id), |bytes| {
+            StudyResult::decode(bytes).map_err(|e| e.to_string())
+        })
     }
 
     pub fn save_result(&self, result: &StudyResult) -> std::io::Result<()> {
