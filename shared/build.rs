@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    // Read at run time, not with `env!`: a build script compiled in one checkout may be reused
+    // from a shared target directory by another checkout of the same sources.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../proto");
     let files = [
         "cdg/observatoire/v1/common.proto",
         "cdg/observatoire/v1/node.proto",

@@ -110,6 +110,141 @@ pub fn tranche_age(age: i32) -> &'static str {
     TRANCHES_AGE[i]
 }
 
+/// `oui` / `non`, for yes-no columns.
+pub const OUI_NON: &[&str] = &["oui", "non"];
+
+/// `sens` of a mouvement: an arrival in or a departure from the employer.
+pub const SENS_MOUVEMENT: &[&str] = &["arrivée", "départ"];
+
+/// `motif` of an arrival (domain-data.md §2.1, `motif_arrivee`).
+pub const MOTIFS_ARRIVEE: &[&str] = &[
+    "concours",
+    "recrutement direct",
+    "mutation",
+    "détachement entrant",
+    "intégration directe",
+    "réintégration",
+    "transfert de compétences",
+    "recrutement contractuel",
+    "contrat aidé ou apprentissage",
+];
+
+/// `motif` of a departure (domain-data.md §2.1, `motif_depart`).
+pub const MOTIFS_DEPART: &[&str] = &[
+    "retraite",
+    "mutation",
+    "détachement sortant",
+    "disponibilité",
+    "démission",
+    "rupture conventionnelle",
+    "fin de contrat",
+    "licenciement",
+    "décès",
+    "transfert de compétences",
+    "autre",
+];
+
+/// Every `motif` of a mouvement: [`MOTIFS_ARRIVEE`] then the departure-only ones.
+pub const MOTIFS_MOUVEMENT: &[&str] = &[
+    "concours",
+    "recrutement direct",
+    "mutation",
+    "détachement entrant",
+    "intégration directe",
+    "réintégration",
+    "transfert de compétences",
+    "recrutement contractuel",
+    "contrat aidé ou apprentissage",
+    "retraite",
+    "détachement sortant",
+    "disponibilité",
+    "démission",
+    "rupture conventionnelle",
+    "fin de contrat",
+    "licenciement",
+    "décès",
+    "autre",
+];
+
+/// `motif_absence` (domain-data.md §2.1).
+pub const MOTIFS_ABSENCE: &[&str] = &[
+    "maladie ordinaire",
+    "longue maladie",
+    "longue durée",
+    "accident de service",
+    "accident de trajet",
+    "maladie professionnelle",
+    "maternité, paternité, adoption",
+    "autre",
+];
+
+/// `nature` of a job offer: a new post or a vacant one (décret 2018-1351, item 2).
+pub const NATURES_OFFRE: &[&str] = &["création", "vacance"];
+
+/// `statut_offre`: where the offer ended up at the end of the year.
+pub const STATUTS_OFFRE: &[&str] = &["publiée", "pourvue", "non pourvue", "annulée"];
+
+/// `type_nomination` of a filled offer.
+pub const TYPES_NOMINATION: &[&str] = &[
+    "lauréat de concours",
+    "mutation",
+    "détachement",
+    "intégration directe",
+    "contractuel",
+];
+
+/// `metier`: a short list of the territorial métiers the observatory follows (CNFPT
+/// répertoire des métiers, the most frequent and the ones reported in tension).
+pub const METIERS: &[&str] = &[
+    "agent de services polyvalent en milieu rural",
+    "agent d'entretien des espaces verts",
+    "agent de propreté des espaces publics",
+    "agent de restauration",
+    "agent d'accompagnement à l'éducation de l'enfant",
+    "animateur enfance-jeunesse",
+    "assistant de gestion administrative",
+    "secrétaire de mairie",
+    "gestionnaire ressources humaines",
+    "gestionnaire comptable",
+    "chargé d'accueil",
+    "aide à domicile",
+    "aide-soignant",
+    "infirmier",
+    "travailleur social",
+    "auxiliaire de puériculture",
+    "policier municipal",
+    "responsable des services techniques",
+    "technicien bâtiment",
+    "ingénieur voirie et réseaux",
+    "chargé de communication",
+    "bibliothécaire",
+    "enseignant artistique",
+    "éducateur sportif",
+    "sapeur-pompier professionnel",
+    "directeur général des services",
+];
+
+/// `situation` of a job seeker when they registered.
+pub const SITUATIONS_DEMANDEUR: &[&str] = &[
+    "demandeur d'emploi",
+    "agent de la fonction publique",
+    "salarié du privé",
+    "étudiant",
+    "autre",
+];
+
+/// `niveau_diplome` of a job seeker.
+pub const NIVEAUX_DIPLOME: &[&str] = &["infra-bac", "bac", "bac+2", "bac+3", "bac+5 et plus"];
+
+/// `voie` of a concours session.
+pub const VOIES_CONCOURS: &[&str] = &[
+    "externe",
+    "interne",
+    "troisième voie",
+    "concours unique",
+    "examen professionnel",
+];
+
 /// The cadres d'emplois of a filière in a catégorie (domain-data.md §2.1).
 ///
 /// Returns an empty slice for a pair that has no cadre d'emplois (animation A,

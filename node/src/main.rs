@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use cdg_node::catalogue;
 use cdg_node::config::NodeConfig;
+use cdg_node::ingest::{Encoding, Format, ImportOptions, ReadOptions};
 use cdg_node::store::Store;
 use cdg_node::synth::{self, SynthSpec};
 use cdg_shared::cdg::Cdg;
@@ -33,24 +34,43 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
-    /// Load one dataset slice (one year) from a CSV file, replacing that slice atomically.
-    /// The node must not be running (DuckDB allows one process per database file).
+    /// Load one dataset slice (one year) from a CSV, XLSX or Parquet file, replacing that
+    /// slice atomically. Invalid rows are quarantined with their reason; the import fails, with
+    /// nothing replaced, when more than the maximum reject ratio are invalid. The node must not
+    /// be running (DuckDB allows one process per database file).
     Import {
         #[arg(long, short)]
         config: PathBuf,
-        /// Dataset name: employeurs, agents.
+        /// Dataset name: employeurs, agents, mouvements, absences, offres, demandes, concours
+        /// (see node/DATA-DICTIONARY.md or `cdg-node catalogue`).
         #[arg(long)]
         dataset: String,
         /// Reference year of the file.
         #[arg(long)]
         year: i32,
-        /// The CSV file (`;` or `,` separator, UTF-8, decimal comma or point).
+        /// The file: .csv (`;`, `,` or tab; UTF-8 or Windows-1252; decimal comma or point),
+        /// .xlsx or .parquet.
         file: PathBuf,
+        /// File format when the extension does not tell it: csv, xlsx, parquet.
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+        /// CSV separator (detected from the header when not given): ';', ',' or 'tab'.
+        #[arg(long, value_parser = parse_separator)]
+        separator: Option<u8>,
+        /// CSV encoding (detected when not given): utf-8 or windows-1252.
+        #[arg(long, value_parser = parse_encoding)]
+        encoding: Option<Encoding>,
+        /// XLSX sheet to read (the first one when not given).
+        #[arg(long)]
+        sheet: Option<String>,
         /// Largest share of invalid rows (0 to 1) that may be quarantined while the rest loads;
         /// defaults to the configuration's import.max_reject_ratio.
         #[arg(long)]
         max_reject_ratio: Option<f64>,
     },
+    /// Print the data dictionary (Markdown): datasets, columns, allowed values, dimensions,
+    /// measures.
+    Catalogue,
     /// Show or manage the data loaded in the node.
     Data {
         #[command(subcommand)]
@@ -91,6 +111,26 @@ enum DataCommand {
         #[arg(long)]
         year: i32,
     },
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("unknown format {s:?}: expected {}", Format::NAMES))
+}
+
+fn parse_encoding(s: &str) -> Result<Encoding, String> {
+    Encoding::parse(s)
+        .ok_or_else(|| format!("unknown encoding {s:?}: expected {}", Encoding::NAMES))
+}
+
+fn parse_separator(s: &str) -> Result<u8, String> {
+    match s {
+        ";" => Ok(b';'),
+        "," => Ok(b','),
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => Err(format!(
+            "unknown separator {s:?}: expected ';', ',' or 'tab'"
+        )),
+    }
 }
 
 fn parse_years(s: &str) -> anyhow::Result<(i32, i32)> {
@@ -158,6 +198,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dataset,
             year,
             file,
+            format,
+            separator,
+            encoding,
+            sheet,
             max_reject_ratio,
         } => {
             let (config, ds, store) = open_for(&config, &dataset)?;
@@ -166,9 +210,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (0.0..=1.0).contains(&max_reject_ratio),
                 "--max-reject-ratio must be between 0 and 1"
             );
-            let options = cdg_node::ingest::ImportOptions { max_reject_ratio };
-            let report = cdg_node::ingest::import_csv(&store, ds, year, &file, options)?;
+            let options = ImportOptions {
+                max_reject_ratio,
+                read: ReadOptions {
+                    format,
+                    separator,
+                    encoding,
+                    sheet,
+                },
+            };
+            let report = cdg_node::ingest::import_file(&store, ds, year, &file, &options)?;
             println!("{}", report.summary());
+            Ok(())
+        }
+        Command::Catalogue => {
+            print!("{}", catalogue::data_dictionary());
             Ok(())
         }
         Command::Data {

@@ -10,7 +10,6 @@ use arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBu
 use arrow::datatypes::SchemaRef;
 use cdg_shared::query::{Aggregate, RELEASED};
 
-use crate::catalogue::Unit;
 use crate::compile::CompiledQuery;
 use crate::config::PolicyConfig;
 use crate::error::Result;
@@ -29,9 +28,10 @@ pub struct Released {
 
 /// Applies the threshold to each cell and builds the Arrow batch.
 pub fn release(q: &CompiledQuery, cells: &[RawCell], policy: &PolicyConfig) -> Result<Released> {
-    let threshold = i64::from(match q.dataset.unit {
-        Unit::Agent => policy.min_agents_per_cell,
-        Unit::Employeur => policy.min_employers_per_cell,
+    let threshold = i64::from(if q.dataset.unit.is_person() {
+        policy.min_agents_per_cell
+    } else {
+        policy.min_employers_per_cell
     });
     let schema = q.query.result_schema();
     let mut dims: Vec<StringBuilder> = q.dimensions.iter().map(|_| StringBuilder::new()).collect();

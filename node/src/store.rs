@@ -6,13 +6,11 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
-use duckdb::types::Value;
-use duckdb::{Connection, OptionalExt, params};
+use duckdb::{Connection, OptionalExt, Transaction, params};
 
-use crate::catalogue::{self, ColumnType, Dataset};
+use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
-use crate::ingest::Reject;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,14 +34,6 @@ const PREVIOUS_SUFFIX: &str = "__precedent";
 
 pub struct Store {
     conn: Mutex<Connection>,
-}
-
-fn sql_type(ty: ColumnType) -> &'static str {
-    match ty {
-        ColumnType::Year | ColumnType::Int { .. } => "INTEGER",
-        ColumnType::Decimal { .. } => "DOUBLE",
-        ColumnType::Code(_) | ColumnType::Identifier | ColumnType::Label => "VARCHAR",
-    }
 }
 
 impl Store {
@@ -70,7 +60,10 @@ impl Store {
             let cols: Vec<String> = ds
                 .columns
                 .iter()
-                .map(|c| format!("{} {} NOT NULL", c.name, sql_type(c.ty)))
+                .map(|c| {
+                    let null = if c.required { " NOT NULL" } else { "" };
+                    format!("{} {}{null}", c.name, c.ty.sql_type())
+                })
                 .collect();
             // The live slices, and the slices they replaced (kept for `data rollback`).
             ddl.push_str(&format!(
@@ -104,90 +97,13 @@ impl Store {
             .map_err(|_| NodeError::Internal("database lock poisoned".into()))
     }
 
-    /// Replaces the (dataset, year) slice with `rows` in one transaction, records a new data
-    /// version and the file's quarantined values. On any error nothing is changed.
-    pub fn replace_slice(
-        &self,
-        dataset: &Dataset,
-        year: i32,
-        rows: &[Vec<Value>],
-        rejects: &[Reject],
-        source: &SliceSource,
-    ) -> Result<DataVersion> {
+    /// Runs `f` in one transaction, committed only when `f` succeeds.
+    pub fn in_transaction<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        // The slice being replaced becomes the previous one, for rollback.
-        tx.execute_batch(&format!(
-            "DELETE FROM {t}{p} WHERE annee = {year};
-             INSERT INTO {t}{p} SELECT * FROM {t} WHERE annee = {year};
-             DELETE FROM {t} WHERE annee = {year};",
-            t = dataset.table,
-            p = PREVIOUS_SUFFIX,
-        ))?;
-        {
-            let mut appender = tx.appender(dataset.table)?;
-            for row in rows {
-                appender.append_row(duckdb::appender_params_from_iter(row.iter()))?;
-            }
-            appender.flush()?;
-        }
-        let version: i32 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
-            params![dataset.name, year],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
-            params![dataset.name, year],
-        )?;
-        tx.execute(
-            "INSERT INTO slice_previous SELECT dataset, annee, version FROM data_versions
-             WHERE dataset = ? AND annee = ? AND active",
-            params![dataset.name, year],
-        )?;
-        tx.execute(
-            "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
-            params![dataset.name, year],
-        )?;
-        let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        tx.execute(
-            "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?, true)",
-            params![
-                dataset.name,
-                year,
-                version,
-                source.digest,
-                rows.len() as i64,
-                loaded_at,
-                source.file_name
-            ],
-        )?;
-        {
-            let mut appender = tx.appender("quarantine")?;
-            for r in rejects {
-                appender.append_row(params![
-                    dataset.name,
-                    year,
-                    version,
-                    source.file_name,
-                    r.line as i64,
-                    r.column,
-                    r.value,
-                    r.reason,
-                    r.detail
-                ])?;
-            }
-            appender.flush()?;
-        }
+        let out = f(&tx)?;
         tx.commit()?;
-        Ok(DataVersion {
-            dataset: dataset.name.to_string(),
-            year,
-            digest: source.digest.clone(),
-            rows: rows.len() as u64,
-            loaded_at,
-            source: source.file_name.clone(),
-        })
+        Ok(out)
     }
 
     /// Puts back the slice an import replaced, making its data version active again (and keeping
@@ -280,27 +196,15 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The distinct values of a catalogue column for one year (for reference checks).
-    pub fn values_of(
-        &self,
-        dataset: &Dataset,
-        column: &str,
-        year: i32,
-    ) -> Result<std::collections::HashSet<String>> {
-        let column = dataset
-            .columns
-            .iter()
-            .find(|c| c.name == column)
-            .ok_or_else(|| {
-                NodeError::Internal(format!("no column {column} in {}", dataset.name))
-            })?;
+    /// Rows of the live (dataset, year) slice.
+    pub fn count_rows(&self, dataset: &Dataset, year: i32) -> Result<u64> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT DISTINCT CAST({} AS VARCHAR) FROM {} WHERE annee = ?",
-            column.name, dataset.table
-        ))?;
-        let rows = stmt.query_map(params![year], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let n: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM {} WHERE annee = ?", dataset.table),
+            params![year],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
     }
 
     /// Runs a compiled aggregate query.
@@ -328,4 +232,66 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Within `tx`, makes the (dataset, year) slice the rows `insert` adds, keeps the replaced
+/// slice for rollback, and records the new data version. Returns it with its number.
+pub fn swap_in_slice(
+    tx: &Transaction,
+    dataset: &Dataset,
+    year: i32,
+    source: &SliceSource,
+    insert: &str,
+) -> Result<(DataVersion, i32)> {
+    // The slice being replaced becomes the previous one, for rollback.
+    tx.execute_batch(&format!(
+        "DELETE FROM {t}{p} WHERE annee = {year};
+         INSERT INTO {t}{p} SELECT * FROM {t} WHERE annee = {year};
+         DELETE FROM {t} WHERE annee = {year};",
+        t = dataset.table,
+        p = PREVIOUS_SUFFIX,
+    ))?;
+    let rows = tx.execute(insert, [])?;
+    let version: i32 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+    )?;
+    tx.execute(
+        "INSERT INTO slice_previous SELECT dataset, annee, version FROM data_versions
+         WHERE dataset = ? AND annee = ? AND active",
+        params![dataset.name, year],
+    )?;
+    tx.execute(
+        "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+    )?;
+    let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    tx.execute(
+        "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?, true)",
+        params![
+            dataset.name,
+            year,
+            version,
+            source.digest,
+            rows as i64,
+            loaded_at,
+            source.file_name
+        ],
+    )?;
+    Ok((
+        DataVersion {
+            dataset: dataset.name.to_string(),
+            year,
+            digest: source.digest.clone(),
+            rows: rows as u64,
+            loaded_at,
+            source: source.file_name.clone(),
+        },
+        version,
+    ))
 }

@@ -99,7 +99,7 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
     let store = cdg_node::store::Store::open(&config.database).expect("opening the node database");
     for f in files {
         let dataset = cdg_node::catalogue::dataset(f.dataset).expect("a catalogue dataset");
-        cdg_node::ingest::import_csv(&store, dataset, f.year, &f.path, Default::default())
+        cdg_node::ingest::import_file(&store, dataset, f.year, &f.path, &Default::default())
             .expect("importing synthetic data");
     }
     (config, csv_dir)

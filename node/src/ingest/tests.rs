@@ -24,12 +24,12 @@ fn setup() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("node.duckdb")).unwrap();
     std::fs::write(dir.path().join("employeurs.csv"), EMPLOYEURS_CSV).unwrap();
-    import_csv(
+    import_file(
         &store,
         &EMPLOYEURS,
         2024,
         &dir.path().join("employeurs.csv"),
-        ImportOptions::default(),
+        &ImportOptions::default(),
     )
     .unwrap();
     (dir, store)
@@ -38,7 +38,7 @@ fn setup() -> (tempfile::TempDir, Store) {
 fn import(dir: &Path, store: &Store, text: &str) -> Result<ImportReport> {
     let path = dir.join("agents.csv");
     std::fs::write(&path, text).unwrap();
-    import_csv(store, &AGENTS, 2024, &path, ImportOptions::default())
+    import_file(store, &AGENTS, 2024, &path, &ImportOptions::default())
 }
 
 fn agent_versions(store: &Store) -> Vec<cdg_shared::proto::v1::DataVersion> {
@@ -111,18 +111,18 @@ fn structural_problems_get_clear_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("3 fields"), "{err}");
-    let latin1 = b"annee;agent_id\r\n2024;\xe9\r\n";
+    let latin1 = b"ann\xe9e;agent_id\r\n2024;\xe9\r\n";
     std::fs::write(dir.path().join("latin1.csv"), latin1).unwrap();
-    let err = import_csv(
+    let err = import_file(
         &store,
         &AGENTS,
         2024,
         &dir.path().join("latin1.csv"),
-        ImportOptions::default(),
+        &ImportOptions::default(),
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("UTF-8"), "{err}");
+    assert!(err.contains("missing column(s) employeur_id"), "{err}");
     assert!(agent_versions(&store).is_empty());
 }
 
@@ -169,8 +169,9 @@ fn a_few_bad_rows_are_quarantined_and_counted() {
     let path = dir.path().join("agents.csv");
     let strict = ImportOptions {
         max_reject_ratio: 0.0,
+        ..Default::default()
     };
-    let err = import_csv(&store, &AGENTS, 2024, &path, strict)
+    let err = import_file(&store, &AGENTS, 2024, &path, &strict)
         .unwrap_err()
         .to_string();
     assert!(
@@ -259,7 +260,7 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
         ),
         (62, 60, 2)
     );
-    assert_eq!(report.ignored_columns, vec!["commentaire".to_string()]);
+    assert_eq!(report.ignored_columns, vec!["Commentaire".to_string()]);
     assert_eq!(
         report.by_reason.get("agent_id+employeur_id: doublon"),
         Some(&1)
@@ -274,7 +275,7 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
     // Agents of a year whose employers are not loaded: a clear error, not 100% quarantine.
     let path = dir.path().join("agents_2023.csv");
     std::fs::write(&path, agents_csv(&[&GOOD.replacen("2024", "2023", 1)])).unwrap();
-    let err = import_csv(&store, &AGENTS, 2023, &path, ImportOptions::default())
+    let err = import_file(&store, &AGENTS, 2023, &path, &ImportOptions::default())
         .unwrap_err()
         .to_string();
     assert!(

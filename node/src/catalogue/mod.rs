@@ -1,0 +1,277 @@
+//! The catalogue of datasets a node holds: their stored columns (what an import reads and
+//! checks), the dimensions studies may group by or filter on, and the measures they may sum or
+//! average. `docs/data-dictionary.md` is generated from it (`cdg-node catalogue`).
+//!
+//! Every SQL fragment here is a constant written by the project; queries only pick entries by
+//! name, so no user text ever reaches SQL.
+
+mod dictionary;
+mod emploi;
+mod rh;
+
+pub use dictionary::data_dictionary;
+pub use emploi::{CONCOURS, DEMANDES, OFFRES};
+pub use rh::{ABSENCES, AGENTS, EMPLOYEURS, MOUVEMENTS};
+
+/// What one row of a dataset is about, and hence which threshold protects its cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Agents: cells need the policy's minimum of distinct agents.
+    Agent,
+    /// Employers: cells need the policy's minimum of distinct employers.
+    Employeur,
+    /// Job seekers: persons, protected like agents.
+    Demandeur,
+    /// Concours sessions: organised by the CDGs, protected like employers.
+    Session,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Agent => "agent",
+            Unit::Employeur => "employeur",
+            Unit::Demandeur => "demandeur",
+            Unit::Session => "session",
+        }
+    }
+
+    /// Whether the unit is a person (protected by the agents threshold) rather than an
+    /// organisation (protected by the employers threshold).
+    pub fn is_person(self) -> bool {
+        matches!(self, Unit::Agent | Unit::Demandeur)
+    }
+}
+
+/// Type of a stored column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ColumnType {
+    /// The slice's year (INTEGER); every row must carry the year being imported.
+    Year,
+    /// An INTEGER within a range.
+    Int { min: i64, max: i64 },
+    /// A DOUBLE within a range; decimal comma or point accepted on import.
+    Decimal { min: f64, max: f64 },
+    /// A DATE, written `AAAA-MM-JJ` or `JJ/MM/AAAA`; `in_year` requires the slice's year.
+    Date { in_year: bool },
+    /// A value from a code list.
+    Code(&'static [&'static str]),
+    /// A pseudonymous identifier: stored, never a dimension, never released.
+    Identifier,
+    /// A free-text attribute (e.g. cadre d'emplois): stored, not a dimension.
+    Label,
+}
+
+impl ColumnType {
+    /// The DuckDB type the column is stored as.
+    pub fn sql_type(self) -> &'static str {
+        match self {
+            ColumnType::Year | ColumnType::Int { .. } => "INTEGER",
+            ColumnType::Decimal { .. } => "DOUBLE",
+            ColumnType::Date { .. } => "DATE",
+            ColumnType::Code(_) | ColumnType::Identifier | ColumnType::Label => "VARCHAR",
+        }
+    }
+
+    /// Longest accepted text, in bytes, for identifiers and labels.
+    pub fn max_len(self) -> Option<usize> {
+        match self {
+            ColumnType::Identifier => Some(64),
+            ColumnType::Label => Some(200),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    /// An empty value is an error for a required column, a NULL for an optional one.
+    pub required: bool,
+    pub description: &'static str,
+}
+
+/// A required column.
+pub const fn col(name: &'static str, ty: ColumnType, description: &'static str) -> Column {
+    Column {
+        name,
+        ty,
+        required: true,
+        description,
+    }
+}
+
+/// An optional column: an empty value is stored as NULL.
+pub const fn opt(name: &'static str, ty: ColumnType, description: &'static str) -> Column {
+    Column {
+        name,
+        ty,
+        required: false,
+        description,
+    }
+}
+
+/// A check across the columns of one row, run by the import after each value is valid.
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// `first` <= `then` when both are given (dates in order, présents <= inscrits ...).
+    NotAfter {
+        first: &'static str,
+        then: &'static str,
+    },
+    /// `column` must hold one of the codes listed for the value of `by`.
+    CodesBy {
+        column: &'static str,
+        by: &'static str,
+        cases: &'static [(&'static str, &'static [&'static str])],
+    },
+    /// `column` is given exactly when `by` is `value` (e.g. a nomination date for a filled offer).
+    GivenWhen {
+        column: &'static str,
+        by: &'static str,
+        value: &'static str,
+    },
+}
+
+/// How the allowed values of a dimension are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    Codes(&'static [&'static str]),
+    Years,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Dimension {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// SQL expression over the dataset's FROM clause.
+    pub sql: &'static str,
+    pub values: Values,
+}
+
+/// A dimension read from a code column of the dataset itself (`t.<name>`).
+pub const fn code_dim(
+    name: &'static str,
+    sql: &'static str,
+    codes: &'static [&'static str],
+    description: &'static str,
+) -> Dimension {
+    Dimension {
+        name,
+        description,
+        sql,
+        values: Values::Codes(codes),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MeasureColumn {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub sql: &'static str,
+}
+
+/// A measure column studies may sum or average.
+pub const fn measure(
+    name: &'static str,
+    sql: &'static str,
+    description: &'static str,
+) -> MeasureColumn {
+    MeasureColumn {
+        name,
+        description,
+        sql,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Dataset {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Which export the IT teams load it from.
+    pub source: &'static str,
+    /// Table the import fills.
+    pub table: &'static str,
+    pub columns: &'static [Column],
+    pub rules: &'static [Rule],
+    pub unit: Unit,
+    /// SQL expression identifying the unit, counted distinct for the threshold.
+    pub unit_sql: &'static str,
+    /// FROM clause of the aggregate queries.
+    pub from_sql: &'static str,
+    pub dimensions: &'static [Dimension],
+    pub measures: &'static [MeasureColumn],
+    /// Columns that identify a row within a year: a second row with the same values is a
+    /// duplicate.
+    pub key: &'static [&'static str],
+    /// Columns whose value must exist in another dataset's column for the same year.
+    pub references: &'static [Reference],
+}
+
+/// `column` of this dataset must name an existing `target_column` of `target` (same year).
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    pub column: &'static str,
+    pub target: &'static str,
+    pub target_column: &'static str,
+}
+
+/// The usual reference: the row's employer is in `employeurs` for the same year.
+pub const EMPLOYEUR_REF: Reference = Reference {
+    column: "employeur_id",
+    target: "employeurs",
+    target_column: "employeur_id",
+};
+
+impl Dataset {
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn dimension(&self, name: &str) -> Option<&'static Dimension> {
+        self.dimensions.iter().find(|d| d.name == name)
+    }
+
+    pub fn measure(&self, name: &str) -> Option<&'static MeasureColumn> {
+        self.measures.iter().find(|m| m.name == name)
+    }
+
+    pub fn dimension_names(&self) -> Vec<&'static str> {
+        self.dimensions.iter().map(|d| d.name).collect()
+    }
+
+    pub fn measure_names(&self) -> Vec<&'static str> {
+        self.measures.iter().map(|m| m.name).collect()
+    }
+}
+
+/// The `annee` dimension every dataset has.
+pub const ANNEE: Dimension = Dimension {
+    name: "annee",
+    description: "année de référence",
+    sql: "t.annee",
+    values: Values::Years,
+};
+
+/// Every dataset, in load order (a dataset comes after those its rows refer to).
+pub const DATASETS: &[&Dataset] = &[
+    &EMPLOYEURS,
+    &AGENTS,
+    &MOUVEMENTS,
+    &ABSENCES,
+    &OFFRES,
+    &DEMANDES,
+    &CONCOURS,
+];
+
+pub fn dataset(name: &str) -> Option<&'static Dataset> {
+    DATASETS.iter().copied().find(|d| d.name == name)
+}
+
+pub fn dataset_names() -> Vec<&'static str> {
+    DATASETS.iter().map(|d| d.name).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,423 @@
+//! The RSU side of the catalogue: employers, agents, their movements and absences.
+
+use super::{
+    ANNEE, Column, ColumnType as T, Dataset, Dimension, EMPLOYEUR_REF, Reference, Rule, Unit,
+    code_dim, col, measure,
+};
+use crate::codes;
+
+/// The five-year age band of `<alias>.annee - <alias>.annee_naissance`.
+macro_rules! age_band_sql {
+    ($a:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 25 THEN '<25' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 30 THEN '25-29' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 35 THEN '30-34' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 40 THEN '35-39' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 45 THEN '40-44' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 50 THEN '45-49' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 55 THEN '50-54' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 60 THEN '55-59' ",
+            "WHEN ",
+            $a,
+            ".annee - ",
+            $a,
+            ".annee_naissance < 65 THEN '60-64' ELSE '65+' END"
+        )
+    };
+}
+
+/// The dimensions describing an agent, read from the table aliased `$a`.
+macro_rules! agent_dimensions {
+    ($a:literal) => {
+        [
+            code_dim(
+                "sexe",
+                concat!($a, ".sexe"),
+                codes::SEXES,
+                "sexe de l'agent",
+            ),
+            code_dim(
+                "tranche_age",
+                age_band_sql!($a),
+                codes::TRANCHES_AGE,
+                "tranche d'âge de 5 ans au 31/12",
+            ),
+            code_dim(
+                "categorie",
+                concat!($a, ".categorie"),
+                codes::CATEGORIES,
+                "catégorie hiérarchique",
+            ),
+            code_dim(
+                "filiere",
+                concat!($a, ".filiere"),
+                codes::FILIERES,
+                "filière",
+            ),
+            code_dim(
+                "statut",
+                concat!($a, ".statut"),
+                codes::STATUTS,
+                "statut de l'agent",
+            ),
+        ]
+    };
+}
+
+/// The dimensions describing the employer, read from `employeurs` aliased `e`.
+const EMPLOYER_DIMENSIONS: [Dimension; 2] = [
+    code_dim(
+        "type_employeur",
+        "e.type_employeur",
+        codes::TYPES_EMPLOYEUR,
+        "type de l'employeur",
+    ),
+    code_dim(
+        "tranche_effectif",
+        "e.tranche_effectif",
+        codes::TRANCHES_EFFECTIF,
+        "tranche d'effectif de l'employeur au 31/12",
+    ),
+];
+
+const YEAR: Column = col("annee", T::Year, "année de référence (situation au 31/12)");
+const EMPLOYEUR_ID: Column = col(
+    "employeur_id",
+    T::Identifier,
+    "pseudonyme de l'employeur (hachage salé du SIRET, commun aux cinq CDG)",
+);
+const AGENT_ID: Column = col(
+    "agent_id",
+    T::Identifier,
+    "pseudonyme de l'agent, propre au nœud",
+);
+const STATUT: Column = col("statut", T::Code(codes::STATUTS), "statut de l'agent");
+const CATEGORIE: Column = col(
+    "categorie",
+    T::Code(codes::CATEGORIES),
+    "catégorie hiérarchique",
+);
+const FILIERE: Column = col("filiere", T::Code(codes::FILIERES), "filière");
+const SEXE: Column = col("sexe", T::Code(codes::SEXES), "sexe (F, H)");
+const ANNEE_NAISSANCE: Column = col(
+    "annee_naissance",
+    T::Int {
+        min: 1930,
+        max: 2015,
+    },
+    "année de naissance (l'âge n'est publié que par tranche de 5 ans)",
+);
+
+/// `<table> t` joined to its employer's row of the same year, as `e`.
+macro_rules! with_employer {
+    ($table:literal) => {
+        concat!(
+            $table,
+            " t LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id"
+        )
+    };
+}
+
+pub const EMPLOYEURS: Dataset = Dataset {
+    name: "employeurs",
+    description: "employeurs territoriaux (collectivités et établissements), un par an",
+    source: "bilan social / RSU, fiche employeur",
+    table: "employeurs",
+    columns: &[
+        YEAR,
+        EMPLOYEUR_ID,
+        col(
+            "type_employeur",
+            T::Code(codes::TYPES_EMPLOYEUR),
+            "type de collectivité ou d'établissement",
+        ),
+        col(
+            "tranche_effectif",
+            T::Code(codes::TRANCHES_EFFECTIF),
+            "tranche d'effectif au 31/12",
+        ),
+        col(
+            "affiliation",
+            T::Code(codes::AFFILIATIONS),
+            "affiliation au CDG",
+        ),
+    ],
+    rules: &[],
+    unit: Unit::Employeur,
+    unit_sql: "t.employeur_id",
+    from_sql: "employeurs t",
+    dimensions: &[
+        ANNEE,
+        code_dim(
+            "type_employeur",
+            "t.type_employeur",
+            codes::TYPES_EMPLOYEUR,
+            "type de collectivité ou d'établissement",
+        ),
+        code_dim(
+            "tranche_effectif",
+            "t.tranche_effectif",
+            codes::TRANCHES_EFFECTIF,
+            "tranche d'effectif de l'employeur au 31/12",
+        ),
+        code_dim(
+            "affiliation",
+            "t.affiliation",
+            codes::AFFILIATIONS,
+            "affiliation au CDG",
+        ),
+    ],
+    measures: &[],
+    key: &["employeur_id"],
+    references: &[],
+};
+
+const AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("t");
+
+pub const AGENTS: Dataset = Dataset {
+    name: "agents",
+    description: "agents territoriaux au 31/12, un par agent, employeur et année",
+    source: "bilan social / RSU, données individuelles agents",
+    table: "agents",
+    columns: &[
+        YEAR,
+        AGENT_ID,
+        EMPLOYEUR_ID,
+        STATUT,
+        CATEGORIE,
+        FILIERE,
+        col("cadre_emplois", T::Label, "cadre d'emplois (libellé)"),
+        SEXE,
+        ANNEE_NAISSANCE,
+        col(
+            "temps_travail",
+            T::Code(codes::TEMPS_TRAVAIL),
+            "temps complet ou non complet",
+        ),
+        col(
+            "etpr",
+            T::Decimal { min: 0.0, max: 1.0 },
+            "équivalent temps plein rémunéré sur l'année (0 à 1)",
+        ),
+        col(
+            "remuneration_brute_annuelle",
+            T::Decimal {
+                min: 0.0,
+                max: 1_000_000.0,
+            },
+            "rémunération brute annuelle en euros",
+        ),
+    ],
+    rules: &[],
+    unit: Unit::Agent,
+    unit_sql: "t.agent_id",
+    from_sql: with_employer!("agents"),
+    dimensions: &[
+        ANNEE,
+        AGENT_DIMENSIONS[0],
+        AGENT_DIMENSIONS[1],
+        AGENT_DIMENSIONS[2],
+        AGENT_DIMENSIONS[3],
+        AGENT_DIMENSIONS[4],
+        code_dim(
+            "temps_travail",
+            "t.temps_travail",
+            codes::TEMPS_TRAVAIL,
+            "temps complet ou non complet",
+        ),
+        EMPLOYER_DIMENSIONS[0],
+        EMPLOYER_DIMENSIONS[1],
+    ],
+    measures: &[
+        measure("etpr", "t.etpr", "équivalent temps plein rémunéré"),
+        measure(
+            "remuneration_brute_annuelle",
+            "t.remuneration_brute_annuelle",
+            "rémunération brute annuelle (euros)",
+        ),
+        measure(
+            "contractuel",
+            "CASE WHEN t.statut LIKE 'contractuel%' THEN 1.0 ELSE 0.0 END",
+            "1 pour un agent contractuel, 0 sinon: sa moyenne est la part des contractuels",
+        ),
+        measure(
+            "femme",
+            "CASE WHEN t.sexe = 'F' THEN 1.0 ELSE 0.0 END",
+            "1 pour une femme, 0 sinon: sa moyenne est la part des femmes",
+        ),
+    ],
+    key: &["agent_id", "employeur_id"],
+    references: &[EMPLOYEUR_REF],
+};
+
+const MOUVEMENT_AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("t");
+
+pub const MOUVEMENTS: Dataset = Dataset {
+    name: "mouvements",
+    description: "arrivées et départs d'agents dans l'année, un par mouvement",
+    source: "bilan social / RSU, mouvements (ou logiciel RH)",
+    table: "mouvements",
+    columns: &[
+        YEAR,
+        col("mouvement_id", T::Identifier, "identifiant du mouvement"),
+        AGENT_ID,
+        EMPLOYEUR_ID,
+        col(
+            "date_effet",
+            T::Date { in_year: true },
+            "date d'effet de l'arrivée ou du départ (dans l'année)",
+        ),
+        col(
+            "sens",
+            T::Code(codes::SENS_MOUVEMENT),
+            "arrivée dans l'employeur ou départ",
+        ),
+        col(
+            "motif",
+            T::Code(codes::MOTIFS_MOUVEMENT),
+            "motif de l'arrivée ou du départ (liste selon le sens)",
+        ),
+        STATUT,
+        CATEGORIE,
+        FILIERE,
+        SEXE,
+        ANNEE_NAISSANCE,
+    ],
+    rules: &[Rule::CodesBy {
+        column: "motif",
+        by: "sens",
+        cases: &[
+            ("arrivée", codes::MOTIFS_ARRIVEE),
+            ("départ", codes::MOTIFS_DEPART),
+        ],
+    }],
+    unit: Unit::Agent,
+    unit_sql: "t.agent_id",
+    from_sql: with_employer!("mouvements"),
+    dimensions: &[
+        ANNEE,
+        code_dim("sens", "t.sens", codes::SENS_MOUVEMENT, "arrivée ou départ"),
+        code_dim(
+            "motif",
+            "t.motif",
+            codes::MOTIFS_MOUVEMENT,
+            "motif du mouvement",
+        ),
+        MOUVEMENT_AGENT_DIMENSIONS[0],
+        MOUVEMENT_AGENT_DIMENSIONS[1],
+        MOUVEMENT_AGENT_DIMENSIONS[2],
+        MOUVEMENT_AGENT_DIMENSIONS[3],
+        MOUVEMENT_AGENT_DIMENSIONS[4],
+        EMPLOYER_DIMENSIONS[0],
+        EMPLOYER_DIMENSIONS[1],
+    ],
+    measures: &[],
+    key: &["mouvement_id"],
+    references: &[EMPLOYEUR_REF],
+};
+
+const ABSENCE_AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("a");
+
+pub const ABSENCES: Dataset = Dataset {
+    name: "absences",
+    description: "jours d'absence de l'année, un par agent, employeur et motif",
+    source: "bilan social / RSU, absences (ou logiciel RH)",
+    table: "absences",
+    columns: &[
+        YEAR,
+        AGENT_ID,
+        EMPLOYEUR_ID,
+        col(
+            "motif_absence",
+            T::Code(codes::MOTIFS_ABSENCE),
+            "motif de l'absence",
+        ),
+        col(
+            "nb_arrets",
+            T::Int { min: 1, max: 366 },
+            "nombre d'arrêts dans l'année",
+        ),
+        col(
+            "jours_calendaires",
+            T::Int { min: 1, max: 366 },
+            "jours calendaires d'absence dans l'année",
+        ),
+    ],
+    rules: &[Rule::NotAfter {
+        first: "nb_arrets",
+        then: "jours_calendaires",
+    }],
+    unit: Unit::Agent,
+    unit_sql: "t.agent_id",
+    from_sql: concat!(
+        "absences t LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id ",
+        "AND a.employeur_id = t.employeur_id ",
+        "LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id"
+    ),
+    dimensions: &[
+        ANNEE,
+        code_dim(
+            "motif_absence",
+            "t.motif_absence",
+            codes::MOTIFS_ABSENCE,
+            "motif de l'absence",
+        ),
+        ABSENCE_AGENT_DIMENSIONS[0],
+        ABSENCE_AGENT_DIMENSIONS[1],
+        ABSENCE_AGENT_DIMENSIONS[2],
+        ABSENCE_AGENT_DIMENSIONS[3],
+        ABSENCE_AGENT_DIMENSIONS[4],
+        EMPLOYER_DIMENSIONS[0],
+        EMPLOYER_DIMENSIONS[1],
+    ],
+    measures: &[
+        measure(
+            "jours_calendaires",
+            "t.jours_calendaires",
+            "jours calendaires d'absence",
+        ),
+        measure("nb_arrets", "t.nb_arrets", "nombre d'arrêts"),
+    ],
+    key: &["agent_id", "employeur_id", "motif_absence"],
+    references: &[
+        EMPLOYEUR_REF,
+        Reference {
+            column: "agent_id",
+            target: "agents",
+            target_column: "agent_id",
+        },
+    ],
+};

@@ -1,0 +1,213 @@
+//! Reading an export into raw text columns, whatever its format: CSV (separator and encoding
+//! detected), XLSX, Parquet. Readers do not judge values: every field is kept as text for the
+//! set-based checks, and only rows that cannot be split into the header's fields are marked
+//! (as a defect, quarantined whole).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::error::{NodeError, Result};
+
+mod csv;
+mod parquet;
+mod xlsx;
+
+/// File formats the import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+    Parquet,
+}
+
+impl Format {
+    pub const NAMES: &'static str = "csv, xlsx, parquet";
+
+    pub fn parse(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "csv" | "txt" => Some(Format::Csv),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "parquet" | "pq" => Some(Format::Parquet),
+            _ => None,
+        }
+    }
+
+    /// The format named by a file's extension.
+    pub fn of(path: &Path) -> Result<Format> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if ext.eq_ignore_ascii_case("xls") || ext.eq_ignore_ascii_case("ods") {
+            return Err(NodeError::Import(format!(
+                "{}: .{ext} files are not read; save the sheet as .xlsx or as CSV",
+                path.display()
+            )));
+        }
+        Format::parse(&ext).ok_or_else(|| {
+            NodeError::Import(format!(
+                "{}: cannot tell the format from the extension {ext:?}; name the file .csv, \
+                 .xlsx or .parquet, or give --format ({})",
+                path.display(),
+                Format::NAMES
+            ))
+        })
+    }
+}
+
+/// Text encodings of CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Windows1252,
+}
+
+impl Encoding {
+    pub const NAMES: &'static str = "utf-8, windows-1252";
+
+    pub fn parse(name: &str) -> Option<Encoding> {
+        match name.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Some(Encoding::Utf8),
+            "windows-1252" | "cp1252" | "latin-1" | "latin1" | "iso-8859-1" | "ansi" => {
+                Some(Encoding::Windows1252)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Windows1252 => "Windows-1252",
+        }
+    }
+}
+
+/// How to read a file; `None` means detect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub format: Option<Format>,
+    pub separator: Option<u8>,
+    pub encoding: Option<Encoding>,
+    /// XLSX sheet; the first one when `None`.
+    pub sheet: Option<String>,
+}
+
+/// Maps a file's header row to the position of each dataset column, or says what is wrong.
+pub type HeaderMap<'a> = &'a dyn Fn(&[String]) -> std::result::Result<Vec<usize>, String>;
+
+/// A file read into text columns, one per dataset column, plus each row's line and defect.
+pub struct Raw {
+    pub batch: RecordBatch,
+    /// How the file was read, for the summary ("CSV, `;`, Windows-1252").
+    pub read_as: String,
+}
+
+/// Name of the staged text column of the dataset column at `index`.
+pub fn staged_column(index: usize) -> String {
+    format!("c{index}")
+}
+
+/// Reads `file` (whose bytes are `bytes`) into a [`Raw`] table.
+pub fn read(file: &Path, bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw> {
+    let format = match options.format {
+        Some(f) => f,
+        None => Format::of(file)?,
+    };
+    let fail = |message: String| NodeError::Import(format!("{}: {message}", file.display()));
+    match format {
+        Format::Csv => csv::read(bytes, options, map).map_err(fail),
+        Format::Xlsx => xlsx::read(bytes, options, map).map_err(fail),
+        Format::Parquet => parquet::read(bytes, map).map_err(fail),
+    }
+}
+
+/// Collects rows into text columns: only the fields of the dataset's columns are kept.
+pub struct RowSink {
+    positions: Vec<usize>,
+    width: usize,
+    values: Vec<StringBuilder>,
+    lines: Int64Builder,
+    defects: StringBuilder,
+    details: StringBuilder,
+    rows: usize,
+}
+
+impl RowSink {
+    /// `positions[i]` is the field of dataset column `i` in rows of `width` fields.
+    pub fn new(positions: Vec<usize>, width: usize) -> RowSink {
+        RowSink {
+            values: positions.iter().map(|_| StringBuilder::new()).collect(),
+            positions,
+            width,
+            lines: Int64Builder::new(),
+            defects: StringBuilder::new(),
+            details: StringBuilder::new(),
+            rows: 0,
+        }
+    }
+
+    /// Adds one row. A row with another number of fields than the header is a defect, except
+    /// for trailing empty fields (spreadsheets often write a few).
+    pub fn row(&mut self, line: u64, fields: &[&str]) {
+        self.row_with(line, fields.len(), |i| fields[i]);
+    }
+
+    /// [`row`](Self::row) for a row of `n` fields read with `field(i)`.
+    pub fn row_with<'a>(&mut self, line: u64, n: usize, field: impl Fn(usize) -> &'a str) {
+        let extra_are_empty = n > self.width && (self.width..n).all(|i| field(i).is_empty());
+        if n < self.width || (n > self.width && !extra_are_empty) {
+            self.defect(
+                line,
+                "nombre de champs",
+                format!("{n} fields where the header has {}", self.width),
+            );
+            return;
+        }
+        self.lines.append_value(line as i64);
+        self.defects.append_null();
+        self.details.append_null();
+        for (builder, &pos) in self.values.iter_mut().zip(&self.positions) {
+            builder.append_value(field(pos));
+        }
+        self.rows += 1;
+    }
+
+    /// Adds a row that could not be read into fields.
+    pub fn defect(&mut self, line: u64, reason: &'static str, detail: String) {
+        self.lines.append_value(line as i64);
+        self.defects.append_value(reason);
+        self.details.append_value(detail);
+        for builder in &mut self.values {
+            builder.append_null();
+        }
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The staged batch: `line`, `defect`, `defect_detail`, then `c0`, `c1`, ...
+    pub fn finish(mut self) -> RecordBatch {
+        let mut fields = vec![
+            Field::new("line", DataType::Int64, false),
+            Field::new("defect", DataType::Utf8, true),
+            Field::new("defect_detail", DataType::Utf8, true),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.lines.finish()),
+            Arc::new(self.defects.finish()),
+            Arc::new(self.details.finish()),
+        ];
+        for (i, b) in self.values.iter_mut().enumerate() {
+            fields.push(Field::new(staged_column(i), DataType::Utf8, true));
+            columns.push(Arc::new(b.finish()));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            .expect("staged columns have equal lengths")
+    }
+}
