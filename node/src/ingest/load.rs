@@ -3,15 +3,16 @@
 //! valid rows in as the slice's new version with the quarantined values beside it.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use cdg_shared::proto::v1::DataVersion;
 use duckdb::{Transaction, params};
 
-use super::read::staged_column;
+use super::read::{BatchOut, Raw, staged_column};
 use super::validate;
 use crate::catalogue::Dataset;
-use crate::error::Result;
+use crate::error::{NodeError, Result};
 use crate::store::{self, SliceSource};
 
 /// What the checks found.
@@ -26,9 +27,13 @@ pub struct Outcome {
     insert_valid: String,
 }
 
-/// Stages `raw` and runs the checks. Leaves `import_checked` and `import_rejects` for
-/// [`commit`].
-pub fn check(tx: &Transaction, dataset: &Dataset, year: i32, raw: RecordBatch) -> Result<Outcome> {
+/// Creates `import_raw` and fills it with the rows `read` hands over. Reading runs on its own
+/// thread, so the file is parsed while the database takes the previous batches.
+pub fn stage(
+    tx: &Transaction,
+    dataset: &Dataset,
+    read: impl FnOnce(BatchOut) -> Result<Raw> + Send,
+) -> Result<Raw> {
     let columns: Vec<String> = (0..dataset.columns.len())
         .map(|i| format!("{} VARCHAR", staged_column(i)))
         .collect();
@@ -37,14 +42,47 @@ pub fn check(tx: &Transaction, dataset: &Dataset, year: i32, raw: RecordBatch) -
          defect_detail VARCHAR, {})",
         columns.join(", ")
     ))?;
-    {
-        let mut appender = tx.appender_to_catalog_and_db("import_raw", "temp", "main")?;
-        appender.append_record_batch(raw)?;
+    let mut appender = tx.appender_to_catalog_and_db("import_raw", "temp", "main")?;
+    let (send, receive) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut out = |batch| {
+                send.send(batch)
+                    .map_err(|_| "the database stopped taking rows".to_string())
+            };
+            read(&mut out)
+        });
+        let mut appended = Ok(());
+        for batch in receive.iter() {
+            appended = appender.append_record_batch(batch);
+            if appended.is_err() {
+                break;
+            }
+        }
+        drop(receive);
+        let raw = reader
+            .join()
+            .map_err(|_| NodeError::Internal("the file reader panicked".into()))?;
+        appended?;
         appender.flush()?;
-    }
+        raw
+    })
+}
+
+/// Runs the checks over `import_raw`. Leaves `import_checked` and `import_rejects` for
+/// [`commit`].
+pub fn check(
+    tx: &Transaction,
+    dataset: &Dataset,
+    year: i32,
+    timings: &mut Vec<(&'static str, Duration)>,
+) -> Result<Outcome> {
+    let start = Instant::now();
     let plan = validate::plan(dataset, year);
     for statement in &plan.statements {
+        let t = Instant::now();
         tx.execute_batch(statement)?;
+        tracing::debug!(elapsed = ?t.elapsed(), %statement, "import check");
     }
     let rows_read: i64 = tx.query_row("SELECT count(*) FROM import_raw", [], |r| r.get(0))?;
     let rows_quarantined: i64 =
@@ -64,6 +102,7 @@ pub fn check(tx: &Transaction, dataset: &Dataset, year: i32, raw: RecordBatch) -
     let first = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    timings.push(("check", start.elapsed()));
     Ok(Outcome {
         rows_read: rows_read as u64,
         rows_quarantined: rows_quarantined as u64,
@@ -89,7 +128,7 @@ pub fn commit(
     )?;
     tx.execute_batch(
         "DROP TABLE IF EXISTS import_raw; DROP TABLE IF EXISTS import_checked; \
-         DROP TABLE IF EXISTS import_rejects;",
+         DROP TABLE IF EXISTS import_bad; DROP TABLE IF EXISTS import_rejects;",
     )?;
     Ok(version.0)
 }

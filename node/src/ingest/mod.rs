@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -58,6 +59,8 @@ pub struct ImportReport {
     pub digest: String,
     /// How the file was read ("CSV, separator ';', Windows-1252").
     pub read_as: String,
+    /// Time spent in each phase: read (and stage, overlapped), check, load.
+    pub timings: Vec<(&'static str, Duration)>,
 }
 
 impl ImportReport {
@@ -79,15 +82,20 @@ impl ImportReport {
                 self.ignored_columns.join(", ")
             ));
         }
+        if !self.timings.is_empty() {
+            let phases: Vec<String> = self
+                .timings
+                .iter()
+                .map(|(name, d)| format!("{name} {:.2} s", d.as_secs_f64()))
+                .collect();
+            s.push_str(&format!("\n  time: {}", phases.join(", ")));
+        }
         for (reason, n) in &self.by_reason {
             s.push_str(&format!("\n  {n:>8}  {reason}"));
         }
         s
     }
 }
-
-/// Most problems listed in a failed import's message.
-const MAX_LISTED_ERRORS: usize = 20;
 
 /// Reads, checks and loads `file` as the (`dataset`, `year`) slice.
 pub fn import_file(
@@ -97,17 +105,10 @@ pub fn import_file(
     file: &Path,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
+    let start = Instant::now();
     let bytes = std::fs::read(file)
         .map_err(|e| NodeError::Import(format!("cannot read {}: {e}", file.display())))?;
     let digest = hex::encode(Sha256::digest(&bytes));
-    let ignored = std::cell::RefCell::new(Vec::new());
-    let map = |headers: &[String]| {
-        let mapped = header::map(dataset, headers)?;
-        *ignored.borrow_mut() = mapped.ignored;
-        Ok(mapped.positions)
-    };
-    let raw = read::read(file, &bytes, &options.read, &map)?;
-    drop(bytes);
     for r in dataset.references {
         let target = crate::catalogue::dataset(r.target)
             .ok_or_else(|| NodeError::Internal(format!("unknown dataset {}", r.target)))?;
@@ -125,7 +126,14 @@ pub fn import_file(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
     };
-    let read_as = raw.read_as;
+    let ignored = std::sync::Mutex::new(Vec::new());
+    let map = |headers: &[String]| {
+        let mapped = header::map(dataset, headers)?;
+        if let Ok(mut ignored) = ignored.lock() {
+            *ignored = mapped.ignored;
+        }
+        Ok(mapped.positions)
+    };
     let mut report = ImportReport {
         dataset: dataset.name,
         year,
@@ -133,12 +141,19 @@ pub fn import_file(
         rows_loaded: 0,
         rows_quarantined: 0,
         by_reason: BTreeMap::new(),
-        ignored_columns: ignored.into_inner(),
+        ignored_columns: Vec::new(),
         digest,
-        read_as,
+        read_as: String::new(),
+        timings: Vec::new(),
     };
     store.in_transaction(|tx| {
-        let outcome = load::check(tx, dataset, year, raw.batch)?;
+        let raw = load::stage(tx, dataset, |out| {
+            read::read(file, &bytes, &options.read, &map, out)
+        })?;
+        report.read_as = raw.read_as;
+        report.ignored_columns = ignored.lock().map(|i| i.clone()).unwrap_or_default();
+        report.timings.push(("read", start.elapsed()));
+        let outcome = load::check(tx, dataset, year, &mut report.timings)?;
         report.rows_read = outcome.rows_read;
         report.rows_quarantined = outcome.rows_quarantined;
         report.by_reason = outcome.by_reason.clone();
@@ -149,6 +164,7 @@ pub fn import_file(
                 .iter()
                 .map(|(line, column, detail)| format!("line {line}, column {column}: {detail}"))
                 .collect();
+            let problems: u64 = outcome.by_reason.values().sum();
             return Err(NodeError::Import(format!(
                 "{}: {} invalid row(s) of {} ({:.1}%, the limit is {:.1}%); nothing was loaded \
                  and the loaded version is unchanged. Fix the file or raise the maximum reject \
@@ -160,15 +176,17 @@ pub fn import_file(
                 options.max_reject_ratio * 100.0,
                 report.summary(),
                 listed.join("\n  "),
-                if outcome.rows_quarantined as usize > MAX_LISTED_ERRORS {
+                if problems as usize > outcome.first.len() {
                     "\n  ..."
                 } else {
                     ""
                 }
             )));
         }
+        let start = Instant::now();
         let version = load::commit(tx, dataset, year, &source, &outcome)?;
         report.rows_loaded = version.rows;
+        report.timings.push(("load", start.elapsed()));
         Ok(())
     })?;
     Ok(report)

@@ -1,11 +1,13 @@
 //! The import's checks as set-based SQL over the staged text columns (`import_raw`), so that
 //! DuckDB validates a million rows in a fraction of a second.
 //!
-//! `import_checked` holds, for every dataset column, the trimmed text (`<col>__raw`), the typed
-//! value (`<col>`), and the reason and detail of its first problem (`<col>__err`,
-//! `<col>__detail`). `import_rejects` then gathers one record per problem: unreadable rows, bad
-//! values, broken rules, unknown references, duplicates. Rules, references and duplicates are
-//! only checked on rows whose values are all valid. Every name and literal comes from the
+//! The staged text is already trimmed, an empty field being NULL (see `read::RowSink`).
+//! One pass over it writes `import_checked`: the typed value of every column
+//! (`<col>`) and whether the whole row is valid (`values_ok`). Only the rows that are not valid
+//! are parsed again (`import_bad`) to say what is wrong with which value, so a clean file costs
+//! a single pass. `import_rejects` gathers one record per problem: unreadable rows, bad values,
+//! broken rules, unknown references, duplicates. Rules, references and duplicates are only
+//! checked on rows whose values are all valid. Every name and literal comes from the
 //! catalogue; nothing read from the file is ever spliced into SQL.
 
 use crate::catalogue::{Column, ColumnType, Dataset, Rule};
@@ -40,66 +42,64 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
     let trimmed: Vec<String> = cols
         .iter()
         .enumerate()
-        .map(|(i, c)| format!("NULLIF(trim({}), '') AS {}", staged_column(i), raw(c.name)))
+        .map(|(i, c)| format!("{} AS {}", staged_column(i), raw(c.name)))
         .collect();
     let typed: Vec<String> = cols
         .iter()
         .map(|c| format!("{} AS \"{}\"", typed(c, &raw(c.name)), c.name))
         .collect();
-    let mut errors = Vec::new();
-    for c in cols {
-        let checks = checks(c, year);
-        let case = |pick: fn(&(String, &'static str, String)) -> String, empty: &str| {
-            let mut s = String::from("CASE WHEN defect IS NOT NULL THEN NULL ");
-            s.push_str(&format!(
-                "WHEN {} IS NULL THEN {} ",
-                raw(c.name),
-                if c.required { empty } else { "NULL" }
-            ));
-            for check in &checks {
-                s.push_str(&format!("WHEN {} THEN {} ", check.0, pick(check)));
-            }
-            s.push_str("END");
-            s
-        };
-        let reason = case(|c| lit(c.1), "'valeur vide'");
-        let detail = case(|c| c.2.clone(), "'empty value'");
-        errors.push(format!(
-            "{reason} AS \"{n}__err\", {detail} AS \"{n}__detail\"",
-            n = c.name
-        ));
-    }
-    let all_valid: Vec<String> = cols
+    // Each column's first problem: reason and detail, NULL when the value is fine.
+    let problem = |c: &Column, pick: fn(&(String, &'static str, String)) -> String, empty: &str| {
+        let mut s = format!(
+            "CASE WHEN {} IS NULL THEN {} ",
+            raw(c.name),
+            if c.required { empty } else { "NULL" }
+        );
+        for check in &checks(c, year) {
+            s.push_str(&format!("WHEN {} THEN {} ", check.0, pick(check)));
+        }
+        s.push_str("END");
+        s
+    };
+    let valid: Vec<String> = cols
         .iter()
-        .map(|c| format!("\"{}__err\" IS NULL", c.name))
+        .map(|c| format!("({}) IS NULL", problem(c, |_| "1".into(), "1")))
         .collect();
-    let checked = format!(
-        "CREATE OR REPLACE TEMP TABLE import_checked AS \
-         SELECT *, (defect IS NULL AND {valid}) AS values_ok FROM ( \
-           SELECT *, {errors} FROM ( \
-             SELECT *, {typed} FROM ( \
-               SELECT line, defect, defect_detail, {trimmed} FROM import_raw) s) t) u",
-        valid = all_valid.join(" AND "),
-        errors = errors.join(", "),
+    let names: Vec<String> = cols.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    // The one full pass: typed values and whether the whole row is valid. Only the typed
+    // values are kept; the text of bad rows is read again from `import_raw` below.
+    let parsed = format!(
+        "SELECT *, {typed} FROM (SELECT line, defect, defect_detail, {trimmed} FROM import_raw) s",
         typed = typed.join(", "),
         trimmed = trimmed.join(", "),
     );
     let mut statements = vec![
-        checked,
+        format!(
+            "CREATE OR REPLACE TEMP TABLE import_checked AS SELECT line, {names}, \
+             (defect IS NULL AND {valid}) AS values_ok FROM ({parsed}) p",
+            names = names.join(", "),
+            valid = valid.join(" AND "),
+        ),
         "CREATE OR REPLACE TEMP TABLE import_rejects (line BIGINT, column_name VARCHAR, \
          value VARCHAR, reason VARCHAR, detail VARCHAR)"
             .to_string(),
+        format!(
+            "CREATE OR REPLACE TEMP TABLE import_bad AS SELECT * FROM ({parsed}) p \
+             WHERE line IN (SELECT line FROM import_checked WHERE NOT values_ok)"
+        ),
         "INSERT INTO import_rejects SELECT line, '(ligne)', '', defect, defect_detail \
-         FROM import_checked WHERE defect IS NOT NULL"
+         FROM import_bad WHERE defect IS NOT NULL"
             .to_string(),
     ];
     for c in cols {
+        let reason = problem(c, |c| lit(c.1), "'valeur vide'");
+        let detail = problem(c, |c| c.2.clone(), "'empty value'");
         statements.push(format!(
             "INSERT INTO import_rejects SELECT line, {name}, left(coalesce({raw}, ''), {MAX_KEPT_VALUE}), \
-             \"{n}__err\", \"{n}__detail\" FROM import_checked WHERE \"{n}__err\" IS NOT NULL",
+             reason, detail FROM (SELECT line, {raw}, {reason} AS reason, {detail} AS detail \
+             FROM import_bad WHERE defect IS NULL) WHERE reason IS NOT NULL",
             name = lit(c.name),
             raw = raw(c.name),
-            n = c.name
         ));
     }
     for rule in dataset.rules {
@@ -107,12 +107,11 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
     }
     for r in dataset.references {
         statements.push(format!(
-            "INSERT INTO import_rejects SELECT c.line, {name}, left({raw}, {MAX_KEPT_VALUE}), \
-             'référence inconnue', printf('\"%s\" is not in the {target} loaded for {year}', left({raw}, {MAX_KEPT_VALUE})) \
+            "INSERT INTO import_rejects SELECT c.line, {name}, left(c.\"{col}\", {MAX_KEPT_VALUE}), \
+             'référence inconnue', printf('\"%s\" is not in the {target} loaded for {year}', left(c.\"{col}\", {MAX_KEPT_VALUE})) \
              FROM import_checked c WHERE c.values_ok AND c.\"{col}\" IS NOT NULL AND NOT EXISTS \
              (SELECT 1 FROM {target} x WHERE x.annee = {year} AND x.{tcol} = c.\"{col}\")",
             name = lit(r.column),
-            raw = raw(r.column),
             col = r.column,
             target = r.target,
             tcol = r.target_column,
@@ -120,25 +119,27 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
     }
     if !dataset.key.is_empty() {
         let key_cols: Vec<String> = dataset.key.iter().map(|k| format!("\"{k}\"")).collect();
-        let key_raw: Vec<String> = dataset.key.iter().map(|k| raw(k)).collect();
+        let key_text: Vec<String> = key_cols
+            .iter()
+            .map(|k| format!("CAST({k} AS VARCHAR)"))
+            .collect();
         statements.push(format!(
             "INSERT INTO import_rejects SELECT line, {label}, left(key_text, {MAX_KEPT_VALUE}), 'doublon', \
              printf('same {words} as line %d', first_line) FROM ( \
-               SELECT line, concat_ws('+', {key_raw}) AS key_text, \
+               SELECT line, concat_ws('+', {key_text}) AS key_text, \
                  row_number() OVER w AS n, min(line) OVER w AS first_line \
                FROM import_checked c WHERE values_ok AND NOT EXISTS \
                  (SELECT 1 FROM import_rejects r WHERE r.line = c.line) \
                WINDOW w AS (PARTITION BY {key_cols} ORDER BY line)) WHERE n > 1",
             label = lit(&dataset.key.join("+")),
             words = dataset.key.join(" and "),
-            key_raw = key_raw.join(", "),
+            key_text = key_text.join(", "),
             key_cols = key_cols.join(", "),
         ));
     }
-    let names: Vec<String> = cols.iter().map(|c| format!("\"{}\"", c.name)).collect();
     let insert_valid = format!(
         "INSERT INTO {table} ({cols}) SELECT {cols} FROM import_checked c \
-         WHERE NOT EXISTS (SELECT 1 FROM import_rejects r WHERE r.line = c.line)",
+         WHERE values_ok AND NOT EXISTS (SELECT 1 FROM import_rejects r WHERE r.line = c.line)",
         table = dataset.table,
         cols = names.join(", ")
     );
@@ -154,7 +155,11 @@ fn typed(c: &Column, r: &str) -> String {
         ColumnType::Year => format!("TRY_CAST({r} AS INTEGER)"),
         ColumnType::Int { .. } => format!("TRY_CAST({r} AS BIGINT)"),
         ColumnType::Decimal { .. } => format!(
-            "TRY_CAST(replace(regexp_replace({r}, '[ \u{a0}\u{202f}]', '', 'g'), ',', '.') AS DOUBLE)"
+            // The comma is decimal; spaces (plain, no-break, narrow no-break) group thousands,
+            // and are only looked for when the quick cast fails.
+            "COALESCE(TRY_CAST(replace({r}, ',', '.') AS DOUBLE), \
+             TRY_CAST(replace(replace(replace(replace({r}, ' ', ''), '\u{a0}', ''), '\u{202f}', ''), \
+             ',', '.') AS DOUBLE))"
         ),
         ColumnType::Date { .. } => {
             format!("COALESCE(TRY_CAST({r} AS DATE), CAST(TRY_STRPTIME({r}, '%d/%m/%Y') AS DATE))")
@@ -257,12 +262,11 @@ fn rule_checks(rule: &Rule) -> Vec<String> {
     match *rule {
         Rule::NotAfter { first, then } => vec![insert(
             format!("{first}, {then}"),
-            format!("concat({}, ' > ', {})", raw(first), raw(then)),
+            format!("concat(\"{first}\", ' > ', \"{then}\")"),
             "ordre",
             format!(
-                "printf('{first} (%s) is after {then} (%s)', {}, {})",
-                raw(first),
-                raw(then)
+                "printf('{first} (%s) is after {then} (%s)', CAST(\"{first}\" AS VARCHAR), \
+                 CAST(\"{then}\" AS VARCHAR))"
             ),
             format!("\"{first}\" > \"{then}\""),
         )],
@@ -271,11 +275,10 @@ fn rule_checks(rule: &Rule) -> Vec<String> {
             .map(|(value, codes)| {
                 insert(
                     column.to_string(),
-                    raw(column),
+                    format!("\"{column}\""),
                     "incohérent",
                     format!(
-                        "printf('\"%s\" is not a {column} for {by} {value} (allowed: %s)', {}, {})",
-                        raw(column),
+                        "printf('\"%s\" is not a {column} for {by} {value} (allowed: %s)', \"{column}\", {})",
                         lit(&codes.join(", "))
                     ),
                     format!(
@@ -288,7 +291,7 @@ fn rule_checks(rule: &Rule) -> Vec<String> {
             .collect(),
         Rule::GivenWhen { column, by, value } => vec![insert(
             column.to_string(),
-            format!("coalesce({}, '')", raw(column)),
+            format!("coalesce(CAST(\"{column}\" AS VARCHAR), '')"),
             "incohérent",
             format!(
                 "CASE WHEN \"{column}\" IS NULL THEN {} ELSE {} END",

@@ -3,9 +3,14 @@
 
 use std::borrow::Cow;
 
-use super::{Encoding, HeaderMap, Raw, ReadOptions, RowSink};
+use super::{BatchOut, Encoding, HeaderMap, Raw, ReadOptions, RowSink};
 
-pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, String> {
+pub fn read(
+    bytes: &[u8],
+    options: &ReadOptions,
+    map: HeaderMap,
+    out: BatchOut,
+) -> Result<Raw, String> {
     let (text, encoding) = decode(bytes, options.encoding)?;
     let first_line = text
         .lines()
@@ -36,7 +41,7 @@ pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, 
             message
         }
     })?;
-    let mut sink = RowSink::new(positions, headers.len());
+    let mut sink = RowSink::new(positions, headers.len(), out);
     let mut record = ::csv::StringRecord::new();
     let mut lines = LineCounter::new(text.as_bytes());
     loop {
@@ -59,7 +64,7 @@ pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, 
         return Err("no data rows under the header; nothing was loaded".into());
     }
     Ok(Raw {
-        batch: sink.finish(),
+        rows: sink.finish()?,
         read_as: format!(
             "CSV, separator {:?}, {}",
             separator as char,
@@ -174,9 +179,13 @@ mod line_tests {
 
     fn lines_of(text: &str) -> Vec<i64> {
         let map = |h: &[String]| Ok((0..h.len()).collect());
-        let raw = read(text.as_bytes(), &ReadOptions::default(), &map).unwrap();
-        let lines = raw
-            .batch
+        let mut batches = Vec::new();
+        let mut out = |b| {
+            batches.push(b);
+            Ok(())
+        };
+        read(text.as_bytes(), &ReadOptions::default(), &map, &mut out).unwrap();
+        let lines = batches[0]
             .column(0)
             .as_any()
             .downcast_ref::<arrow::array::Int64Array>()

@@ -97,11 +97,19 @@ pub struct ReadOptions {
 }
 
 /// Maps a file's header row to the position of each dataset column, or says what is wrong.
-pub type HeaderMap<'a> = &'a dyn Fn(&[String]) -> std::result::Result<Vec<usize>, String>;
+pub type HeaderMap<'a> = &'a (dyn Fn(&[String]) -> std::result::Result<Vec<usize>, String> + Sync);
 
-/// A file read into text columns, one per dataset column, plus each row's line and defect.
+/// Receives the rows read, a batch at a time; an error stops the reading.
+pub type BatchOut<'a> = &'a mut dyn FnMut(RecordBatch) -> std::result::Result<(), String>;
+
+/// Rows per batch handed to [`BatchOut`]: big enough to amortise, small enough to overlap
+/// reading with loading.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// What reading a file found.
 pub struct Raw {
-    pub batch: RecordBatch,
+    /// Rows read (data rows and defects).
+    pub rows: usize,
     /// How the file was read, for the summary ("CSV, `;`, Windows-1252").
     pub read_as: String,
 }
@@ -111,34 +119,45 @@ pub fn staged_column(index: usize) -> String {
     format!("c{index}")
 }
 
-/// Reads `file` (whose bytes are `bytes`) into a [`Raw`] table.
-pub fn read(file: &Path, bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw> {
+/// Reads `file` (whose bytes are `bytes`), handing its rows to `out` in text columns: one per
+/// dataset column, plus each row's line and defect (see [`RowSink::batch_schema`]).
+pub fn read(
+    file: &Path,
+    bytes: &[u8],
+    options: &ReadOptions,
+    map: HeaderMap,
+    out: BatchOut,
+) -> Result<Raw> {
     let format = match options.format {
         Some(f) => f,
         None => Format::of(file)?,
     };
     let fail = |message: String| NodeError::Import(format!("{}: {message}", file.display()));
     match format {
-        Format::Csv => csv::read(bytes, options, map).map_err(fail),
-        Format::Xlsx => xlsx::read(bytes, options, map).map_err(fail),
-        Format::Parquet => parquet::read(bytes, map).map_err(fail),
+        Format::Csv => csv::read(bytes, options, map, out).map_err(fail),
+        Format::Xlsx => xlsx::read(bytes, options, map, out).map_err(fail),
+        Format::Parquet => parquet::read(bytes, map, out).map_err(fail),
     }
 }
 
-/// Collects rows into text columns: only the fields of the dataset's columns are kept.
-pub struct RowSink {
+/// Collects rows into text columns: only the fields of the dataset's columns are kept,
+/// trimmed, an empty field becoming NULL. Full batches go to the [`BatchOut`].
+pub struct RowSink<'a> {
     positions: Vec<usize>,
     width: usize,
     values: Vec<StringBuilder>,
     lines: Int64Builder,
     defects: StringBuilder,
     details: StringBuilder,
+    pending: usize,
     rows: usize,
+    out: BatchOut<'a>,
+    failed: Option<String>,
 }
 
-impl RowSink {
+impl<'a> RowSink<'a> {
     /// `positions[i]` is the field of dataset column `i` in rows of `width` fields.
-    pub fn new(positions: Vec<usize>, width: usize) -> RowSink {
+    pub fn new(positions: Vec<usize>, width: usize, out: BatchOut<'a>) -> RowSink<'a> {
         RowSink {
             values: positions.iter().map(|_| StringBuilder::new()).collect(),
             positions,
@@ -146,7 +165,10 @@ impl RowSink {
             lines: Int64Builder::new(),
             defects: StringBuilder::new(),
             details: StringBuilder::new(),
+            pending: 0,
             rows: 0,
+            out,
+            failed: None,
         }
     }
 
@@ -157,7 +179,7 @@ impl RowSink {
     }
 
     /// [`row`](Self::row) for a row of `n` fields read with `field(i)`.
-    pub fn row_with<'a>(&mut self, line: u64, n: usize, field: impl Fn(usize) -> &'a str) {
+    pub fn row_with<'f>(&mut self, line: u64, n: usize, field: impl Fn(usize) -> &'f str) {
         let extra_are_empty = n > self.width && (self.width..n).all(|i| field(i).is_empty());
         if n < self.width || (n > self.width && !extra_are_empty) {
             self.defect(
@@ -171,9 +193,12 @@ impl RowSink {
         self.defects.append_null();
         self.details.append_null();
         for (builder, &pos) in self.values.iter_mut().zip(&self.positions) {
-            builder.append_value(field(pos));
+            match field(pos).trim() {
+                "" => builder.append_null(),
+                value => builder.append_value(value),
+            }
         }
-        self.rows += 1;
+        self.added();
     }
 
     /// Adds a row that could not be read into fields.
@@ -184,15 +209,44 @@ impl RowSink {
         for builder in &mut self.values {
             builder.append_null();
         }
-        self.rows += 1;
+        self.added();
     }
 
+    fn added(&mut self) {
+        self.rows += 1;
+        self.pending += 1;
+        if self.pending == BATCH_ROWS {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending == 0 || self.failed.is_some() {
+            return;
+        }
+        self.pending = 0;
+        let batch = self.batch();
+        if let Err(e) = (self.out)(batch) {
+            self.failed = Some(e);
+        }
+    }
+
+    /// Rows added so far.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// The staged batch: `line`, `defect`, `defect_detail`, then `c0`, `c1`, ...
-    pub fn finish(mut self) -> RecordBatch {
+    /// Hands over the last rows; says why the rows could not all be handed over.
+    pub fn finish(mut self) -> std::result::Result<usize, String> {
+        self.flush();
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self.rows),
+        }
+    }
+
+    /// The batch of the pending rows: `line`, `defect`, `defect_detail`, then `c0`, `c1`, ...
+    fn batch(&mut self) -> RecordBatch {
         let mut fields = vec![
             Field::new("line", DataType::Int64, false),
             Field::new("defect", DataType::Utf8, true),

@@ -6,9 +6,9 @@ use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{HeaderMap, Raw, RowSink};
+use super::{BatchOut, HeaderMap, Raw, RowSink};
 
-pub fn read(bytes: &[u8], map: HeaderMap) -> Result<Raw, String> {
+pub fn read(bytes: &[u8], map: HeaderMap, out: BatchOut) -> Result<Raw, String> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .map_err(|e| format!("not a readable Parquet file ({e})"))?;
     let headers: Vec<String> = builder
@@ -22,7 +22,7 @@ pub fn read(bytes: &[u8], map: HeaderMap) -> Result<Raw, String> {
         .with_batch_size(64 * 1024)
         .build()
         .map_err(|e| format!("cannot read the Parquet file: {e}"))?;
-    let mut sink = RowSink::new((0..positions.len()).collect(), positions.len());
+    let mut sink = RowSink::new((0..positions.len()).collect(), positions.len(), out);
     let mut line = 0u64;
     for batch in reader {
         let batch = batch.map_err(|e| format!("cannot read the Parquet file: {e}"))?;
@@ -46,7 +46,7 @@ pub fn read(bytes: &[u8], map: HeaderMap) -> Result<Raw, String> {
         return Err("the Parquet file has no rows; nothing was loaded".into());
     }
     Ok(Raw {
-        batch: sink.finish(),
+        rows: sink.finish()?,
         read_as: "Parquet".into(),
     })
 }

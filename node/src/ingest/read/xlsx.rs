@@ -5,9 +5,14 @@ use std::io::Cursor;
 
 use calamine::{Data, Dimensions, Reader, Xlsx};
 
-use super::{HeaderMap, Raw, ReadOptions, RowSink};
+use super::{BatchOut, HeaderMap, Raw, ReadOptions, RowSink};
 
-pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, String> {
+pub fn read(
+    bytes: &[u8],
+    options: &ReadOptions,
+    map: HeaderMap,
+    out: BatchOut,
+) -> Result<Raw, String> {
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
         format!("not a readable XLSX workbook ({e}); save it from the spreadsheet as .xlsx")
     })?;
@@ -50,7 +55,7 @@ pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, 
     }
     let headers: Vec<String> = header_row.iter().map(cell_text).collect();
     let positions = map(&headers)?;
-    let mut sink = RowSink::new(positions, headers.len());
+    let mut sink = RowSink::new(positions, headers.len(), out);
     let mut texts: Vec<String> = Vec::with_capacity(headers.len());
     for (index, row) in rows {
         texts.clear();
@@ -64,7 +69,7 @@ pub fn read(bytes: &[u8], options: &ReadOptions, map: HeaderMap) -> Result<Raw, 
         ));
     }
     Ok(Raw {
-        batch: sink.finish(),
+        rows: sink.finish()?,
         read_as: format!("XLSX, sheet {sheet:?}"),
     })
 }

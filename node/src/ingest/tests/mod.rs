@@ -283,3 +283,6 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
         "{err}"
     );
 }
+
+mod formats;
+mod rules;
