@@ -162,6 +162,24 @@ fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
     table(&header, &rows)
 }
 
+/// The data versions a node answered on, compactly: `agents 2023 #1a2b3c4d, ...`.
+fn versions_line(versions: &[cdg_shared::proto::v1::DataVersion]) -> String {
+    let mut parts: Vec<String> = versions
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {} #{}",
+                v.dataset,
+                v.year,
+                &v.digest[..8.min(v.digest.len())]
+            )
+        })
+        .collect();
+    parts.sort();
+    parts.dedup();
+    parts.join(", ")
+}
+
 /// The whole result as text for the terminal.
 pub fn render(result: &StudyResult) -> anyhow::Result<String> {
     let mut out = String::new();
@@ -194,6 +212,12 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
     ]
     .map(String::from);
     out.push_str(&table(&header, &rows));
+    writeln!(out, "\nDonnées utilisées (jeu année #empreinte):")?;
+    for o in &result.outcomes {
+        if !o.data_versions.is_empty() {
+            writeln!(out, "  {}: {}", o.cdg, versions_line(&o.data_versions))?;
+        }
+    }
     for q in &result.queries {
         let batch = query_batch(q)?;
         let schema = batch.schema();

@@ -68,6 +68,19 @@ enum Command {
         #[arg(long)]
         max_reject_ratio: Option<f64>,
     },
+    /// Measure the import's throughput on a synthetic agents file (a first load, then a
+    /// replacing one) and print the figures.
+    BenchImport {
+        /// Rows of the agents file (about).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Scratch folder (emptied first).
+        #[arg(long, default_value = "target/bench-import")]
+        workdir: PathBuf,
+        /// Also write the figures as the "Import" section of this Markdown file.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
     /// Print the data dictionary (Markdown): datasets, columns, allowed values, dimensions,
     /// measures.
     Catalogue,
@@ -221,6 +234,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let report = cdg_node::ingest::import_file(&store, ds, year, &file, &options)?;
             println!("{}", report.summary());
+            Ok(())
+        }
+        Command::BenchImport {
+            rows,
+            workdir,
+            record,
+        } => {
+            let figures = cdg_node::bench::import(rows, &workdir)?;
+            println!("{figures}");
+            if let Some(path) = record {
+                let body = cdg_shared::bench::section(
+                    &format!("cdg-node bench-import --rows {rows} --record BENCHMARKS.md"),
+                    "a synthetic agents CSV of CDG 59 (`;`, decimal comma, as French Excel \
+                     writes it) imported with every check through `ingest::import_file` into a \
+                     fresh DuckDB file, after its employeurs; then imported again, replacing \
+                     the slice (the replaced one is kept for rollback). Wall time covers reading \
+                     the file, checks, the durable write and the commit. Target: 1,000,000 rows/s.",
+                    &figures,
+                );
+                cdg_shared::bench::record(&path, "Import (cdg-node bench-import)", &body)?;
+                println!("recorded in {}", path.display());
+            }
             Ok(())
         }
         Command::Catalogue => {

@@ -134,10 +134,12 @@ impl NodeService for NodeServiceImpl {
             .blocking(move |store| {
                 let cells = store.aggregate(&compiled)?;
                 let released = release::release(&compiled, &cells, &policy)?;
+                // The versions the answer was computed on: the dataset's and those it joins.
+                let reads = compiled.dataset.reads();
                 let versions: Vec<DataVersion> = store
                     .data_versions()?
                     .into_iter()
-                    .filter(|v| v.dataset == compiled.dataset.name)
+                    .filter(|v| reads.contains(&v.dataset.as_str()))
                     .collect();
                 Ok((released, versions))
             })

@@ -3,6 +3,7 @@
 
 pub mod arrow_ipc;
 pub mod audit;
+pub mod bench;
 pub mod cdg;
 pub mod identity;
 pub mod logging;

@@ -237,6 +237,24 @@ impl Dataset {
         self.measures.iter().find(|m| m.name == name)
     }
 
+    /// The datasets an answer on this one is computed from: itself and, transitively, those
+    /// its rows refer to (their columns are joined in as dimensions).
+    pub fn reads(&self) -> Vec<&'static str> {
+        let mut out = vec![self.name];
+        let mut i = 0;
+        while i < out.len() {
+            if let Some(d) = dataset(out[i]) {
+                for r in d.references {
+                    if !out.contains(&r.target) {
+                        out.push(r.target);
+                    }
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
     pub fn dimension_names(&self) -> Vec<&'static str> {
         self.dimensions.iter().map(|d| d.name).collect()
     }

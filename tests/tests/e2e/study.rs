@@ -80,11 +80,18 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
             o.cdg,
             o.message
         );
-        assert!(
-            o.data_versions
-                .iter()
-                .any(|v| v.dataset == "agents" && v.year == LAST_YEAR)
-        );
+        // The answer names the data versions it was computed on: the agents and the
+        // employers they are joined to.
+        for dataset in ["agents", "employeurs"] {
+            assert!(
+                o.data_versions
+                    .iter()
+                    .any(|v| v.dataset == dataset && v.year == LAST_YEAR && v.digest.len() == 64),
+                "CDG {}: no {dataset} {LAST_YEAR} version in {:?}",
+                o.cdg,
+                o.data_versions
+            );
+        }
     }
 
     let (mut released, mut suppressed) = (0, 0);
