@@ -33,7 +33,7 @@ fn raw(c: &str) -> String {
 /// The SQL statements of one import, in order.
 pub struct Plan {
     pub statements: Vec<String>,
-    /// Moves the valid rows into the dataset's table.
+    /// Selects the valid rows, as the dataset's table stores them.
     pub insert_valid: String,
 }
 
@@ -137,11 +137,15 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
             key_cols = key_cols.join(", "),
         ));
     }
+    // In the catalogue's column order and types, as the slice table has them.
+    let stored: Vec<String> = cols
+        .iter()
+        .map(|c| format!("CAST(\"{}\" AS {})", c.name, c.ty.sql_type()))
+        .collect();
     let insert_valid = format!(
-        "INSERT INTO {table} ({cols}) SELECT {cols} FROM import_checked c \
+        "SELECT {} FROM import_checked c \
          WHERE values_ok AND NOT EXISTS (SELECT 1 FROM import_rejects r WHERE r.line = c.line)",
-        table = dataset.table,
-        cols = names.join(", ")
+        stored.join(", ")
     );
     Plan {
         statements,

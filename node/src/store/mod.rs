@@ -6,11 +6,14 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
-use duckdb::{Connection, OptionalExt, Transaction, params};
+use duckdb::{Connection, Transaction, params};
 
 use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
+
+mod slices;
+pub use slices::swap_in_slice;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,9 +31,6 @@ pub struct SliceSource {
     pub digest: String,
     pub file_name: String,
 }
-
-/// Suffix of the tables keeping the slices that imports replaced.
-const PREVIOUS_SUFFIX: &str = "__precedent";
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -65,12 +65,12 @@ impl Store {
                     format!("{} {}{null}", c.name, c.ty.sql_type())
                 })
                 .collect();
-            // The live slices, and the slices they replaced (kept for `data rollback`).
+            slices::refuse_old_layout(&conn, ds)?;
+            // The empty table giving the dataset its columns when no slice is loaded.
             ddl.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {t} ({c});\nCREATE TABLE IF NOT EXISTS {t}{p} ({c});\n",
-                t = ds.table,
-                p = PREVIOUS_SUFFIX,
-                c = cols.join(", ")
+                "CREATE TABLE IF NOT EXISTS {} ({});\n",
+                slices::schema_table(ds),
+                cols.join(", ")
             ));
         }
         ddl.push_str(
@@ -86,6 +86,9 @@ impl Store {
                 value VARCHAR NOT NULL, reason VARCHAR NOT NULL, detail VARCHAR NOT NULL);",
         );
         conn.execute_batch(&ddl)?;
+        for ds in catalogue::DATASETS {
+            slices::refresh_view(&conn, ds)?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -109,48 +112,7 @@ impl Store {
     /// Puts back the slice an import replaced, making its data version active again (and keeping
     /// the rolled-back one as the previous, so a second rollback undoes the first).
     pub fn rollback(&self, dataset: &Dataset, year: i32) -> Result<DataVersion> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let current: Option<i32> = tx
-            .query_row(
-                "SELECT version FROM data_versions WHERE dataset = ? AND annee = ? AND active",
-                params![dataset.name, year],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let previous: Option<i32> = tx
-            .query_row(
-                "SELECT version FROM slice_previous WHERE dataset = ? AND annee = ?",
-                params![dataset.name, year],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let (Some(current), Some(target)) = (current, previous) else {
-            return Err(NodeError::Import(format!(
-                "{} {year}: no previous version is kept, nothing to roll back to (see `cdg-node data status`)",
-                dataset.name
-            )));
-        };
-        tx.execute_batch(&format!(
-            "CREATE TEMP TABLE swap AS SELECT * FROM {t} WHERE annee = {year};
-             DELETE FROM {t} WHERE annee = {year};
-             INSERT INTO {t} SELECT * FROM {t}{p} WHERE annee = {year};
-             DELETE FROM {t}{p} WHERE annee = {year};
-             INSERT INTO {t}{p} SELECT * FROM swap;
-             DROP TABLE swap;",
-            t = dataset.table,
-            p = PREVIOUS_SUFFIX,
-        ))?;
-        tx.execute(
-            "UPDATE data_versions SET active = (version = ?) WHERE dataset = ? AND annee = ?",
-            params![target, dataset.name, year],
-        )?;
-        tx.execute(
-            "UPDATE slice_previous SET version = ? WHERE dataset = ? AND annee = ?",
-            params![current, dataset.name, year],
-        )?;
-        tx.commit()?;
-        drop(conn);
+        self.in_transaction(|tx| slices::rollback(tx, dataset, year))?;
         self.data_versions()?
             .into_iter()
             .find(|v| v.dataset == dataset.name && v.year == year)
@@ -232,66 +194,4 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
-}
-
-/// Within `tx`, makes the (dataset, year) slice the rows `insert` adds, keeps the replaced
-/// slice for rollback, and records the new data version. Returns it with its number.
-pub fn swap_in_slice(
-    tx: &Transaction,
-    dataset: &Dataset,
-    year: i32,
-    source: &SliceSource,
-    insert: &str,
-) -> Result<(DataVersion, i32)> {
-    // The slice being replaced becomes the previous one, for rollback.
-    tx.execute_batch(&format!(
-        "DELETE FROM {t}{p} WHERE annee = {year};
-         INSERT INTO {t}{p} SELECT * FROM {t} WHERE annee = {year};
-         DELETE FROM {t} WHERE annee = {year};",
-        t = dataset.table,
-        p = PREVIOUS_SUFFIX,
-    ))?;
-    let rows = tx.execute(insert, [])?;
-    let version: i32 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
-        params![dataset.name, year],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
-        params![dataset.name, year],
-    )?;
-    tx.execute(
-        "INSERT INTO slice_previous SELECT dataset, annee, version FROM data_versions
-         WHERE dataset = ? AND annee = ? AND active",
-        params![dataset.name, year],
-    )?;
-    tx.execute(
-        "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
-        params![dataset.name, year],
-    )?;
-    let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    tx.execute(
-        "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?, true)",
-        params![
-            dataset.name,
-            year,
-            version,
-            source.digest,
-            rows as i64,
-            loaded_at,
-            source.file_name
-        ],
-    )?;
-    Ok((
-        DataVersion {
-            dataset: dataset.name.to_string(),
-            year,
-            digest: source.digest.clone(),
-            rows: rows as u64,
-            loaded_at,
-            source: source.file_name.clone(),
-        },
-        version,
-    ))
 }

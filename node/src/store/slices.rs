@@ -1,0 +1,173 @@
+//! Versioned slices without copying rows. Each import writes its (dataset, year) slice into a
+//! table of its own, `<table>__<year>_v<version>`; the dataset's name is a view over the active
+//! slices (and an empty `<table>__schema` table, so the view exists before any load). Replacing
+//! a slice or rolling it back only changes which tables the view reads: the replaced slice
+//! stays, untouched, until the next import of that slice drops it.
+
+use cdg_shared::proto::v1::DataVersion;
+use duckdb::{Connection, OptionalExt, Transaction, params};
+
+use super::SliceSource;
+use crate::catalogue::Dataset;
+use crate::error::{NodeError, Result};
+
+/// The empty table that gives a dataset its columns.
+pub fn schema_table(dataset: &Dataset) -> String {
+    format!("{}__schema", dataset.table)
+}
+
+fn slice_table(dataset: &Dataset, year: i32, version: i32) -> String {
+    format!("{}__{year}_v{version}", dataset.table)
+}
+
+/// A database written before slices had their own tables holds a base table under the
+/// dataset's name; say so rather than fail on the view.
+pub fn refuse_old_layout(conn: &Connection, dataset: &Dataset) -> Result<()> {
+    let base: Option<String> = conn
+        .query_row(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_name = ? AND table_type = 'BASE TABLE'",
+            params![dataset.table],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match base {
+        Some(_) => Err(NodeError::Internal(format!(
+            "this database stores {} in the layout of an earlier version of cdg-node: move the \
+             file aside and import the data again",
+            dataset.table
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Points the dataset's view at its active slices.
+pub fn refresh_view(conn: &Connection, dataset: &Dataset) -> Result<()> {
+    let mut stmt = conn.prepare(
+        "SELECT annee, version FROM data_versions WHERE dataset = ? AND active ORDER BY annee",
+    )?;
+    let active = stmt
+        .query_map(params![dataset.name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<std::result::Result<Vec<(i32, i32)>, _>>()?;
+    let mut parts = vec![format!("SELECT * FROM {}", schema_table(dataset))];
+    for (year, version) in active {
+        parts.push(format!(
+            "SELECT * FROM {}",
+            slice_table(dataset, year, version)
+        ));
+    }
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE VIEW {} AS {}",
+        dataset.table,
+        parts.join(" UNION ALL ")
+    ))?;
+    Ok(())
+}
+
+fn version_of(tx: &Transaction, table: &str, dataset: &Dataset, year: i32) -> Result<Option<i32>> {
+    let filter = if table == "data_versions" {
+        " AND active"
+    } else {
+        ""
+    };
+    Ok(tx
+        .query_row(
+            &format!("SELECT version FROM {table} WHERE dataset = ? AND annee = ?{filter}"),
+            params![dataset.name, year],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Within `tx`, makes the rows `select` returns the new version of the (dataset, year) slice,
+/// keeps the replaced version for rollback (dropping the one kept before it) and records the
+/// new data version. Returns it with its number.
+pub fn swap_in_slice(
+    tx: &Transaction,
+    dataset: &Dataset,
+    year: i32,
+    source: &SliceSource,
+    select: &str,
+) -> Result<(DataVersion, i32)> {
+    let version: i32 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+        |r| r.get(0),
+    )?;
+    let table = slice_table(dataset, year, version);
+    tx.execute_batch(&format!(
+        "CREATE TABLE {table} AS SELECT * FROM {} LIMIT 0",
+        schema_table(dataset)
+    ))?;
+    let rows = tx.execute(&format!("INSERT INTO {table} {select}"), [])?;
+    let current = version_of(tx, "data_versions", dataset, year)?;
+    if let Some(old) = version_of(tx, "slice_previous", dataset, year)? {
+        if Some(old) != current {
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {}",
+                slice_table(dataset, year, old)
+            ))?;
+        }
+    }
+    tx.execute(
+        "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+    )?;
+    if let Some(current) = current {
+        tx.execute(
+            "INSERT INTO slice_previous VALUES (?, ?, ?)",
+            params![dataset.name, year, current],
+        )?;
+    }
+    tx.execute(
+        "UPDATE data_versions SET active = false WHERE dataset = ? AND annee = ?",
+        params![dataset.name, year],
+    )?;
+    let loaded_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    tx.execute(
+        "INSERT INTO data_versions VALUES (?, ?, ?, ?, ?, ?, ?, true)",
+        params![
+            dataset.name,
+            year,
+            version,
+            source.digest,
+            rows as i64,
+            loaded_at,
+            source.file_name
+        ],
+    )?;
+    refresh_view(tx, dataset)?;
+    Ok((
+        DataVersion {
+            dataset: dataset.name.to_string(),
+            year,
+            digest: source.digest.clone(),
+            rows: rows as u64,
+            loaded_at,
+            source: source.file_name.clone(),
+        },
+        version,
+    ))
+}
+
+/// Within `tx`, makes the kept previous version of the slice active again and keeps the
+/// current one as the previous.
+pub fn rollback(tx: &Transaction, dataset: &Dataset, year: i32) -> Result<()> {
+    let current = version_of(tx, "data_versions", dataset, year)?;
+    let previous = version_of(tx, "slice_previous", dataset, year)?;
+    let (Some(current), Some(target)) = (current, previous) else {
+        return Err(NodeError::Import(format!(
+            "{} {year}: no previous version is kept, nothing to roll back to (see `cdg-node data status`)",
+            dataset.name
+        )));
+    };
+    tx.execute(
+        "UPDATE data_versions SET active = (version = ?) WHERE dataset = ? AND annee = ?",
+        params![target, dataset.name, year],
+    )?;
+    tx.execute(
+        "UPDATE slice_previous SET version = ? WHERE dataset = ? AND annee = ?",
+        params![current, dataset.name, year],
+    )?;
+    refresh_view(tx, dataset)
+}
