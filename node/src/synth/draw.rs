@@ -128,7 +128,7 @@ pub fn cadre_label(slot: &Slot) -> &'static str {
 }
 
 /// The kind of person drawn, selecting the age profile (`AGE_BANDS` row).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Titulaire or stagiaire of the initial cross-section.
     StockFonctionnaire = 0,

@@ -1,11 +1,11 @@
-//! Deterministic synthetic HR data for one CDG node, calibrated to published
-//! figures.
+//! Deterministic synthetic HR and employment data for one CDG node,
+//! calibrated to published figures.
 //!
 //! # What it writes
 //!
-//! For each year of a [`SynthSpec`], two CSV files in the format of French
-//! Excel exports (`;` separator, UTF-8, header row, decimal comma, CRLF line
-//! endings, fields quoted only when needed):
+//! For each year of a [`SynthSpec`], seven files, one per dataset of the
+//! catalogue (header names = column names), in the load order
+//! [`generate`] returns them in (a file only refers to the ones before it):
 //!
 //! - `employeurs_<year>.csv`: `annee;employeur_id;type_employeur;
 //!   tranche_effectif;affiliation`, one row per employer. Ids are `E` + CDG
@@ -18,8 +18,29 @@
 //!   remuneration_brute_annuelle`, one row per agent at 31/12, sorted by
 //!   agent id. Ids are `A` + CDG code + 7 random digits, a pseudonym kept by
 //!   the person over the years.
+//! - `mouvements_<year>.csv` (`mouvements.rs`): the year's arrivals and
+//!   departures made by the simulation, one row per movement, by date
+//!   d'effet; a departing agent carries their statut, catégorie, filière,
+//!   sexe and year of birth at the time of the move. Ids `M` + code + year +
+//!   6 digits.
+//! - `absences_<year>.csv` (`absences.rs`): one row per agent at 31/12,
+//!   employer and motif with at least one arrêt (`nb_arrets`,
+//!   `jours_calendaires`).
+//! - `offres_<year>.csv` (`offres.rs`): the job offers published in the
+//!   year, as the emploi-territorial export writes them: **Windows-1252**.
+//!   Ids `O` + code + year + 6 digits.
+//! - `demandes_<year>.parquet` (`demandes.rs`): the CVs deposited in the
+//!   year, as **Parquet** (`annee` Int32, the other columns text, dates
+//!   `AAAA-MM-JJ`). Ids `D` + code + year + 6 digits.
+//! - `concours_<year>.xlsx` (`concours.rs`): the concours sessions the CDG
+//!   organised, one row per session and voie, as an **XLSX** workbook (header
+//!   in row 1 of the first sheet). Ids `C` + code + year + 3 digits.
 //!
-//! Labels are those of [`crate::codes`].
+//! The CSV files follow French Excel exports: `;` separator, header row,
+//! decimal comma, dates `JJ/MM/AAAA`, CRLF line endings, fields quoted only
+//! when needed, UTF-8 except the offers. Labels are those of
+//! [`crate::codes`]. Every file passes the import's checks with no row
+//! quarantined (code lists, ranges, rules, references, keys).
 //!
 //! # The model
 //!
@@ -49,30 +70,77 @@
 //! - **Pay**: a catégorie grid rising with seniority, a personal log-normal
 //!   factor with a Pareto tail and cadre premiums (médecins, administrateurs,
 //!   ...), the point d'indice of the year, times the ETPR.
+//! - **Movements**: the simulation records every retirement, other exit,
+//!   mutation between two employers (a départ and an arrivée of the same
+//!   agent on the same date) and hire; `mouvements.rs` gives them a motif
+//!   (by statut for exits, by kind of hire for arrivals) and a date (hires in
+//!   the month the agents file pays them from). Changes of statut
+//!   (titularisation) are not movements.
+//! - **Absences**: a personal frailty, age, statut, catégorie, filière and
+//!   employer size drive each motif's probability and length, within the
+//!   agent's days of presence (`absences.rs`).
+//! - **Offers, CVs, concours**: offers are drawn from the posts of the
+//!   31/12 population (métier from the post's filière and catégorie), CVs
+//!   from the year's offers per métier and each métier's attractiveness,
+//!   concours from a catalogue of the cadres the CDGs organise, by turn
+//!   (`offres.rs`, `demandes.rs`, `concours.rs`, `emploi.rs`).
 //!
 //! # Calibration sources
 //!
-//! The figures table of `handbook/DOMAIN.md` and §3.5 of
+//! The figures table of `handbook/DOMAIN.md` and §3 of
 //! `handbook/research/domain-data.md` (Insee, DGCL, DGAFP, CNFPT, FNCDG
-//! panoramas): 169,000 FPT agents in Hauts-de-France split by the CDG's
-//! [`agent_share`](Cdg::agent_share); women ≈ 61% (contractuels ≈ 70%,
-//! titulaires ≈ 58%); mean age 45-46 and 55+ ≈ 20-25%; catégories C ≈ 75%,
-//! B ≈ 13.5%, A ≈ 11.5%; contractuels ≈ 25%; filières technique ≈ 46%,
-//! administrative ≈ 23%, médico-sociale + sociale ≈ 13%, animation ≈ 8%,
-//! culturelle ≈ 4%, police municipale ≈ 2%, incendie et secours ≈ 2.5%,
-//! sportive ≈ 1%, médico-technique < 0.5%. The tables are in `params.rs`.
+//! panoramas, Relyens/Sofaxis):
+//!
+//! - agents (§3.5): 169,000 FPT agents in Hauts-de-France split by the CDG's
+//!   [`agent_share`](Cdg::agent_share); women ≈ 61% (contractuels ≈ 70%,
+//!   titulaires ≈ 58%); mean age 45-46 and 55+ ≈ 20-25%; catégories C ≈ 75%,
+//!   B ≈ 13.5%, A ≈ 11.5%; contractuels ≈ 25%; filières technique ≈ 46%,
+//!   administrative ≈ 23%, médico-sociale + sociale ≈ 13%, animation ≈ 8%,
+//!   culturelle ≈ 4%, police municipale ≈ 2%, incendie et secours ≈ 2.5%,
+//!   sportive ≈ 1%, médico-technique < 0.5%. The tables are in `params.rs`;
+//! - movements: retirements ≈ 3% of the agents a year (§3.5), about half of
+//!   the hires contractuels (51% of the 2023 nominations, §3.4);
+//! - absences (§3.3): 9.5-10% of the calendar days (27-35 days per agent):
+//!   ≈ 34 days per agent, 9.3% of the agents' days, 10.5% of the titulaires'
+//!   (higher in Hauts-de-France's large employers); maladie ordinaire ≈ 55%
+//!   of the days, longue maladie and longue durée ≈ 28%, accidents and
+//!   maladies professionnelles ≈ 15% (Relyens 2021: 5.4 + 2.7 + 1.5 points of
+//!   9.6%); about 45% of the agents never absent (the project's target is
+//!   40-50%; Sofaxis counted 44% of the CNRACL agents it insured absent at
+//!   least once in 2016, so 56% never absent);
+//! - offers (§3.4): 228,262 offers in 2023 for 1.98 M agents, so 11.5 per
+//!   100 agents (≈ 19,000 a year in the region); 83% of the decided ones
+//!   filled; 51% of the nominations contractuels; more than 6 in 10
+//!   nominations in catégorie C; publication peaks in July and October;
+//! - CVs (§3.4): 67% women, half job seekers, 30% from the fonction
+//!   publique, 15% from the private sector, over 43% above the bac; 1.5 per
+//!   offer (no published count; see `demandes.rs`);
+//! - concours: 55-65% of the inscrits present, as many laureates as posts.
 //!
 //! # Determinism
 //!
-//! One [`ChaCha8Rng`](rand_chacha::ChaCha8Rng) drives everything. Its
-//! 32-byte key is the seed (8 bytes, little endian), then the ASCII
-//! département code (2 bytes), then zeros (`sampling::rng_for`). Output order
-//! never depends on hash maps. The same spec gives byte-identical files (on the
-//! same platform: pay and sizes use `exp`/`ln`/`powf` from the platform's
-//! math library); another seed gives other data.
+//! One [`ChaCha8Rng`](rand_chacha::ChaCha8Rng) drives the employers, the
+//! population and its dynamics. Its 32-byte key is the seed (8 bytes, little
+//! endian), then the ASCII département code (2 bytes), then zeros
+//! (`sampling::rng_for`). The datasets derived from the simulation
+//! (mouvements, absences, offres, demandes, concours) each draw from their
+//! own stream per year, keyed by the seed, the code, the dataset's name and
+//! the year (`sampling::stream_for`): they never consume the main stream, so
+//! adding them left the employeurs and agents files unchanged, and a change
+//! in one of them changes no other file. Output order never depends on hash
+//! maps; the XLSX creation date is fixed. The same spec gives byte-identical
+//! files (on the same platform: pay and sizes use `exp`/`ln`/`powf` from the
+//! platform's math library); another seed gives other data.
 
+mod absences;
+mod concours;
+mod demandes;
 mod draw;
+mod emploi;
 mod employers;
+mod formats;
+mod mouvements;
+mod offres;
 mod params;
 mod population;
 mod sampling;
@@ -82,6 +150,10 @@ mod write;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_datasets;
+#[cfg(test)]
+mod tests_import;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -115,7 +187,7 @@ pub struct SynthSpec {
 /// One file written by [`generate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthFile {
-    /// `"employeurs"` or `"agents"`.
+    /// The catalogue dataset: one of [`DATASETS`].
     pub dataset: &'static str,
     /// The year of the data (situation at 31/12).
     pub year: i32,
@@ -125,14 +197,31 @@ pub struct SynthFile {
     pub rows: u64,
 }
 
+/// The datasets written for each year, in load order.
+pub const DATASETS: [&str; 7] = [
+    "employeurs",
+    "agents",
+    "mouvements",
+    "absences",
+    "offres",
+    "demandes",
+    "concours",
+];
+
 /// The file name of a dataset's year: `file_name("agents", 2024)` is
-/// `"agents_2024.csv"`.
+/// `"agents_2024.csv"`, `demandes` are `.parquet` and `concours` `.xlsx`.
 pub fn file_name(dataset: &str, year: i32) -> String {
-    format!("{dataset}_{year}.csv")
+    let ext = match dataset {
+        "demandes" => "parquet",
+        "concours" => "xlsx",
+        _ => "csv",
+    };
+    format!("{dataset}_{year}.{ext}")
 }
 
-/// Generates the CSV files of `spec` into `out_dir` (created if missing):
-/// for each year, `employeurs_<year>.csv` then `agents_<year>.csv`.
+/// Generates the files of `spec` into `out_dir` (created if missing): for
+/// each year, one file per dataset of [`DATASETS`], returned in that order
+/// (the order an import must follow).
 ///
 /// Fails with `InvalidInput` for an empty or implausible year range, or a
 /// scale that gives fewer than 100 agents or more than the 7-digit agent ids
@@ -179,22 +268,66 @@ pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> 
             pop.advance(year, size, &mut rng);
         }
         let (headcount, fonctionnaires) = pop.headcounts(employers.len());
+        let mut push = |dataset: &'static str, path: PathBuf, rows: u64| {
+            files.push(SynthFile {
+                dataset,
+                year,
+                path,
+                rows,
+            });
+        };
         let path = out_dir.join(file_name("employeurs", year));
         let rows = write::employers(&path, year, code, &employers, &headcount, &fonctionnaires)?;
-        files.push(SynthFile {
-            dataset: "employeurs",
-            year,
-            path,
-            rows,
-        });
+        push("employeurs", path, rows);
         let path = out_dir.join(file_name("agents", year));
         let rows = write::agents(&path, year, code, &pop, &employers)?;
-        files.push(SynthFile {
-            dataset: "agents",
+        push("agents", path, rows);
+
+        // The derived datasets: each from its own stream, never the main one.
+        let stream = |tag: &str| sampling::stream_for(spec.seed, spec.cdg, tag, year);
+        let path = out_dir.join(file_name("mouvements", year));
+        let rows = mouvements::write(
+            &path,
             year,
-            path,
-            rows,
-        });
+            code,
+            &pop.moves,
+            &employers,
+            &mut stream("mouvements"),
+        )?;
+        push("mouvements", path, rows);
+        let path = out_dir.join(file_name("absences", year));
+        let rows = absences::write(
+            &path,
+            year,
+            code,
+            &pop,
+            &employers,
+            &headcount,
+            &mut stream("absences"),
+        )?;
+        push("absences", path, rows);
+        let offers = offres::generate(&mut stream("offres"), year, &pop, &employers, &headcount);
+        let path = out_dir.join(file_name("offres", year));
+        let rows = offres::write(&path, year, code, &offers, &employers)?;
+        push("offres", path, rows);
+        let mut by_metier = [0u32; emploi::NM];
+        for o in &offers {
+            by_metier[usize::from(o.metier)] += 1;
+        }
+        let cvs = demandes::generate(&mut stream("demandes"), year, spec.cdg, &by_metier);
+        let path = out_dir.join(file_name("demandes", year));
+        let rows = demandes::write(&path, year, code, &cvs)?;
+        push("demandes", path, rows);
+        let sessions = concours::generate(
+            &mut stream("concours"),
+            year,
+            spec.cdg,
+            pop.slots.len() as f64,
+            spec.scale,
+        );
+        let path = out_dir.join(file_name("concours", year));
+        let rows = concours::write(&path, year, code, &sessions)?;
+        push("concours", path, rows);
     }
     Ok(files)
 }

@@ -46,6 +46,60 @@ impl IdPool {
     }
 }
 
+/// Why a person arrived at or left an employer during the year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Retirement (hazard by age, everyone after [`MAX_AGE`]).
+    Retirement,
+    /// Any other departure; the motif is drawn from the statut.
+    Exit,
+    /// Departure for another employer of the département: the next move
+    /// recorded is the same agent's [`Cause::MutationIn`].
+    MutationOut,
+    /// Arrival from another employer of the département.
+    MutationIn,
+    /// Arrival from outside the CDG's employers (hire, or a titulaire
+    /// arriving by mutation or détachement with [`Kind::HireMutation`]).
+    Hire(Kind),
+}
+
+/// One arrival or departure, with the person's situation at the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Move {
+    pub cause: Cause,
+    pub agent: u32,
+    /// Index of the employer arrived at or left.
+    pub employer: u32,
+    pub statut: u8,
+    pub categorie: u8,
+    pub filiere: u8,
+    pub sexe: u8,
+    pub birth: i32,
+    /// For a hire, the months paid in the year (hired in month 13 - months).
+    pub months: u8,
+}
+
+impl Move {
+    fn of(cause: Cause, s: &Slot) -> Move {
+        Move {
+            cause,
+            agent: s.agent,
+            employer: s.employer,
+            statut: s.statut,
+            categorie: s.categorie,
+            filiere: s.filiere,
+            sexe: s.sexe,
+            birth: s.birth,
+            months: s.months,
+        }
+    }
+
+    /// Whether it is an arrival (otherwise a departure).
+    pub fn is_arrival(&self) -> bool {
+        matches!(self.cause, Cause::MutationIn | Cause::Hire(_))
+    }
+}
+
 /// Every post of the CDG's employers with the person holding it.
 pub struct Population {
     /// The posts, in a stable order (creation order, minus suppressions).
@@ -56,6 +110,9 @@ pub struct Population {
     posts: Vec<u32>,
     filieres: [[f64; NF]; NT],
     ids: IdPool,
+    /// The arrivals and departures of the last year simulated, in the order
+    /// they happened in the simulation. Recording them draws nothing.
+    pub moves: Vec<Move>,
 }
 
 impl Population {
@@ -73,6 +130,7 @@ impl Population {
             posts: employers.iter().map(|e| e.initial_size).collect(),
             filieres: draw::fit_filieres(&per_type),
             ids: IdPool::new(),
+            moves: Vec::new(),
         };
         let total: u32 = pop.employer_size.iter().sum();
         pop.slots.reserve(total as usize + total as usize / 20);
@@ -108,6 +166,7 @@ impl Population {
     /// in turn).
     pub fn advance(&mut self, year: i32, target: usize, rng: &mut SynthRng) {
         let mut vacancies: Vec<u32> = Vec::new();
+        self.moves.clear();
         for (i, s) in self.slots.iter_mut().enumerate() {
             s.touched = false;
             s.months = 12;
@@ -120,8 +179,15 @@ impl Population {
             if s.filiere == F_IS && age >= 57 {
                 hazard += SPP_EXTRA_HAZARD;
             }
-            if age > MAX_AGE || chance(rng, hazard) || chance(rng, EXIT_RATE[usize::from(s.statut)])
-            {
+            // Same draws, in the same order, as `a || chance(h) || chance(e)`.
+            let retires = age > MAX_AGE || chance(rng, hazard);
+            if retires || chance(rng, EXIT_RATE[usize::from(s.statut)]) {
+                let cause = if retires {
+                    Cause::Retirement
+                } else {
+                    Cause::Exit
+                };
+                self.moves.push(Move::of(cause, s));
                 s.agent = VACANT;
                 vacancies.push(i as u32);
                 continue;
@@ -216,6 +282,7 @@ impl Population {
         draw::person(rng, slot, id, statut, kind, year);
         slot.months = draw::hire_months(rng);
         slot.touched = true;
+        self.moves.push(Move::of(Cause::Hire(kind), slot));
     }
 
     /// Moves a titulaire of the same filière and catégorie from another
@@ -242,6 +309,9 @@ impl Population {
                 slot.pay_factor = from.pay_factor;
                 slot.months = 12;
                 slot.touched = true;
+                let arrival = Move::of(Cause::MutationIn, slot);
+                self.moves.push(Move::of(Cause::MutationOut, &from));
+                self.moves.push(arrival);
                 self.slots[j].agent = VACANT;
                 vacancies.push(j as u32);
                 return true;

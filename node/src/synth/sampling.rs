@@ -19,6 +19,25 @@ pub fn rng_for(seed: u64, cdg: Cdg) -> SynthRng {
     ChaCha8Rng::from_seed(key)
 }
 
+/// Seeds an independent PRNG stream for one dataset and year, so that the
+/// datasets added to the main ones never consume the main stream: key bytes
+/// 0..8 are the seed, 8..10 the département code (as in [`rng_for`]), 12..28
+/// the ASCII `tag` (1 to 16 bytes), 28..32 the year (little endian). The main
+/// stream has zeros in 10..32, so no stream shares its key.
+pub fn stream_for(seed: u64, cdg: Cdg, tag: &str, year: i32) -> SynthRng {
+    assert!(
+        !tag.is_empty() && tag.len() <= 16,
+        "stream tag of 1 to 16 bytes"
+    );
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let code = cdg.code().as_bytes();
+    key[8..8 + code.len()].copy_from_slice(code);
+    key[12..12 + tag.len()].copy_from_slice(tag.as_bytes());
+    key[28..].copy_from_slice(&year.to_le_bytes());
+    ChaCha8Rng::from_seed(key)
+}
+
 /// A uniform draw in `[0, 1)`.
 pub fn unit(rng: &mut SynthRng) -> f64 {
     rng.random::<f64>()
@@ -119,6 +138,17 @@ mod tests {
         assert_eq!(a.iter().sum::<u64>(), 100);
         assert!(a.iter().all(|&x| x >= 1));
         assert!(a[0] > a[2]);
+    }
+
+    #[test]
+    fn streams_differ_from_the_main_one_and_each_other() {
+        let first = |mut r: SynthRng| r.random::<u64>();
+        let main = first(rng_for(1, Cdg::Nord));
+        let a = first(stream_for(1, Cdg::Nord, "absences", 2024));
+        let b = first(stream_for(1, Cdg::Nord, "absences", 2023));
+        let c = first(stream_for(1, Cdg::Nord, "offres", 2024));
+        assert_eq!(a, first(stream_for(1, Cdg::Nord, "absences", 2024)));
+        assert!(main != a && a != b && a != c && b != c);
     }
 
     #[test]

@@ -207,3 +207,153 @@ pub fn check_pay(agents: &[Agent]) {
     let part_mean = part.iter().map(|a| a.pay).sum::<f64>() / part.len() as f64;
     assert!(part_mean < 0.6 * mean_all);
 }
+
+/// Any generated file read back as text cells, the way the import sees it.
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Reads a file by its extension: CSV (UTF-8, or Windows-1252 when
+    /// `windows_1252`), Parquet (every column cast to text) or XLSX (first
+    /// sheet, integral numbers without decimals).
+    pub fn read(path: &Path, windows_1252: bool) -> Table {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        match ext {
+            "parquet" => Self::parquet(path),
+            "xlsx" => Self::xlsx(path),
+            _ => Self::csv(path, windows_1252),
+        }
+    }
+
+    fn csv(path: &Path, windows_1252: bool) -> Table {
+        let bytes = std::fs::read(path).expect("read csv");
+        let text = if windows_1252 {
+            assert!(
+                std::str::from_utf8(&bytes).is_err(),
+                "{path:?} should not be UTF-8"
+            );
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(&bytes)
+                .0
+                .into_owned()
+        } else {
+            String::from_utf8(bytes).expect("utf-8")
+        };
+        assert!(text.ends_with("\r\n"), "CRLF line endings");
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(b';')
+            .from_reader(text.as_bytes());
+        let header = r
+            .headers()
+            .expect("header")
+            .iter()
+            .map(String::from)
+            .collect();
+        let rows = r
+            .records()
+            .map(|rec| rec.expect("record").iter().map(String::from).collect())
+            .collect();
+        Table { header, rows }
+    }
+
+    fn parquet(path: &Path) -> Table {
+        use arrow::array::{Array, AsArray};
+        let file = std::fs::File::open(path).expect("open parquet");
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet");
+        let header: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut rows = Vec::new();
+        for batch in builder.build().expect("reader") {
+            let batch = batch.expect("batch");
+            let cols: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).expect("cast"))
+                .collect();
+            for i in 0..batch.num_rows() {
+                rows.push(
+                    cols.iter()
+                        .map(|c| {
+                            assert!(!c.is_null(i));
+                            c.as_string::<i32>().value(i).to_string()
+                        })
+                        .collect(),
+                );
+            }
+        }
+        Table { header, rows }
+    }
+
+    fn xlsx(path: &Path) -> Table {
+        use calamine::{Data, Reader, Xlsx, open_workbook};
+        let mut book: Xlsx<_> = open_workbook(path).expect("xlsx");
+        let sheet = book.sheet_names()[0].clone();
+        let range = book.worksheet_range(&sheet).expect("sheet");
+        let text = |c: &Data| match c {
+            Data::String(s) => s.clone(),
+            Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+            Data::Int(i) => i.to_string(),
+            other => panic!("unexpected cell {other:?}"),
+        };
+        let mut it = range.rows();
+        let header = it.next().expect("header").iter().map(text).collect();
+        let rows = it.map(|r| r.iter().map(text).collect()).collect();
+        Table { header, rows }
+    }
+
+    /// The position of column `name`.
+    pub fn col(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    }
+
+    /// Column `name` of every row.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        let c = self.col(name);
+        self.rows.iter().map(|r| r[c].as_str()).collect()
+    }
+
+    /// Column `name` of every row as integers.
+    pub fn ints(&self, name: &str) -> Vec<i64> {
+        self.values(name)
+            .iter()
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: {v:?}")))
+            .collect()
+    }
+
+    /// Share (in %) of the rows where `name` is `value`.
+    pub fn share(&self, name: &str, value: &str) -> f64 {
+        let v = self.values(name);
+        v.iter().filter(|&&x| x == value).count() as f64 / v.len() as f64 * 100.0
+    }
+}
+
+/// A date written `JJ/MM/AAAA` (CSV) or `AAAA-MM-JJ` (Parquet).
+pub fn date(s: &str) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(s, "%d/%m/%Y")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d"))
+        .unwrap_or_else(|_| panic!("date {s:?}"))
+}
+
+/// The table of `dataset` for `year` in `dir`, checked against the
+/// catalogue: the header is exactly the dataset's column names.
+pub fn table(dir: &Path, dataset: &str, year: i32) -> Table {
+    let t = Table::read(&dir.join(file_name(dataset, year)), dataset == "offres");
+    let columns: Vec<&str> = crate::catalogue::dataset(dataset)
+        .expect("catalogue dataset")
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(t.header, columns, "{dataset} header");
+    t
+}

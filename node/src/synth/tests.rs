@@ -12,7 +12,7 @@ fn same_spec_same_bytes_other_seed_other_data() {
     let (d1, f1) = run("det1", &s);
     let (d2, f2) = run("det2", &s);
     let (d3, f3) = run("det3", &SynthSpec { seed: 12, ..s });
-    assert_eq!(f1.len(), 4);
+    assert_eq!(f1.len(), 2 * DATASETS.len());
     for ((a, b), c) in f1.iter().zip(&f2).zip(&f3) {
         assert_eq!(a.path.file_name(), b.path.file_name());
         assert_eq!(a.rows, b.rows);
@@ -34,7 +34,10 @@ fn files_follow_the_french_excel_format() {
     let (dir, files) = run("format", &spec(Cdg::Somme, 2024, 2024, 3, 0.05));
     assert_eq!(files[0].path, dir.join(file_name("employeurs", 2024)));
     assert_eq!(file_name("agents", 2024), "agents_2024.csv");
-    for f in &files {
+    for f in files
+        .iter()
+        .filter(|f| f.path.extension().is_some_and(|e| e == "csv") && f.dataset != "offres")
+    {
         let text = std::fs::read_to_string(&f.path).expect("utf-8");
         assert!(text.ends_with("\r\n"));
         assert_eq!(text.matches("\r\n").count() as u64, f.rows + 1);
@@ -44,6 +47,18 @@ fn files_follow_the_french_excel_format() {
     let agents = std::fs::read_to_string(&files[1].path).expect("read");
     assert!(agents.starts_with("annee;agent_id;employeur_id;statut;"));
     assert!(agents.contains("médico-sociale") || agents.contains("adjoint"));
+    // The offers are in Windows-1252, as emploi-territorial exports them.
+    let offres = std::fs::read(dir.join(file_name("offres", 2024))).expect("read");
+    assert!(std::str::from_utf8(&offres).is_err());
+    let (text, _, lossy) = encoding_rs::WINDOWS_1252.decode(&offres);
+    assert!(!lossy && text.contains("é") && text.ends_with("\r\n"));
+    assert!(text.starts_with("annee;offre_id;employeur_id;date_publication;"));
+    assert_eq!(text.matches("\r\n").count(), text.matches('\n').count());
+    // Parquet and XLSX by their magic numbers.
+    let parquet = std::fs::read(dir.join(file_name("demandes", 2024))).expect("read");
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let xlsx = std::fs::read(dir.join(file_name("concours", 2024))).expect("read");
+    assert!(xlsx.starts_with(b"PK"));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -51,7 +66,7 @@ fn files_follow_the_french_excel_format() {
 fn population_is_consistent_and_calibrated() {
     let s = spec(Cdg::Nord, 2020, 2024, 2024, 0.2);
     let (dir, files) = run("calib", &s);
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 5 * DATASETS.len());
     let expected = 169_000.0 * Cdg::Nord.agent_share() * 0.2;
     let mut previous: Option<BTreeSet<String>> = None;
     for year in 2020..=2024 {

@@ -44,7 +44,7 @@ pub const AGENTS_HEADER: [&str; 12] = [
 /// Fonctionnaires from which an employer may leave obligatory affiliation.
 const AFFILIATION_THRESHOLD: u32 = 350;
 
-fn writer(path: &Path) -> io::Result<csv::Writer<File>> {
+pub(super) fn writer(path: &Path) -> io::Result<csv::Writer<File>> {
     let file = File::create(path)?;
     Ok(csv::WriterBuilder::new()
         .delimiter(b';')
@@ -55,7 +55,7 @@ fn writer(path: &Path) -> io::Result<csv::Writer<File>> {
 }
 
 /// Appends the decimal digits of `n`, left-padded with zeros to `width`.
-fn push_int(buf: &mut Vec<u8>, mut n: u64, width: usize) {
+pub(super) fn push_int(buf: &mut Vec<u8>, mut n: u64, width: usize) {
     let mut digits = [0u8; 20];
     let mut len = 0;
     loop {
@@ -78,7 +78,7 @@ fn push_hundredths(buf: &mut Vec<u8>, n: u64) {
 }
 
 /// Appends an id: a letter, the département code, a zero-padded number.
-fn push_id(buf: &mut Vec<u8>, letter: u8, code: &str, num: u32, width: usize) {
+pub(super) fn push_id(buf: &mut Vec<u8>, letter: u8, code: &str, num: u32, width: usize) {
     buf.push(letter);
     buf.extend_from_slice(code.as_bytes());
     push_int(buf, u64::from(num), width);
