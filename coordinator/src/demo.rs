@@ -129,6 +129,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             let c = cdg.code();
             let config = work.join(format!("node-{c}.toml"));
             std::fs::write(&config, node_config(cdg))?;
+            // Each run loads its data afresh: a database left by an earlier run (perhaps by
+            // an earlier version) is demo output, not data to keep.
+            for suffix in ["duckdb", "duckdb.wal"] {
+                let _ = std::fs::remove_file(work.join("data").join(format!("node-{c}.{suffix}")));
+            }
             let csv_dir = work.join("data").join(format!("csv-{c}"));
             let args: Vec<String> = vec![
                 "synth".into(),
@@ -143,42 +148,25 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 "--out".into(),
                 csv_dir.display().to_string(),
             ];
-            let listing = run_step(&node_bin, &args).await?;
-            let mut files: Vec<(String, i64, String)> = Vec::new();
-            for line in listing.lines() {
-                let v: serde_json::Value =
-                    serde_json::from_str(line).context("reading synth output")?;
-                files.push((
-                    v["dataset"].as_str().unwrap_or_default().to_string(),
-                    v["year"].as_i64().unwrap_or_default(),
-                    v["path"].as_str().unwrap_or_default().to_string(),
-                ));
-            }
-            // Employers first: agents refer to them.
-            files.sort_by_key(|(d, y, _)| (*y, d != "employeurs"));
-            let mut rows = 0u64;
-            for (dataset, year, path) in files {
-                let out = run_step(
-                    &node_bin,
-                    &[
-                        "import".into(),
-                        "--config".into(),
-                        config.display().to_string(),
-                        "--dataset".into(),
-                        dataset,
-                        "--year".into(),
-                        year.to_string(),
-                        path,
-                    ],
-                )
-                .await?;
-                rows += out
-                    .split(" rows read")
-                    .next()
-                    .and_then(|s| s.rsplit(' ').next())
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
+            run_step(&node_bin, &args).await?;
+            // The real import path, one process per CDG for the whole folder.
+            let out = run_step(
+                &node_bin,
+                &[
+                    "import-dir".into(),
+                    "--config".into(),
+                    config.display().to_string(),
+                    csv_dir.display().to_string(),
+                ],
+            )
+            .await?;
+            let rows: u64 = out
+                .lines()
+                .last()
+                .and_then(|l| l.split(" files, ").nth(1))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
             anyhow::Ok((cdg, rows))
         }
     });

@@ -162,22 +162,23 @@ fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
     table(&header, &rows)
 }
 
-/// The data versions a node answered on, compactly: `agents 2023 #1a2b3c4d, ...`.
-fn versions_line(versions: &[cdg_shared::proto::v1::DataVersion]) -> String {
-    let mut parts: Vec<String> = versions
-        .iter()
-        .map(|v| {
-            format!(
-                "{} {} #{}",
-                v.dataset,
-                v.year,
-                &v.digest[..8.min(v.digest.len())]
-            )
+/// The data versions a node answered on, one line per dataset: `agents: 2023 #1a2b3c4d, ...`.
+fn versions_lines(versions: &[cdg_shared::proto::v1::DataVersion]) -> Vec<String> {
+    let mut by_dataset: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for v in versions {
+        let entry = format!("{} #{}", v.year, &v.digest[..8.min(v.digest.len())]);
+        let years = by_dataset.entry(v.dataset.as_str()).or_default();
+        if !years.contains(&entry) {
+            years.push(entry);
+        }
+    }
+    by_dataset
+        .into_iter()
+        .map(|(dataset, mut years)| {
+            years.sort();
+            format!("{dataset}: {}", years.join(", "))
         })
-        .collect();
-    parts.sort();
-    parts.dedup();
-    parts.join(", ")
+        .collect()
 }
 
 /// The whole result as text for the terminal.
@@ -212,10 +213,13 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
     ]
     .map(String::from);
     out.push_str(&table(&header, &rows));
-    writeln!(out, "\nDonnées utilisées (jeu année #empreinte):")?;
+    writeln!(
+        out,
+        "\nDonnées utilisées (année #empreinte SHA-256 du fichier chargé):"
+    )?;
     for o in &result.outcomes {
-        if !o.data_versions.is_empty() {
-            writeln!(out, "  {}: {}", o.cdg, versions_line(&o.data_versions))?;
+        for line in versions_lines(&o.data_versions) {
+            writeln!(out, "  {}  {line}", o.cdg)?;
         }
     }
     for q in &result.queries {

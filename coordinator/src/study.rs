@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn demo_study_parses_and_digest_is_stable() {
         let s = Study::from_toml(DEMO).unwrap();
-        assert_eq!(s.queries.len(), 3);
+        assert_eq!(s.queries.len(), 7);
         assert_eq!(s.departements.len(), 5);
         assert_eq!(s.queries[0].query.filters[0].values, vec!["2024"]);
         let again = Study::from_toml(&DEMO.replace(

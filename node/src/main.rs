@@ -68,6 +68,18 @@ enum Command {
         #[arg(long)]
         max_reject_ratio: Option<f64>,
     },
+    /// Load every export of a folder named `<dataset>_<year>.<csv|xlsx|parquet>` (as `synth`
+    /// writes them), year by year and in reference order, each file in its own transaction.
+    /// Stops at the first failure. Prints one summary per file.
+    ImportDir {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The folder.
+        dir: PathBuf,
+        /// As for `import`.
+        #[arg(long)]
+        max_reject_ratio: Option<f64>,
+    },
     /// Measure the import's throughput on a synthetic agents file (a first load, then a
     /// replacing one) and print the figures.
     BenchImport {
@@ -89,7 +101,8 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
-    /// Generate deterministic synthetic data for one CDG, as CSV files the import reads.
+    /// Generate deterministic synthetic data for one CDG, in the formats the import reads (CSV in
+    /// UTF-8 and Windows-1252, XLSX, Parquet), and list the files as JSON lines in load order.
     Synth {
         /// Département code: 02, 59, 60, 62 or 80.
         #[arg(long)]
@@ -124,6 +137,16 @@ enum DataCommand {
         #[arg(long)]
         year: i32,
     },
+}
+
+/// `--max-reject-ratio`, or the configuration's.
+fn reject_ratio(given: Option<f64>, config: &NodeConfig) -> anyhow::Result<f64> {
+    let ratio = given.unwrap_or(config.import.max_reject_ratio);
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&ratio),
+        "--max-reject-ratio must be between 0 and 1"
+    );
+    Ok(ratio)
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -218,13 +241,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             max_reject_ratio,
         } => {
             let (config, ds, store) = open_for(&config, &dataset)?;
-            let max_reject_ratio = max_reject_ratio.unwrap_or(config.import.max_reject_ratio);
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&max_reject_ratio),
-                "--max-reject-ratio must be between 0 and 1"
-            );
             let options = ImportOptions {
-                max_reject_ratio,
+                max_reject_ratio: reject_ratio(max_reject_ratio, &config)?,
                 read: ReadOptions {
                     format,
                     separator,
@@ -234,6 +252,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let report = cdg_node::ingest::import_file(&store, ds, year, &file, &options)?;
             println!("{}", report.summary());
+            Ok(())
+        }
+        Command::ImportDir {
+            config,
+            dir,
+            max_reject_ratio,
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let options = ImportOptions {
+                max_reject_ratio: reject_ratio(max_reject_ratio, &config)?,
+                ..Default::default()
+            };
+            let (files, skipped) = cdg_node::ingest::folder::plan(&dir)?;
+            anyhow::ensure!(
+                !files.is_empty(),
+                "no file named <dataset>_<year>.<csv|xlsx|parquet> in {} (datasets: {})",
+                dir.display(),
+                catalogue::dataset_names().join(", ")
+            );
+            if !skipped.is_empty() {
+                println!(
+                    "skipped (not <dataset>_<year>.<csv|xlsx|parquet>): {}",
+                    skipped.join(", ")
+                );
+            }
+            let store = Store::open(&config.database)?;
+            let reports = cdg_node::ingest::folder::import_all(&store, &files, &options, |r| {
+                println!("{}", r.summary())
+            })?;
+            let rows: u64 = reports.iter().map(|r| r.rows_read).sum();
+            println!("{} files, {rows} rows read", reports.len());
             Ok(())
         }
         Command::BenchImport {

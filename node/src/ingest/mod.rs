@@ -19,6 +19,7 @@ use crate::catalogue::Dataset;
 use crate::error::{NodeError, Result};
 use crate::store::{SliceSource, Store};
 
+pub mod folder;
 mod header;
 mod load;
 pub mod read;
