@@ -101,13 +101,13 @@ pub fn swap_in_slice(
     ))?;
     let rows = tx.execute(&format!("INSERT INTO {table} {select}"), [])?;
     let current = version_of(tx, "data_versions", dataset, year)?;
-    if let Some(old) = version_of(tx, "slice_previous", dataset, year)? {
-        if Some(old) != current {
-            tx.execute_batch(&format!(
-                "DROP TABLE IF EXISTS {}",
-                slice_table(dataset, year, old)
-            ))?;
-        }
+    if let Some(old) = version_of(tx, "slice_previous", dataset, year)?
+        && Some(old) != current
+    {
+        tx.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {}",
+            slice_table(dataset, year, old)
+        ))?;
     }
     tx.execute(
         "DELETE FROM slice_previous WHERE dataset = ? AND annee = ?",
