@@ -9,11 +9,11 @@ use arrow::array::RecordBatch;
 use cdg_shared::proto::v1::DataVersion;
 use duckdb::{Transaction, params};
 
-use super::read::{BatchOut, Raw, staged_column};
+use super::read::{BatchOut, staged_column};
 use super::validate;
 use crate::catalogue::Dataset;
 use crate::error::{NodeError, Result};
-use crate::store::{self, SliceSource};
+use crate::store::{SliceSource, slices};
 
 /// What the checks found.
 pub struct Outcome {
@@ -23,17 +23,19 @@ pub struct Outcome {
     pub by_reason: BTreeMap<String, u64>,
     /// The first problems, in file order, for an error message: (line, column, detail).
     pub first: Vec<(i64, String, String)>,
-    /// The statement that moves the valid rows into the dataset's table.
-    insert_valid: String,
+    /// The version the checked rows become.
+    version: i32,
+    /// The statement that removes the rows with a problem from the slice's table.
+    discard: String,
 }
 
 /// Creates `import_raw` and fills it with the rows `read` hands over. Reading runs on its own
 /// thread, so the file is parsed while the database takes the previous batches.
-pub fn stage(
+pub fn stage<T: Send>(
     tx: &Transaction,
     dataset: &Dataset,
-    read: impl FnOnce(BatchOut) -> Result<Raw> + Send,
-) -> Result<Raw> {
+    read: impl FnOnce(BatchOut) -> Result<T> + Send,
+) -> Result<T> {
     let columns: Vec<String> = (0..dataset.columns.len())
         .map(|i| format!("{} VARCHAR", staged_column(i)))
         .collect();
@@ -69,8 +71,8 @@ pub fn stage(
     })
 }
 
-/// Runs the checks over `import_raw`. Leaves `import_checked` and `import_rejects` for
-/// [`commit`].
+/// Runs the checks over `import_raw`, writing the typed rows into the table of the slice's
+/// next version. Leaves it and `import_rejects` for [`commit`].
 pub fn check(
     tx: &Transaction,
     dataset: &Dataset,
@@ -78,7 +80,8 @@ pub fn check(
     timings: &mut Vec<(&'static str, Duration)>,
 ) -> Result<Outcome> {
     let start = Instant::now();
-    let plan = validate::plan(dataset, year);
+    let version = slices::next_version(tx, dataset, year)?;
+    let plan = validate::plan(dataset, year, &slices::slice_table(dataset, year, version));
     for statement in &plan.statements {
         let t = Instant::now();
         tx.execute_batch(statement)?;
@@ -108,11 +111,13 @@ pub fn check(
         rows_quarantined: rows_quarantined as u64,
         by_reason,
         first,
-        insert_valid: plan.insert_valid,
+        version,
+        discard: plan.discard,
     })
 }
 
-/// Replaces the slice with the checked valid rows and records the quarantine.
+/// Keeps the valid rows as the slice's new version, makes it active and records the
+/// quarantine.
 pub fn commit(
     tx: &Transaction,
     dataset: &Dataset,
@@ -120,15 +125,16 @@ pub fn commit(
     source: &SliceSource,
     outcome: &Outcome,
 ) -> Result<DataVersion> {
-    let version = store::swap_in_slice(tx, dataset, year, source, &outcome.insert_valid)?;
+    tx.execute_batch(&outcome.discard)?;
+    let version = slices::activate(tx, dataset, year, outcome.version, source)?;
     tx.execute(
         "INSERT INTO quarantine SELECT ?, ?, ?, ?, line, column_name, value, reason, detail \
          FROM import_rejects",
-        params![dataset.name, year, version.1, source.file_name],
+        params![dataset.name, year, outcome.version, source.file_name],
     )?;
     tx.execute_batch(
-        "DROP TABLE IF EXISTS import_raw; DROP TABLE IF EXISTS import_checked; \
-         DROP TABLE IF EXISTS import_bad; DROP TABLE IF EXISTS import_rejects;",
+        "DROP TABLE IF EXISTS import_raw; DROP TABLE IF EXISTS import_bad; \
+         DROP TABLE IF EXISTS import_rejects;",
     )?;
-    Ok(version.0)
+    Ok(version)
 }

@@ -109,7 +109,6 @@ pub fn import_file(
     let start = Instant::now();
     let bytes = std::fs::read(file)
         .map_err(|e| NodeError::Import(format!("cannot read {}: {e}", file.display())))?;
-    let digest = hex::encode(Sha256::digest(&bytes));
     for r in dataset.references {
         let target = crate::catalogue::dataset(r.target)
             .ok_or_else(|| NodeError::Internal(format!("unknown dataset {}", r.target)))?;
@@ -120,13 +119,10 @@ pub fn import_file(
             )));
         }
     }
-    let source = SliceSource {
-        digest: digest.clone(),
-        file_name: file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    };
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ignored = std::sync::Mutex::new(Vec::new());
     let map = |headers: &[String]| {
         let mapped = header::map(dataset, headers)?;
@@ -143,15 +139,19 @@ pub fn import_file(
         rows_quarantined: 0,
         by_reason: BTreeMap::new(),
         ignored_columns: Vec::new(),
-        digest,
+        digest: String::new(),
         read_as: String::new(),
         timings: Vec::new(),
     };
     store.in_transaction(|tx| {
-        let raw = load::stage(tx, dataset, |out| {
-            read::read(file, &bytes, &options.read, &map, out)
+        // The reader thread hashes the file once it has parsed it: the database is still
+        // taking the last batches then, so the digest costs no time.
+        let (raw, digest) = load::stage(tx, dataset, |out| {
+            let raw = read::read(file, &bytes, &options.read, &map, out)?;
+            Ok((raw, hex::encode(Sha256::digest(&bytes))))
         })?;
         report.read_as = raw.read_as;
+        report.digest = digest;
         report.ignored_columns = ignored.lock().map(|i| i.clone()).unwrap_or_default();
         report.timings.push(("read", start.elapsed()));
         let outcome = load::check(tx, dataset, year, &mut report.timings)?;
@@ -185,6 +185,10 @@ pub fn import_file(
             )));
         }
         let start = Instant::now();
+        let source = SliceSource {
+            digest: report.digest.clone(),
+            file_name: file_name.clone(),
+        };
         let version = load::commit(tx, dataset, year, &source, &outcome)?;
         report.rows_loaded = version.rows;
         report.timings.push(("load", start.elapsed()));

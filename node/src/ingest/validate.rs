@@ -2,8 +2,9 @@
 //! DuckDB validates a million rows in a fraction of a second.
 //!
 //! The staged text is already trimmed, an empty field being NULL (see `read::RowSink`).
-//! One pass over it writes `import_checked`: the typed value of every column
-//! (`<col>`) and whether the whole row is valid (`values_ok`). Only the rows that are not valid
+//! One pass over it writes the checked table, which becomes the slice's table: each row's
+//! source `line`, the typed value of every column (`<col>`) and whether the whole row is valid
+//! (`values_ok`). Only the rows that are not valid
 //! are parsed again (`import_bad`) to say what is wrong with which value, so a clean file costs
 //! a single pass. `import_rejects` gathers one record per problem: unreadable rows, bad values,
 //! broken rules, unknown references, duplicates. Rules, references and duplicates are only
@@ -33,11 +34,11 @@ fn raw(c: &str) -> String {
 /// The SQL statements of one import, in order.
 pub struct Plan {
     pub statements: Vec<String>,
-    /// Selects the valid rows, as the dataset's table stores them.
-    pub insert_valid: String,
+    /// Deletes the rows with a problem from the checked table, leaving the slice.
+    pub discard: String,
 }
 
-pub fn plan(dataset: &Dataset, year: i32) -> Plan {
+pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     let cols = dataset.columns;
     let trimmed: Vec<String> = cols
         .iter()
@@ -65,7 +66,17 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
         .iter()
         .map(|c| format!("({}) IS NULL", problem(c, |_| "1".into(), "1")))
         .collect();
-    let names: Vec<String> = cols.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    // In the catalogue's column order and types, as the slice table stores them.
+    let stored: Vec<String> = cols
+        .iter()
+        .map(|c| {
+            format!(
+                "TRY_CAST(\"{n}\" AS {}) AS \"{n}\"",
+                c.ty.sql_type(),
+                n = c.name
+            )
+        })
+        .collect();
     // The one full pass: typed values and whether the whole row is valid. Only the typed
     // values are kept; the text of bad rows is read again from `import_raw` below.
     let parsed = format!(
@@ -75,9 +86,9 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
     );
     let mut statements = vec![
         format!(
-            "CREATE OR REPLACE TEMP TABLE import_checked AS SELECT line, {names}, \
+            "CREATE TABLE {checked} AS SELECT line, {stored}, \
              (defect IS NULL AND {valid}) AS values_ok FROM ({parsed}) p",
-            names = names.join(", "),
+            stored = stored.join(", "),
             valid = valid.join(" AND "),
         ),
         "CREATE OR REPLACE TEMP TABLE import_rejects (line BIGINT, column_name VARCHAR, \
@@ -85,7 +96,7 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
             .to_string(),
         format!(
             "CREATE OR REPLACE TEMP TABLE import_bad AS SELECT * FROM ({parsed}) p \
-             WHERE line IN (SELECT line FROM import_checked WHERE NOT values_ok)"
+             WHERE line IN (SELECT line FROM {checked} WHERE NOT values_ok)"
         ),
         "INSERT INTO import_rejects SELECT line, '(ligne)', '', defect, defect_detail \
          FROM import_bad WHERE defect IS NOT NULL"
@@ -103,13 +114,13 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
         ));
     }
     for rule in dataset.rules {
-        statements.extend(rule_checks(rule));
+        statements.extend(rule_checks(rule, checked));
     }
     for r in dataset.references {
         statements.push(format!(
             "INSERT INTO import_rejects SELECT c.line, {name}, left(c.\"{col}\", {MAX_KEPT_VALUE}), \
              'référence inconnue', printf('\"%s\" is not in the {target} loaded for {year}', left(c.\"{col}\", {MAX_KEPT_VALUE})) \
-             FROM import_checked c WHERE c.values_ok AND c.\"{col}\" IS NOT NULL AND NOT EXISTS \
+             FROM {checked} c WHERE c.values_ok AND c.\"{col}\" IS NOT NULL AND NOT EXISTS \
              (SELECT 1 FROM {target} x WHERE x.annee = {year} AND x.{tcol} = c.\"{col}\")",
             name = lit(r.column),
             col = r.column,
@@ -128,7 +139,7 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
              printf('same {words} as line %d', first_line) FROM ( \
                SELECT line, concat_ws('+', {key_text}) AS key_text, \
                  row_number() OVER w AS n, min(line) OVER w AS first_line \
-               FROM import_checked c WHERE values_ok AND NOT EXISTS \
+               FROM {checked} c WHERE values_ok AND NOT EXISTS \
                  (SELECT 1 FROM import_rejects r WHERE r.line = c.line) \
                WINDOW w AS (PARTITION BY {key_cols} ORDER BY line)) WHERE n > 1",
             label = lit(&dataset.key.join("+")),
@@ -137,19 +148,13 @@ pub fn plan(dataset: &Dataset, year: i32) -> Plan {
             key_cols = key_cols.join(", "),
         ));
     }
-    // In the catalogue's column order and types, as the slice table has them.
-    let stored: Vec<String> = cols
-        .iter()
-        .map(|c| format!("CAST(\"{}\" AS {})", c.name, c.ty.sql_type()))
-        .collect();
-    let insert_valid = format!(
-        "SELECT {} FROM import_checked c \
-         WHERE values_ok AND NOT EXISTS (SELECT 1 FROM import_rejects r WHERE r.line = c.line)",
-        stored.join(", ")
+    let discard = format!(
+        "DELETE FROM {checked} WHERE NOT values_ok \
+         OR line IN (SELECT line FROM import_rejects)"
     );
     Plan {
         statements,
-        insert_valid,
+        discard,
     }
 }
 
@@ -254,11 +259,11 @@ fn checks(c: &Column, year: i32) -> Vec<(String, &'static str, String)> {
 }
 
 /// The statements recording the rows that break `rule`.
-fn rule_checks(rule: &Rule) -> Vec<String> {
+fn rule_checks(rule: &Rule, checked: &str) -> Vec<String> {
     let insert = |column: String, value: String, reason: &str, detail: String, cond: String| {
         format!(
             "INSERT INTO import_rejects SELECT line, {}, left({value}, {MAX_KEPT_VALUE}), {}, {detail} \
-             FROM import_checked WHERE values_ok AND ({cond})",
+             FROM {checked} WHERE values_ok AND ({cond})",
             lit(&column),
             lit(reason)
         )

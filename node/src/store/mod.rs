@@ -12,8 +12,7 @@ use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
 
-mod slices;
-pub use slices::swap_in_slice;
+pub mod slices;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! Versioned slices without copying rows. Each import writes its (dataset, year) slice into a
-//! table of its own, `<table>__<year>_v<version>`; the dataset's name is a view over the active
+//! table of its own, `<table>__<year>_v<version>` (the import's checked table itself); the dataset's name is a view over the active
 //! slices (and an empty `<table>__schema` table, so the view exists before any load). Replacing
 //! a slice or rolling it back only changes which tables the view reads: the replaced slice
 //! stays, untouched, until the next import of that slice drops it.
@@ -16,7 +16,9 @@ pub fn schema_table(dataset: &Dataset) -> String {
     format!("{}__schema", dataset.table)
 }
 
-fn slice_table(dataset: &Dataset, year: i32, version: i32) -> String {
+/// The table of one version of a slice. Besides the dataset's columns it keeps each row's
+/// source `line` (and the import's `values_ok` flag); the dataset's view shows the columns only.
+pub fn slice_table(dataset: &Dataset, year: i32, version: i32) -> String {
     format!("{}__{year}_v{version}", dataset.table)
 }
 
@@ -49,10 +51,12 @@ pub fn refresh_view(conn: &Connection, dataset: &Dataset) -> Result<()> {
     let active = stmt
         .query_map(params![dataset.name], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<std::result::Result<Vec<(i32, i32)>, _>>()?;
-    let mut parts = vec![format!("SELECT * FROM {}", schema_table(dataset))];
+    let columns: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    let columns = columns.join(", ");
+    let mut parts = vec![format!("SELECT {columns} FROM {}", schema_table(dataset))];
     for (year, version) in active {
         parts.push(format!(
-            "SELECT * FROM {}",
+            "SELECT {columns} FROM {}",
             slice_table(dataset, year, version)
         ));
     }
@@ -79,27 +83,33 @@ fn version_of(tx: &Transaction, table: &str, dataset: &Dataset, year: i32) -> Re
         .optional()?)
 }
 
-/// Within `tx`, makes the rows `select` returns the new version of the (dataset, year) slice,
-/// keeps the replaced version for rollback (dropping the one kept before it) and records the
-/// new data version. Returns it with its number.
-pub fn swap_in_slice(
-    tx: &Transaction,
-    dataset: &Dataset,
-    year: i32,
-    source: &SliceSource,
-    select: &str,
-) -> Result<(DataVersion, i32)> {
-    let version: i32 = tx.query_row(
+/// The number the next import of the (dataset, year) slice gets.
+pub fn next_version(tx: &Transaction, dataset: &Dataset, year: i32) -> Result<i32> {
+    Ok(tx.query_row(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM data_versions WHERE dataset = ? AND annee = ?",
         params![dataset.name, year],
         |r| r.get(0),
+    )?)
+}
+
+/// Within `tx`, makes `version` (whose table the import has filled) the active version of the
+/// (dataset, year) slice, keeps the replaced version for rollback (dropping the one kept before
+/// it) and records the new data version.
+pub fn activate(
+    tx: &Transaction,
+    dataset: &Dataset,
+    year: i32,
+    version: i32,
+    source: &SliceSource,
+) -> Result<DataVersion> {
+    let rows: i64 = tx.query_row(
+        &format!(
+            "SELECT count(*) FROM {}",
+            slice_table(dataset, year, version)
+        ),
+        [],
+        |r| r.get(0),
     )?;
-    let table = slice_table(dataset, year, version);
-    tx.execute_batch(&format!(
-        "CREATE TABLE {table} AS SELECT * FROM {} LIMIT 0",
-        schema_table(dataset)
-    ))?;
-    let rows = tx.execute(&format!("INSERT INTO {table} {select}"), [])?;
     let current = version_of(tx, "data_versions", dataset, year)?;
     if let Some(old) = version_of(tx, "slice_previous", dataset, year)?
         && Some(old) != current
@@ -131,23 +141,20 @@ pub fn swap_in_slice(
             year,
             version,
             source.digest,
-            rows as i64,
+            rows,
             loaded_at,
             source.file_name
         ],
     )?;
     refresh_view(tx, dataset)?;
-    Ok((
-        DataVersion {
-            dataset: dataset.name.to_string(),
-            year,
-            digest: source.digest.clone(),
-            rows: rows as u64,
-            loaded_at,
-            source: source.file_name.clone(),
-        },
-        version,
-    ))
+    Ok(DataVersion {
+        dataset: dataset.name.to_string(),
+        year,
+        digest: source.digest.clone(),
+        rows: rows as u64,
+        loaded_at,
+        source: source.file_name.clone(),
+    })
 }
 
 /// Within `tx`, makes the kept previous version of the slice active again and keeps the
