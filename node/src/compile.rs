@@ -18,6 +18,7 @@ pub struct CompiledQuery {
     /// The query as asked (its measures give the answer's columns).
     pub query: AggregateQuery,
     pub sql: String,
+    /// The filter values. The record-key secret is bound before them (`Store::aggregate`).
     pub params: Vec<Value>,
     /// Output names of the group-by columns, in order.
     pub dimensions: Vec<String>,
@@ -98,10 +99,17 @@ pub fn compile(
     }
 
     select.push(format!("COUNT(DISTINCT {}) AS units", dataset.unit_sql));
+    // The cell key: the sum of the rows' record keys modulo 2^32 (see `perturb.rs`). The
+    // secret is the first parameter.
+    select.push(format!(
+        "CAST(SUM(md5_number_lower(? || CAST({} AS VARCHAR)) % 4294967296) % 4294967296 AS BIGINT) AS cell_key",
+        dataset.unit_sql
+    ));
     let mut measures = Vec::new();
-    for (i, m) in query.measures.iter().enumerate() {
+    for m in &query.measures {
+        // Per measure: the total, the largest absolute contribution, the rows counted.
         let expr = match m.aggregate {
-            Aggregate::Count => "COUNT(*)::DOUBLE".to_string(),
+            Aggregate::Count => "COUNT(*)::DOUBLE, NULL::DOUBLE, COUNT(*)::DOUBLE".to_string(),
             Aggregate::Sum | Aggregate::Mean => {
                 let col = dataset.measure(&m.column).ok_or_else(|| {
                     NodeError::InvalidQuery(format!(
@@ -115,15 +123,11 @@ pub fn compile(
                         }
                     ))
                 })?;
-                let func = if m.aggregate == Aggregate::Sum {
-                    "SUM"
-                } else {
-                    "AVG"
-                };
-                format!("{func}({})::DOUBLE", col.sql)
+                let c = col.sql;
+                format!("SUM({c})::DOUBLE, MAX(ABS({c}))::DOUBLE, COUNT({c})::DOUBLE")
             }
         };
-        select.push(format!("{expr} AS m{i}"));
+        select.push(expr);
         measures.push((m.aggregate, m.output_name()));
     }
     let mut seen = std::collections::BTreeSet::new();

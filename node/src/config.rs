@@ -30,6 +30,11 @@ pub struct NodeConfig {
     pub tls: TlsFiles,
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The secret of the record keys (cell key method): 32 random bytes in hex, created at the
+    /// first start. Defaults to `<database>.record-key`. Back it up with the database: another
+    /// key gives other noise, so answers would change.
+    #[serde(default)]
+    pub record_key: Option<PathBuf>,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
@@ -59,6 +64,7 @@ pub struct PolicyConfig {
     pub min_agents_per_cell: u32,
     pub min_employers_per_cell: u32,
     pub max_group_by: u32,
+    pub perturbation: PerturbationConfig,
 }
 
 impl Default for PolicyConfig {
@@ -67,6 +73,34 @@ impl Default for PolicyConfig {
             min_agents_per_cell: FLOOR_MIN_AGENTS,
             min_employers_per_cell: FLOOR_MIN_EMPLOYERS,
             max_group_by: CEILING_MAX_GROUP_BY,
+            perturbation: PerturbationConfig::default(),
+        }
+    }
+}
+
+/// The cell key method's parameters (see `perturb.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PerturbationConfig {
+    /// Largest noise added to a count (D).
+    pub max_noise: u32,
+    /// Variance of the count noise (V).
+    pub variance: f64,
+    /// A sum moves by up to this share of the cell's largest contribution.
+    pub magnitude_noise: f64,
+}
+
+/// Floors of the perturbation: a node may add more noise, never less.
+pub const FLOOR_MAX_NOISE: u32 = 2;
+pub const FLOOR_VARIANCE: f64 = 1.0;
+pub const FLOOR_MAGNITUDE_NOISE: f64 = 0.1;
+
+impl Default for PerturbationConfig {
+    fn default() -> Self {
+        PerturbationConfig {
+            max_noise: 4,
+            variance: 2.0,
+            magnitude_noise: 0.5,
         }
     }
 }
@@ -100,6 +134,14 @@ impl NodeConfig {
         let base = settings::base_dir(path);
         config.database = base.join(&config.database);
         config.tls = config.tls.resolved(&base);
+        config.record_key = Some(match &config.record_key {
+            Some(key) => base.join(key),
+            None => {
+                let mut name = config.database.clone().into_os_string();
+                name.push(".record-key");
+                PathBuf::from(name)
+            }
+        });
         config.validate(path)?;
         Ok(config)
     }
@@ -131,6 +173,36 @@ impl NodeConfig {
                 format!(
                     "is {}, expected 1 to {CEILING_MAX_GROUP_BY}",
                     p.max_group_by
+                ),
+            ));
+        }
+        let n = &p.perturbation;
+        if n.max_noise < FLOOR_MAX_NOISE || n.max_noise >= p.min_agents_per_cell {
+            return Err(invalid(
+                "policy.perturbation.max_noise",
+                format!(
+                    "is {}, expected at least {FLOOR_MAX_NOISE} and below min_agents_per_cell",
+                    n.max_noise
+                ),
+            ));
+        }
+        let d2 = f64::from(n.max_noise).powi(2);
+        if !(FLOOR_VARIANCE..=d2 / 2.0).contains(&n.variance) {
+            return Err(invalid(
+                "policy.perturbation.variance",
+                format!(
+                    "is {}, expected between {FLOOR_VARIANCE} and max_noise²/2 = {}",
+                    n.variance,
+                    d2 / 2.0
+                ),
+            ));
+        }
+        if !(FLOOR_MAGNITUDE_NOISE..=1.0).contains(&n.magnitude_noise) {
+            return Err(invalid(
+                "policy.perturbation.magnitude_noise",
+                format!(
+                    "is {}, expected between {FLOOR_MAGNITUDE_NOISE} and 1",
+                    n.magnitude_noise
                 ),
             ));
         }
@@ -194,5 +266,43 @@ mod tests {
         std::fs::write(&path, text.replace("listen =", "listen_on =")).unwrap();
         let err = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("listen_on"), "{err}");
+        for (from, to, key) in [
+            (
+                "max_noise = 4",
+                "max_noise = 1",
+                "policy.perturbation.max_noise",
+            ),
+            (
+                "max_noise = 4",
+                "max_noise = 12",
+                "policy.perturbation.max_noise",
+            ),
+            (
+                "variance = 2.0",
+                "variance = 0.2",
+                "policy.perturbation.variance",
+            ),
+            (
+                "variance = 2.0",
+                "variance = 9.0",
+                "policy.perturbation.variance",
+            ),
+            (
+                "magnitude_noise = 0.5",
+                "magnitude_noise = 0",
+                "policy.perturbation.magnitude_noise",
+            ),
+        ] {
+            std::fs::write(&path, text.replace(from, to)).unwrap();
+            let err = NodeConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains(key), "{to}: {err}");
+        }
+        std::fs::write(&path, &text).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(
+            config.record_key.unwrap(),
+            PathBuf::from("/var/lib/cdg-node/node-62.duckdb.record-key"),
+            "the record key defaults to sit beside the database"
+        );
     }
 }

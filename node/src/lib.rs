@@ -8,6 +8,7 @@ pub mod compile;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod perturb;
 pub mod release;
 pub mod server;
 pub mod service;

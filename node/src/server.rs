@@ -34,11 +34,20 @@ pub async fn run(
     let store = tokio::task::spawn_blocking(move || Store::open(&database))
         .await
         .context("opening the database")??;
+    let key_path = config
+        .record_key
+        .clone()
+        .context("the configuration gives no record key path")?;
+    let record_key = crate::perturb::record_key(&key_path)?;
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;
-    let service = NodeServiceServer::new(NodeServiceImpl::new(Arc::new(config), Arc::new(store)))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let service = NodeServiceServer::new(NodeServiceImpl::new(
+        Arc::new(config),
+        Arc::new(store),
+        record_key,
+    ))
+    .max_decoding_message_size(max)
+    .max_encoding_message_size(max);
     tracing::info!(%addr, "node listening (mTLS)");
     server
         .add_service(service)

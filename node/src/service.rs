@@ -19,17 +19,26 @@ use crate::catalogue::{self, Values};
 use crate::compile;
 use crate::config::NodeConfig;
 use crate::error::NodeError;
+use crate::perturb::Perturbation;
 use crate::release;
 use crate::store::Store;
 
 pub struct NodeServiceImpl {
     config: Arc<NodeConfig>,
     store: Arc<Store>,
+    perturbation: Arc<Perturbation>,
+    record_key: Arc<str>,
 }
 
 impl NodeServiceImpl {
-    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>) -> Self {
-        NodeServiceImpl { config, store }
+    /// `record_key` is the secret of the record keys (`perturb::record_key`).
+    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>, record_key: String) -> Self {
+        NodeServiceImpl {
+            perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
+            config,
+            store,
+            record_key: record_key.into(),
+        }
     }
 
     fn describe_datasets() -> Vec<DatasetInfo> {
@@ -100,6 +109,9 @@ impl NodeService for NodeServiceImpl {
                 min_agents_per_cell: p.min_agents_per_cell,
                 min_employers_per_cell: p.min_employers_per_cell,
                 max_group_by: p.max_group_by,
+                max_noise: p.perturbation.max_noise,
+                noise_variance: p.perturbation.variance,
+                magnitude_noise: p.perturbation.magnitude_noise,
             }),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -130,10 +142,11 @@ impl NodeService for NodeServiceImpl {
         let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
             .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
         let policy = self.config.policy.clone();
+        let (perturbation, record_key) = (self.perturbation.clone(), self.record_key.clone());
         let (released, versions) = self
             .blocking(move |store| {
-                let cells = store.aggregate(&compiled)?;
-                let released = release::release(&compiled, &cells, &policy)?;
+                let cells = store.aggregate(&compiled, &record_key)?;
+                let released = release::release(&compiled, &cells, &policy, &perturbation)?;
                 // The versions the answer was computed on: the dataset's and those it joins.
                 let reads = compiled.dataset.reads();
                 let versions: Vec<DataVersion> = store

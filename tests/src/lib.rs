@@ -13,7 +13,7 @@ use cdg_coordinator::config::{CoordinatorConfig, NodeEntry};
 use cdg_node::config::{Limits, NodeConfig, PolicyConfig};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
-use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
+use cdg_shared::proto::v1::{self, node_service_client::NodeServiceClient};
 use cdg_shared::tls::TlsFiles;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -93,6 +93,7 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
         database: dir.join(format!("node-{}.duckdb", cdg.code())),
         tls: identity(pki, Principal::new(Role::Node, cdg)),
         policy: PolicyConfig::default(),
+        record_key: Some(dir.join(format!("node-{}.record-key", cdg.code()))),
         limits: Limits::default(),
         import: Default::default(),
     };
@@ -265,4 +266,66 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// One node (CDG 02) on synthetic data, with the development PKI it trusts.
+pub struct OneNode {
+    pub dir: tempfile::TempDir,
+    pub pki: PkiLayout,
+    pub config: NodeConfig,
+    pub csv_dir: PathBuf,
+    pub node: Running,
+}
+
+pub async fn one_node() -> OneNode {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let pki = pki(&dir.path().join("certs"));
+    let (config, csv_dir) = prepare_node(dir.path(), &pki, Cdg::Aisne);
+    let node = start_node(config.clone()).await;
+    OneNode {
+        dir,
+        pki,
+        config,
+        csv_dir,
+        node,
+    }
+}
+
+/// A count query on `dataset` grouped by `group_by`.
+pub fn query(dataset: &str, group_by: &[&str]) -> v1::AggregateQuery {
+    v1::AggregateQuery {
+        dataset: dataset.into(),
+        group_by: group_by.iter().map(|s| s.to_string()).collect(),
+        measures: vec![v1::Measure {
+            aggregate: v1::Aggregate::Count as i32,
+            column: String::new(),
+        }],
+        filters: vec![],
+    }
+}
+
+pub fn execute(q: v1::AggregateQuery) -> v1::ExecuteRequest {
+    v1::ExecuteRequest {
+        protocol_version: cdg_shared::proto::PROTOCOL_VERSION,
+        query: Some(q),
+        study_id: "S-test".into(),
+        query_name: "q".into(),
+    }
+}
+
+/// A client of the node of `n` with the identity of `principal`.
+pub async fn as_role(n: &OneNode, principal: Principal) -> NodeServiceClient<Channel> {
+    node_client(&n.node.url(), &identity(&n.pki, principal), Cdg::Aisne)
+        .await
+        .expect("mTLS connection")
+}
+
+/// The node's `Describe` answer.
+pub async fn describe(c: &mut NodeServiceClient<Channel>) -> v1::DescribeResponse {
+    c.describe(v1::DescribeRequest {
+        protocol_version: cdg_shared::proto::PROTOCOL_VERSION,
+    })
+    .await
+    .expect("a description")
+    .into_inner()
 }

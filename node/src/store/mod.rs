@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
+use duckdb::types::Value;
 use duckdb::{Connection, Transaction, params};
 
 use crate::catalogue::{self, Dataset};
@@ -20,8 +21,21 @@ pub struct RawCell {
     pub dimensions: Vec<String>,
     /// Distinct units (agents or employers) in the cell.
     pub units: i64,
-    /// One value per measure (None when the aggregate is NULL).
-    pub values: Vec<Option<f64>>,
+    /// Sum of the rows' record keys modulo 2^32 (see `perturb.rs`).
+    pub cell_key: i64,
+    /// One entry per measure.
+    pub values: Vec<MeasureValue>,
+}
+
+/// One measure of a cell before disclosure control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureValue {
+    /// The count, or the sum of the column (None when every value is NULL).
+    pub total: Option<f64>,
+    /// The largest absolute contribution (None for counts).
+    pub largest: Option<f64>,
+    /// Rows counted (non-NULL values for a sum or mean).
+    pub rows: f64,
 }
 
 /// What the import records about a loaded slice.
@@ -168,26 +182,35 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Runs a compiled aggregate query.
-    pub fn aggregate(&self, q: &CompiledQuery) -> Result<Vec<RawCell>> {
+    /// Runs a compiled aggregate query, binding the record-key secret first.
+    pub fn aggregate(&self, q: &CompiledQuery, record_key: &str) -> Result<Vec<RawCell>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&q.sql)?;
         let dims = q.dimensions.len();
         let measures = q.measures.len();
-        let rows = stmt.query_map(duckdb::params_from_iter(q.params.iter()), |r| {
+        let params =
+            std::iter::once(Value::Text(record_key.to_string())).chain(q.params.iter().cloned());
+        let rows = stmt.query_map(duckdb::params_from_iter(params), |r| {
             let mut dimensions = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;
                 dimensions.push(v.unwrap_or_else(|| "(non renseigné)".to_string()));
             }
             let units: i64 = r.get(dims)?;
+            let cell_key: i64 = r.get(dims + 1)?;
             let mut values = Vec::with_capacity(measures);
             for i in 0..measures {
-                values.push(r.get::<_, Option<f64>>(dims + 1 + i)?);
+                let at = dims + 2 + 3 * i;
+                values.push(MeasureValue {
+                    total: r.get(at)?,
+                    largest: r.get(at + 1)?,
+                    rows: r.get::<_, Option<f64>>(at + 2)?.unwrap_or(0.0),
+                });
             }
             Ok(RawCell {
                 dimensions,
                 units,
+                cell_key,
                 values,
             })
         })?;

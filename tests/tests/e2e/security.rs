@@ -6,61 +6,15 @@ use std::time::Duration;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
+use cdg_shared::proto::v1::DescribeRequest;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
-use cdg_shared::proto::v1::{Aggregate, AggregateQuery, DescribeRequest, ExecuteRequest, Measure};
 use cdg_shared::tls::TlsFiles;
-use cdg_tests::{Running, identity, node_client, pki, prepare_node, start_coordinator, start_node};
+use cdg_tests::{
+    as_role, describe, execute, identity, node_client, one_node, pki, query, start_coordinator,
+};
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
-
-struct OneNode {
-    _dir: tempfile::TempDir,
-    pki: cdg_certs_dev::PkiLayout,
-    node: Running,
-}
-
-async fn one_node() -> OneNode {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = pki(&dir.path().join("certs"));
-    let (config, _) = prepare_node(dir.path(), &pki, Cdg::Aisne);
-    let node = start_node(config).await;
-    OneNode {
-        _dir: dir,
-        pki,
-        node,
-    }
-}
-
-fn query(dataset: &str, group_by: &[&str]) -> AggregateQuery {
-    AggregateQuery {
-        dataset: dataset.into(),
-        group_by: group_by.iter().map(|s| s.to_string()).collect(),
-        measures: vec![Measure {
-            aggregate: Aggregate::Count as i32,
-            column: String::new(),
-        }],
-        filters: vec![],
-    }
-}
-
-fn execute(q: AggregateQuery) -> ExecuteRequest {
-    ExecuteRequest {
-        protocol_version: PROTOCOL_VERSION,
-        query: Some(q),
-        study_id: "S-test".into(),
-        query_name: "q".into(),
-    }
-}
-
-async fn as_role(
-    n: &OneNode,
-    principal: Principal,
-) -> NodeServiceClient<tonic::transport::Channel> {
-    node_client(&n.node.url(), &identity(&n.pki, principal), Cdg::Aisne)
-        .await
-        .expect("mTLS connection")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_certificate_is_turned_away() {
@@ -133,13 +87,7 @@ async fn only_the_coordinator_may_execute_and_describe_is_open_to_members() {
             "{}",
             status.message()
         );
-        let described = c
-            .describe(DescribeRequest {
-                protocol_version: PROTOCOL_VERSION,
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let described = describe(&mut c).await;
         assert_eq!(described.cdg, "02");
         assert_eq!(described.policy.unwrap().min_agents_per_cell, 11);
         assert!(

@@ -17,6 +17,9 @@ use cdg_tests::{
     start_node,
 };
 
+/// The default policy's largest noise on a count.
+const MAX_NOISE: i64 = 4;
+
 const DETAIL_QUERY: &str = r#"
 [[query]]
 name = "detail"
@@ -117,7 +120,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
             q.name
         );
     }
-    let (mut released, mut suppressed) = (0, 0);
+    let (mut released, mut suppressed, mut perturbed) = (0, 0, 0);
     for q in result.queries.iter().filter(|q| on_agents(&q.name)) {
         let batch = query_batch(q).unwrap();
         let dims: Vec<String> = batch
@@ -165,12 +168,20 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
                     "{}: {dep} {key:?} released with {truth} agents",
                     q.name
                 );
-                assert_eq!(counts.value(row), truth, "{}: {dep} {key:?}", q.name);
-                *regional_from_released.entry(key).or_default() += truth;
+                // Released counts carry the cell key method's bounded noise.
+                let published = counts.value(row);
+                assert!(
+                    (published - truth).abs() <= MAX_NOISE,
+                    "{}: {dep} {key:?} published {published} for {truth}",
+                    q.name
+                );
+                perturbed += usize::from(published != truth);
+                *regional_from_released.entry(key).or_default() += published;
             } else {
                 suppressed += 1;
+                // Under 11 agents, or its perturbed count is (the threshold applies to both).
                 assert!(
-                    (1..=10).contains(&truth),
+                    (1..=10 + MAX_NOISE).contains(&truth),
                     "{}: {dep} {key:?} suppressed with {truth} agents",
                     q.name
                 );
@@ -197,12 +208,15 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
             let total_truth: i64 = expected.values().filter_map(|m| m.get(&key)).sum();
             let from_released = regional_from_released.get(&key).copied().unwrap_or(0);
             match text(&batch, "diffusion", row).as_str() {
-                RELEASED => assert_eq!(
-                    counts.value(row),
-                    total_truth,
-                    "{}: regional {key:?}",
-                    q.name
-                ),
+                RELEASED => {
+                    assert_eq!(
+                        counts.value(row),
+                        from_released,
+                        "{}: regional {key:?} adds the published départements",
+                        q.name
+                    );
+                    assert!((from_released - total_truth).abs() <= 5 * MAX_NOISE);
+                }
                 "secret" => assert!(counts.is_null(row)),
                 _ => assert_eq!(
                     counts.value(row),
@@ -231,7 +245,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
                     .count() as f64
                     / rows.len() as f64;
                 assert!(
-                    (shares.value(row) - share).abs() < 1e-9,
+                    (shares.value(row) - share).abs() < 2e-3,
                     "{dep}: share {} vs {share}",
                     shares.value(row)
                 );
@@ -239,6 +253,10 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
         }
     }
     assert!(released > 100, "the study released {released} cells");
+    assert!(
+        perturbed > released / 4,
+        "only {perturbed} of {released} released counts carry noise"
+    );
     assert!(
         suppressed > 10,
         "the detailed query must meet small cells ({suppressed} suppressed)"

@@ -227,6 +227,7 @@ fn rollback_puts_back_the_replaced_slice_and_can_be_undone() {
                 &Default::default(),
             )
             .unwrap(),
+            "0123456789abcdef0123456789abcdef",
         )
         .unwrap();
     assert_eq!(
