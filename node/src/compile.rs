@@ -105,11 +105,19 @@ pub fn compile(
         "CAST(SUM(md5_number_lower(? || CAST({} AS VARCHAR)) % 4294967296) % 4294967296 AS BIGINT) AS cell_key",
         dataset.unit_sql
     ));
+    // Distinct employers, for the employer-diversity rule on magnitudes.
+    select.push(if dataset.column("employeur_id").is_some() {
+        "COUNT(DISTINCT t.employeur_id) AS employers".to_string()
+    } else {
+        "NULL::BIGINT AS employers".to_string()
+    });
     let mut measures = Vec::new();
     for m in &query.measures {
-        // Per measure: the total, the largest absolute contribution, the rows counted.
+        // Per measure: the total, the two largest absolute contributions, the rows counted.
         let expr = match m.aggregate {
-            Aggregate::Count => "COUNT(*)::DOUBLE, NULL::DOUBLE, COUNT(*)::DOUBLE".to_string(),
+            Aggregate::Count => {
+                "COUNT(*)::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, COUNT(*)::DOUBLE".to_string()
+            }
             Aggregate::Sum | Aggregate::Mean => {
                 let col = dataset.measure(&m.column).ok_or_else(|| {
                     NodeError::InvalidQuery(format!(
@@ -124,7 +132,10 @@ pub fn compile(
                     ))
                 })?;
                 let c = col.sql;
-                format!("SUM({c})::DOUBLE, MAX(ABS({c}))::DOUBLE, COUNT({c})::DOUBLE")
+                format!(
+                    "SUM({c})::DOUBLE, MAX(ABS({c}))::DOUBLE, \
+                     list_extract(max(ABS({c}), 2), 2)::DOUBLE, COUNT({c})::DOUBLE"
+                )
             }
         };
         select.push(expr);

@@ -64,8 +64,14 @@ pub struct PolicyConfig {
     pub min_agents_per_cell: u32,
     pub min_employers_per_cell: u32,
     pub max_group_by: u32,
+    /// p% rule on magnitude cells: a sum or mean is kept secret when the cell's total minus its
+    /// two largest contributions is under this share of the largest.
+    pub dominance_p: f64,
     pub perturbation: PerturbationConfig,
 }
+
+/// Floor of the p% rule.
+pub const FLOOR_DOMINANCE_P: f64 = 0.10;
 
 impl Default for PolicyConfig {
     fn default() -> Self {
@@ -73,6 +79,7 @@ impl Default for PolicyConfig {
             min_agents_per_cell: FLOOR_MIN_AGENTS,
             min_employers_per_cell: FLOOR_MIN_EMPLOYERS,
             max_group_by: CEILING_MAX_GROUP_BY,
+            dominance_p: FLOOR_DOMINANCE_P,
             perturbation: PerturbationConfig::default(),
         }
     }
@@ -173,6 +180,15 @@ impl NodeConfig {
                 format!(
                     "is {}, expected 1 to {CEILING_MAX_GROUP_BY}",
                     p.max_group_by
+                ),
+            ));
+        }
+        if !(FLOOR_DOMINANCE_P..=1.0).contains(&p.dominance_p) {
+            return Err(invalid(
+                "policy.dominance_p",
+                format!(
+                    "is {}, expected between the floor {FLOOR_DOMINANCE_P} and 1",
+                    p.dominance_p
                 ),
             ));
         }

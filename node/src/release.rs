@@ -20,6 +20,10 @@ use crate::store::{MeasureValue, RawCell};
 
 /// `diffusion` value of a cell below the frequency threshold.
 pub const SUPPRESSED_THRESHOLD: &str = "secret: seuil";
+/// `diffusion` value of a magnitude cell with too few distinct employers.
+pub const SUPPRESSED_EMPLOYERS: &str = "secret: employeurs";
+/// `diffusion` value of a magnitude cell one or two contributions dominate (p% rule).
+pub const SUPPRESSED_DOMINANCE: &str = "secret: dominance";
 
 #[derive(Debug, Clone)]
 pub struct Released {
@@ -62,15 +66,14 @@ pub fn release(
             b.append_value(v);
         }
         let key = perturb::cell_key(cell.cell_key);
-        let rows = cell.values.first().map_or(0.0, |v| v.rows);
-        let ok = cell.units >= threshold && perturbation.count(rows, key) >= threshold as f64;
+        let status = status(q, cell, policy, perturbation, threshold, key);
+        let ok = status == RELEASED;
         if ok {
             released += 1;
-            diffusion.append_value(RELEASED);
         } else {
             suppressed += 1;
-            diffusion.append_value(SUPPRESSED_THRESHOLD);
         }
+        diffusion.append_value(status);
         for (i, ((b, v), (agg, _))) in measures
             .iter_mut()
             .zip(&cell.values)
@@ -127,5 +130,144 @@ fn published(
                 _ => None,
             }
         }
+    }
+}
+
+/// Whether a cell may be released, or the rule that keeps it secret.
+fn status(
+    q: &CompiledQuery,
+    cell: &RawCell,
+    policy: &PolicyConfig,
+    perturbation: &Perturbation,
+    threshold: i64,
+    key: f64,
+) -> &'static str {
+    let rows = cell.values.first().map_or(0.0, |v| v.rows);
+    if cell.units < threshold || perturbation.count(rows, key) < threshold as f64 {
+        return SUPPRESSED_THRESHOLD;
+    }
+    let magnitudes: Vec<&MeasureValue> = q
+        .measures
+        .iter()
+        .zip(&cell.values)
+        .filter(|((agg, _), _)| *agg != Aggregate::Count)
+        .map(|(_, v)| v)
+        .collect();
+    if magnitudes.is_empty() {
+        return RELEASED;
+    }
+    if cell
+        .employers
+        .is_some_and(|e| e < i64::from(policy.min_employers_per_cell))
+    {
+        return SUPPRESSED_EMPLOYERS;
+    }
+    if magnitudes.iter().any(|v| dominated(v, policy.dominance_p)) {
+        return SUPPRESSED_DOMINANCE;
+    }
+    RELEASED
+}
+
+/// The p% rule: the largest contribution could be estimated within p% by the second largest
+/// contributor, who knows their own value and subtracts it from the total.
+fn dominated(v: &MeasureValue, p: f64) -> bool {
+    match (v.total, v.largest) {
+        (Some(total), Some(x1)) if x1 > 0.0 => {
+            let x2 = v.second.unwrap_or(0.0);
+            total.abs() - x1 - x2 < p * x1
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cdg_shared::query::{AggregateQuery, Measure};
+
+    use super::*;
+    use crate::compile::compile;
+    use crate::config::PerturbationConfig;
+
+    fn cell(units: i64, employers: i64, total: f64, largest: f64, second: f64) -> RawCell {
+        let count = MeasureValue {
+            total: Some(units as f64),
+            largest: None,
+            second: None,
+            rows: units as f64,
+        };
+        let sum = MeasureValue {
+            total: Some(total),
+            largest: Some(largest),
+            second: Some(second),
+            rows: units as f64,
+        };
+        RawCell {
+            dimensions: vec![],
+            units,
+            cell_key: 0,
+            employers: Some(employers),
+            values: vec![count, sum],
+        }
+    }
+
+    #[test]
+    fn each_rule_names_itself_and_a_safe_cell_is_released_with_noise() {
+        let q = AggregateQuery {
+            dataset: "agents".into(),
+            group_by: vec![],
+            measures: vec![
+                Measure::count(),
+                "sum(remuneration_brute_annuelle)".parse().unwrap(),
+            ],
+            filters: vec![],
+        };
+        let policy = PolicyConfig::default();
+        let q = compile(&q, &policy, &Default::default()).unwrap();
+        let noise = Perturbation::new(&PerturbationConfig::default());
+        let status_of = |c: RawCell| {
+            let r = release(&q, &[c], &policy, &noise).unwrap();
+            let col = r.batch.column_by_name("diffusion").unwrap();
+            arrow::array::AsArray::as_string::<i32>(col)
+                .value(0)
+                .to_string()
+        };
+        // 900k of 960k: the rest (20k after the second largest) is under 10% of 900k.
+        for (c, expected) in [
+            (
+                cell(10, 5, 300_000.0, 40_000.0, 35_000.0),
+                SUPPRESSED_THRESHOLD,
+            ),
+            (
+                cell(30, 2, 900_000.0, 40_000.0, 35_000.0),
+                SUPPRESSED_EMPLOYERS,
+            ),
+            (
+                cell(30, 5, 960_000.0, 900_000.0, 40_000.0),
+                SUPPRESSED_DOMINANCE,
+            ),
+            (cell(30, 5, 900_000.0, 40_000.0, 35_000.0), RELEASED),
+        ] {
+            assert_eq!(status_of(c), expected);
+        }
+        let r = release(
+            &q,
+            &[cell(30, 5, 900_000.0, 40_000.0, 35_000.0)],
+            &policy,
+            &noise,
+        )
+        .unwrap();
+        let column = |name: &str| r.batch.column_by_name(name).unwrap().clone();
+        let count = column("nombre");
+        let count =
+            arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(&count).value(0);
+        let sum = column("somme_remuneration_brute_annuelle");
+        let sum =
+            arrow::array::AsArray::as_primitive::<arrow::datatypes::Float64Type>(&sum).value(0);
+        // Cell key 0 draws the lowest noise, -4; the sum moves by at most half of 40k.
+        assert_eq!(count, 26);
+        assert!(
+            sum != 900_000.0 && (sum - 900_000.0).abs() <= 20_000.0,
+            "{sum}"
+        );
     }
 }

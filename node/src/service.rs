@@ -112,6 +112,7 @@ impl NodeService for NodeServiceImpl {
                 max_noise: p.perturbation.max_noise,
                 noise_variance: p.perturbation.variance,
                 magnitude_noise: p.perturbation.magnitude_noise,
+                dominance_p: p.dominance_p,
             }),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),

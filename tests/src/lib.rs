@@ -291,6 +291,29 @@ pub async fn one_node() -> OneNode {
     }
 }
 
+impl OneNode {
+    /// Stops the node, runs `offline` with its configuration and data folder (an import needs
+    /// the database to itself), and starts it again on the same files.
+    pub async fn restart(self, offline: impl FnOnce(&NodeConfig, &Path)) -> OneNode {
+        let OneNode {
+            dir,
+            pki,
+            config,
+            csv_dir,
+            node,
+        } = self;
+        node.stop().await;
+        offline(&config, &csv_dir);
+        OneNode {
+            node: start_node(config.clone()).await,
+            dir,
+            pki,
+            config,
+            csv_dir,
+        }
+    }
+}
+
 /// A count query on `dataset` grouped by `group_by`.
 pub fn query(dataset: &str, group_by: &[&str]) -> v1::AggregateQuery {
     v1::AggregateQuery {

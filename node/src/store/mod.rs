@@ -23,6 +23,8 @@ pub struct RawCell {
     pub units: i64,
     /// Sum of the rows' record keys modulo 2^32 (see `perturb.rs`).
     pub cell_key: i64,
+    /// Distinct employers, for datasets whose rows have one.
+    pub employers: Option<i64>,
     /// One entry per measure.
     pub values: Vec<MeasureValue>,
 }
@@ -34,6 +36,8 @@ pub struct MeasureValue {
     pub total: Option<f64>,
     /// The largest absolute contribution (None for counts).
     pub largest: Option<f64>,
+    /// The second largest (None for counts or a single row).
+    pub second: Option<f64>,
     /// Rows counted (non-NULL values for a sum or mean).
     pub rows: f64,
 }
@@ -198,19 +202,22 @@ impl Store {
             }
             let units: i64 = r.get(dims)?;
             let cell_key: i64 = r.get(dims + 1)?;
+            let employers: Option<i64> = r.get(dims + 2)?;
             let mut values = Vec::with_capacity(measures);
             for i in 0..measures {
-                let at = dims + 2 + 3 * i;
+                let at = dims + 3 + 4 * i;
                 values.push(MeasureValue {
                     total: r.get(at)?,
                     largest: r.get(at + 1)?,
-                    rows: r.get::<_, Option<f64>>(at + 2)?.unwrap_or(0.0),
+                    second: r.get(at + 2)?,
+                    rows: r.get::<_, Option<f64>>(at + 3)?.unwrap_or(0.0),
                 });
             }
             Ok(RawCell {
                 dimensions,
                 units,
                 cell_key,
+                employers,
                 values,
             })
         })?;

@@ -3,9 +3,11 @@
 //! (Attack classes of handbook/PRIVACY.md; more come with the full policy.)
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
+use cdg_node::config::NodeConfig;
 use cdg_shared::arrow_ipc;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
@@ -13,7 +15,6 @@ use cdg_shared::proto::v1::{AggregateQuery, Filter};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
     LAST_YEAR, OneNode, as_role, count_by, describe, execute, one_node, query, read_agents,
-    start_node,
 };
 
 fn filter(dimension: &str, values: &[&str]) -> Filter {
@@ -144,20 +145,72 @@ async fn the_noise_is_published_the_key_is_not_and_a_restart_keeps_the_answers()
 
     let q = with_filters(query("agents", &["sexe", "filiere"]), year_filter());
     let before = answer(&n, q.clone()).await;
-    let OneNode {
-        dir,
-        pki,
-        config,
-        csv_dir,
-        node,
-    } = n;
-    node.stop().await;
-    let n = OneNode {
-        node: start_node(config.clone()).await,
-        dir,
-        pki,
-        config,
-        csv_dir,
-    };
+    let n = n.restart(|_, _| ()).await;
     assert_eq!(answer(&n, q).await, before, "the same key after a restart");
+}
+
+/// Replaces the year's `autre` absences with 14 agents off one day each and one agent off the
+/// whole year: a cell with enough agents, where one long sick leave is nearly the whole total.
+fn plant_one_long_sick_leave(config: &NodeConfig, csv_dir: &Path) {
+    let agents = std::fs::read_to_string(csv_dir.join(format!("agents_{LAST_YEAR}.csv"))).unwrap();
+    let mut by_employer: BTreeMap<String, String> = BTreeMap::new();
+    for line in agents.lines().skip(1) {
+        let f: Vec<&str> = line.split(';').collect();
+        by_employer
+            .entry(f[2].to_string())
+            .or_insert_with(|| f[1].to_string());
+    }
+    assert!(
+        by_employer.len() >= 15,
+        "the synthetic data has enough employers"
+    );
+    let path = csv_dir.join(format!("absences_{LAST_YEAR}.csv"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out: Vec<String> = text
+        .lines()
+        .filter(|l| !l.contains(";autre;"))
+        .map(str::to_string)
+        .collect();
+    for (i, (employer, agent)) in by_employer.iter().take(15).enumerate() {
+        let days = if i == 0 { 366 } else { 1 };
+        out.push(format!("{LAST_YEAR};{agent};{employer};autre;1;{days}"));
+    }
+    std::fs::write(&path, out.join("\r\n") + "\r\n").unwrap();
+    let store = cdg_node::store::Store::open(&config.database).unwrap();
+    cdg_node::ingest::import_file(
+        &store,
+        &cdg_node::catalogue::ABSENCES,
+        LAST_YEAR,
+        &path,
+        &Default::default(),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_long_sick_leave_does_not_show_through_a_sum() {
+    let n = one_node().await.restart(plant_one_long_sick_leave).await;
+
+    let mut q = with_filters(query("absences", &["motif_absence"]), year_filter());
+    let status_of_autre = |ipc: &[u8]| {
+        let (_, batches) = arrow_ipc::decode(ipc).unwrap();
+        let b = &batches[0];
+        let motif = b
+            .column_by_name("motif_absence")
+            .unwrap()
+            .as_string::<i32>();
+        let status = b.column_by_name("diffusion").unwrap().as_string::<i32>();
+        (0..b.num_rows())
+            .find(|&r| motif.value(r) == "autre")
+            .map(|r| status.value(r).to_string())
+            .expect("an autre cell")
+    };
+    // Counting the 15 absent agents is fine...
+    assert_eq!(status_of_autre(&answer(&n, q.clone()).await), RELEASED);
+    // ...but their days would give away the long leave: the p% rule keeps the sum secret.
+    q.measures.push(cdg_shared::proto::v1::Measure {
+        aggregate: cdg_shared::proto::v1::Aggregate::Sum as i32,
+        column: "jours_calendaires".into(),
+    });
+    assert_eq!(status_of_autre(&answer(&n, q).await), "secret: dominance");
 }
