@@ -24,6 +24,17 @@ pub struct CompiledQuery {
     pub dimensions: Vec<String>,
     /// The measures, in order, with their output names.
     pub measures: Vec<(Aggregate, String)>,
+    /// One check per filter of the complement rule.
+    pub complements: Vec<ComplementCheck>,
+}
+
+/// Counts the units a filter leaves out of the population the other filters select: a filter
+/// leaving out 1 to 10 agents is refused, or subtracting two answers would reveal them.
+#[derive(Debug, Clone)]
+pub struct ComplementCheck {
+    pub dimension: &'static str,
+    pub sql: String,
+    pub params: Vec<Value>,
 }
 
 fn describe_list(items: &[&str]) -> String {
@@ -68,6 +79,8 @@ pub fn compile(
 
     let mut conditions = Vec::new();
     let mut params = Vec::new();
+    // Each filter's condition and values, for the complement rule.
+    let mut per_filter: Vec<(&str, String, Vec<Value>)> = Vec::new();
     for filter in &query.filters {
         let dim = dataset
             .dimension(&filter.dimension)
@@ -83,12 +96,18 @@ pub fn compile(
         if !used.contains(&dim.name) {
             used.push(dim.name);
         }
-        for value in &filter.values {
-            params.push(filter_value(dim.name, dim.values, value)?);
-        }
+        let values = filter
+            .values
+            .iter()
+            .map(|v| filter_value(dim.name, dim.values, v))
+            .collect::<Result<Vec<_>, _>>()?;
         let placeholders = vec!["?"; filter.values.len()].join(", ");
-        conditions.push(format!("({}) IN ({placeholders})", dim.sql));
+        let condition = format!("({}) IN ({placeholders})", dim.sql);
+        params.extend(values.iter().cloned());
+        conditions.push(condition.clone());
+        per_filter.push((dim.name, condition, values));
     }
+    let complements = complement_checks(dataset, &per_filter);
     if used.len() > policy.max_group_by as usize {
         return Err(NodeError::Policy(format!(
             "the query uses {} dimensions ({}); this node's policy allows at most {}",
@@ -170,7 +189,42 @@ pub fn compile(
         params,
         dimensions: query.group_by.clone(),
         measures,
+        complements,
     })
+}
+
+/// For each filter, a query counting the units the other filters keep and this one leaves
+/// out (the complement rule).
+fn complement_checks(
+    dataset: &Dataset,
+    filters: &[(&'static str, String, Vec<Value>)],
+) -> Vec<ComplementCheck> {
+    filters
+        .iter()
+        .enumerate()
+        .map(|(i, (dimension, condition, values))| {
+            let mut conditions = Vec::new();
+            let mut params = Vec::new();
+            for (j, (_, c, v)) in filters.iter().enumerate() {
+                if j != i {
+                    conditions.push(c.clone());
+                    params.extend(v.iter().cloned());
+                }
+            }
+            conditions.push(format!("({condition}) IS NOT TRUE"));
+            params.extend(values.iter().cloned());
+            ComplementCheck {
+                dimension,
+                sql: format!(
+                    "SELECT COUNT(DISTINCT {}) FROM {} WHERE {}",
+                    dataset.unit_sql,
+                    dataset.from_sql,
+                    conditions.join(" AND ")
+                ),
+                params,
+            }
+        })
+        .collect()
 }
 
 fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Value, NodeError> {

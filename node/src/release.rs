@@ -12,9 +12,9 @@ use arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBu
 use arrow::datatypes::SchemaRef;
 use cdg_shared::query::{Aggregate, RELEASED};
 
-use crate::compile::CompiledQuery;
+use crate::compile::{CompiledQuery, ComplementCheck};
 use crate::config::PolicyConfig;
-use crate::error::Result;
+use crate::error::{NodeError, Result};
 use crate::perturb::{self, Perturbation};
 use crate::store::{MeasureValue, RawCell};
 
@@ -33,6 +33,37 @@ pub struct Released {
     pub suppressed: u32,
 }
 
+/// The complement rule: refuses the query when a filter leaves 1 to threshold − 1 units of the
+/// population the other filters select outside its answer. `count` runs a check.
+pub fn check_complements(
+    q: &CompiledQuery,
+    policy: &PolicyConfig,
+    mut count: impl FnMut(&ComplementCheck) -> Result<i64>,
+) -> Result<()> {
+    let threshold = threshold(q, policy);
+    for check in &q.complements {
+        let left_out = count(check)?;
+        if (1..threshold).contains(&left_out) {
+            return Err(NodeError::Policy(format!(
+                "complement rule: the filter on {:?} leaves fewer than {threshold} {}s of the \
+                 population outside the answer, so comparing it with the same query without \
+                 that filter would reveal them; widen or drop the filter",
+                check.dimension,
+                q.dataset.unit.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn threshold(q: &CompiledQuery, policy: &PolicyConfig) -> i64 {
+    i64::from(if q.dataset.unit.is_person() {
+        policy.min_agents_per_cell
+    } else {
+        policy.min_employers_per_cell
+    })
+}
+
 /// Applies the threshold and the perturbation to each cell and builds the Arrow batch.
 pub fn release(
     q: &CompiledQuery,
@@ -40,11 +71,7 @@ pub fn release(
     policy: &PolicyConfig,
     perturbation: &Perturbation,
 ) -> Result<Released> {
-    let threshold = i64::from(if q.dataset.unit.is_person() {
-        policy.min_agents_per_cell
-    } else {
-        policy.min_employers_per_cell
-    });
+    let threshold = threshold(q, policy);
     let schema = q.query.result_schema();
     let mut dims: Vec<StringBuilder> = q.dimensions.iter().map(|_| StringBuilder::new()).collect();
     let mut diffusion = StringBuilder::new();

@@ -146,6 +146,7 @@ impl NodeService for NodeServiceImpl {
         let (perturbation, record_key) = (self.perturbation.clone(), self.record_key.clone());
         let (released, versions) = self
             .blocking(move |store| {
+                release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
                 let cells = store.aggregate(&compiled, &record_key)?;
                 let released = release::release(&compiled, &cells, &policy, &perturbation)?;
                 // The versions the answer was computed on: the dataset's and those it joins.

@@ -186,6 +186,13 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Runs a query returning one count.
+    pub fn count(&self, sql: &str, params: &[Value]) -> Result<i64> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        Ok(stmt.query_row(duckdb::params_from_iter(params.iter()), |r| r.get(0))?)
+    }
+
     /// Runs a compiled aggregate query, binding the record-key secret first.
     pub fn aggregate(&self, q: &CompiledQuery, record_key: &str) -> Result<Vec<RawCell>> {
         let conn = self.conn()?;

@@ -214,3 +214,52 @@ async fn one_long_sick_leave_does_not_show_through_a_sum() {
     });
     assert_eq!(status_of_autre(&answer(&n, q).await), "secret: dominance");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_leaving_a_few_agents_out_is_refused() {
+    let n = one_node().await;
+    let agents = read_agents(&n.csv_dir, LAST_YEAR);
+    let groups = count_by(&agents, |a| (a.filiere.clone(), a.categorie.clone()));
+    // A filière with one small catégorie (1 to 10 agents) and a large rest.
+    let ((filiere, small), _) = groups
+        .iter()
+        .find(|((f, _), n)| {
+            (1..=10).contains(*n)
+                && groups
+                    .iter()
+                    .filter(|((g, _), _)| g == f)
+                    .map(|(_, m)| m)
+                    .sum::<i64>()
+                    > 40
+        })
+        .expect("the synthetic data has a small catégorie in some filière");
+    let others: Vec<&str> = ["A", "B", "C"].into_iter().filter(|c| c != small).collect();
+    let mut filters = year_filter();
+    filters.push(filter("filiere", &[filiere]));
+    filters.push(filter("categorie", &others));
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    // "Everybody in the filière but catégorie X", compared with "everybody in the filière",
+    // would count catégorie X: refused, naming the rule and the filter.
+    let status = c
+        .execute(execute(with_filters(query("agents", &["sexe"]), filters)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::PermissionDenied,
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("complement rule") && status.message().contains("categorie"),
+        "{}",
+        status.message()
+    );
+    // The filière alone leaves out large groups (other filières, other years): answered.
+    let mut filters = year_filter();
+    filters.push(filter("filiere", &[filiere]));
+    let answered = c
+        .execute(execute(with_filters(query("agents", &["sexe"]), filters)))
+        .await;
+    assert!(answered.is_ok(), "{:?}", answered.err());
+}
