@@ -66,7 +66,9 @@ fn node_config(cdg: Cdg) -> String {
          listen = \"127.0.0.1:0\"\n\
          database = \"data/node-{c}.duckdb\"\n\n\
          [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/node-{c}.pem\"\nkey = \"certs/node-{c}.key\"\n\n\
-         [policy]\nmin_agents_per_cell = 11\nmin_employers_per_cell = 3\nmax_group_by = 4\n",
+         [policy]\nmin_agents_per_cell = 11\nmin_employers_per_cell = 3\nmax_group_by = 4\n\n\
+         [policy.convention]\nstart = \"2023-01-01\"\nend = \"2026-12-31\"\n\
+         avenants = [{{ end = \"2030-12-31\", reference = \"démonstration : prolongée pour les données de synthèse\" }}]\n",
         name = cdg.name()
     )
 }

@@ -68,6 +68,55 @@ pub struct PolicyConfig {
     /// two largest contributions is under this share of the largest.
     pub dominance_p: f64,
     pub perturbation: PerturbationConfig,
+    pub convention: ConventionConfig,
+}
+
+/// The convention's validity (Art. 6): nothing is released outside it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConventionConfig {
+    /// First day of validity, AAAA-MM-JJ.
+    pub start: String,
+    /// Last day of validity, AAAA-MM-JJ.
+    pub end: String,
+    /// Avenants extending the convention, each with its new last day and its reference.
+    pub avenants: Vec<Avenant>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Avenant {
+    pub end: String,
+    pub reference: String,
+}
+
+impl Default for ConventionConfig {
+    fn default() -> Self {
+        ConventionConfig {
+            start: "2023-01-01".into(),
+            end: "2026-12-31".into(),
+            avenants: Vec::new(),
+        }
+    }
+}
+
+fn date(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+impl ConventionConfig {
+    /// The first and last day of validity, avenants included (checked at load).
+    pub fn validity(&self) -> (chrono::NaiveDate, chrono::NaiveDate) {
+        let start = date(&self.start).unwrap_or(chrono::NaiveDate::MAX);
+        let end = self
+            .avenants
+            .iter()
+            .filter_map(|a| date(&a.end))
+            .chain(date(&self.end))
+            .max()
+            .unwrap_or(chrono::NaiveDate::MIN);
+        (start, end)
+    }
 }
 
 /// Floor of the p% rule.
@@ -81,6 +130,7 @@ impl Default for PolicyConfig {
             max_group_by: CEILING_MAX_GROUP_BY,
             dominance_p: FLOOR_DOMINANCE_P,
             perturbation: PerturbationConfig::default(),
+            convention: ConventionConfig::default(),
         }
     }
 }
@@ -190,6 +240,29 @@ impl NodeConfig {
                     "is {}, expected between the floor {FLOOR_DOMINANCE_P} and 1",
                     p.dominance_p
                 ),
+            ));
+        }
+        let c = &p.convention;
+        for (key, value) in [
+            ("policy.convention.start", &c.start),
+            ("policy.convention.end", &c.end),
+        ]
+        .into_iter()
+        .chain(
+            c.avenants
+                .iter()
+                .map(|a| ("policy.convention.avenants.end", &a.end)),
+        ) {
+            if date(value).is_none() {
+                return Err(invalid(key, format!("{value:?} is not a date AAAA-MM-JJ")));
+            }
+        }
+        if let (Some(start), Some(end)) = (date(&c.start), date(&c.end))
+            && end < start
+        {
+            return Err(invalid(
+                "policy.convention.end",
+                format!("{end} comes before the start {start}"),
             ));
         }
         let n = &p.perturbation;

@@ -20,6 +20,9 @@ pub enum NodeError {
     Database(#[from] duckdb::Error),
     #[error("{0}")]
     Import(String),
+    /// Today is outside the convention's validity.
+    #[error("{0}")]
+    OutsideConvention(String),
     #[error("encoding the result failed: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
@@ -36,7 +39,9 @@ impl From<NodeError> for tonic::Status {
             NodeError::Policy(_) | NodeError::Forbidden { .. } => {
                 tonic::Status::permission_denied(message)
             }
-            NodeError::Import(_) => tonic::Status::failed_precondition(message),
+            NodeError::Import(_) | NodeError::OutsideConvention(_) => {
+                tonic::Status::failed_precondition(message)
+            }
             NodeError::Database(_) | NodeError::Arrow(_) | NodeError::Internal(_) => {
                 tracing::error!(error = %message, "request failed");
                 tonic::Status::internal("the node failed to answer; see its logs")

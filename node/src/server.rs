@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::config::NodeConfig;
-use crate::service::NodeServiceImpl;
+use crate::service::{Clock, NodeServiceImpl, system_clock};
 use crate::store::Store;
 
 /// Serves the node on `listener` until `shutdown` completes. The rustls crypto provider must be
@@ -19,6 +19,16 @@ pub async fn run(
     config: NodeConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    run_with_clock(config, listener, shutdown, system_clock()).await
+}
+
+/// [`run`] with the node's idea of today given (tests move it around the convention's dates).
+pub async fn run_with_clock(
+    config: NodeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    clock: Clock,
 ) -> anyhow::Result<()> {
     let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
         anyhow::ensure!(
@@ -45,6 +55,7 @@ pub async fn run(
         Arc::new(config),
         Arc::new(store),
         record_key,
+        clock,
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);

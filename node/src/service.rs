@@ -23,22 +23,51 @@ use crate::perturb::Perturbation;
 use crate::release;
 use crate::store::Store;
 
+/// Today's date, as the node sees it (injectable for tests).
+pub type Clock = Arc<dyn Fn() -> chrono::NaiveDate + Send + Sync>;
+
+/// The system clock (UTC).
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().date_naive())
+}
+
 pub struct NodeServiceImpl {
     config: Arc<NodeConfig>,
     store: Arc<Store>,
     perturbation: Arc<Perturbation>,
     record_key: Arc<str>,
+    clock: Clock,
 }
 
 impl NodeServiceImpl {
     /// `record_key` is the secret of the record keys (`perturb::record_key`).
-    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>, record_key: String) -> Self {
+    pub fn new(
+        config: Arc<NodeConfig>,
+        store: Arc<Store>,
+        record_key: String,
+        clock: Clock,
+    ) -> Self {
         NodeServiceImpl {
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
             config,
             store,
             record_key: record_key.into(),
+            clock,
         }
+    }
+
+    /// Refuses when today is outside the convention's validity (avenants included).
+    fn check_convention(&self) -> Result<(), NodeError> {
+        let (start, end) = self.config.policy.convention.validity();
+        let today = (self.clock)();
+        if today < start || today > end {
+            return Err(NodeError::OutsideConvention(format!(
+                "the convention is valid from {start} to {end} and today is {today}: this node \
+                 releases nothing outside it. Its operator records an avenant in \
+                 [policy.convention] of the node's configuration once it is signed"
+            )));
+        }
+        Ok(())
     }
 
     fn describe_datasets() -> Vec<DatasetInfo> {
@@ -113,6 +142,8 @@ impl NodeService for NodeServiceImpl {
                 noise_variance: p.perturbation.variance,
                 magnitude_noise: p.perturbation.magnitude_noise,
                 dominance_p: p.dominance_p,
+                convention_start: p.convention.validity().0.to_string(),
+                convention_end: p.convention.validity().1.to_string(),
             }),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -133,6 +164,8 @@ impl NodeService for NodeServiceImpl {
         check_protocol_version(req.protocol_version)?;
         span.record("study_id", req.study_id.as_str());
         span.record("query_name", req.query_name.as_str());
+        self.check_convention()
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
         let query = req
             .query
             .ok_or_else(|| NodeError::InvalidQuery("missing field `query`".into()))

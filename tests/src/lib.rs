@@ -142,8 +142,24 @@ mod futures_stop {
 }
 
 /// Serves a node in-process.
+/// The day the tests' nodes believe it is: inside the convention (2023-01-01 to 2026-12-31),
+/// so the tests do not depend on the real date.
+pub const TEST_TODAY: (i32, u32, u32) = (2026, 6, 15);
+
+/// Serves a node in-process, on [`TEST_TODAY`].
 pub async fn start_node(config: NodeConfig) -> Running {
-    serve(|listener, stop| cdg_node::server::run(config, listener, stop)).await
+    let (y, m, d) = TEST_TODAY;
+    start_node_on(
+        config,
+        chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a date"),
+    )
+    .await
+}
+
+/// Serves a node in-process that believes today is `today`.
+pub async fn start_node_on(config: NodeConfig, today: chrono::NaiveDate) -> Running {
+    let clock: cdg_node::service::Clock = std::sync::Arc::new(move || today);
+    serve(|listener, stop| cdg_node::server::run_with_clock(config, listener, stop, clock)).await
 }
 
 /// Serves a coordinator in-process, knowing `nodes`.

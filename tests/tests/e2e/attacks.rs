@@ -15,6 +15,7 @@ use cdg_shared::proto::v1::{AggregateQuery, Filter};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
     LAST_YEAR, OneNode, as_role, count_by, describe, execute, one_node, query, read_agents,
+    start_node_on,
 };
 
 fn filter(dimension: &str, values: &[&str]) -> Filter {
@@ -126,7 +127,7 @@ async fn the_noise_is_published_the_key_is_not_and_a_restart_keeps_the_answers()
     let n = one_node().await;
     let mut c = as_role(&n, Principal::new(Role::Director, Cdg::Aisne)).await;
     let described = describe(&mut c).await;
-    let policy = described.policy.unwrap();
+    let policy = described.policy.clone().unwrap();
     assert_eq!((policy.max_noise, policy.noise_variance), (4, 2.0));
     let key_path = n.config.record_key.clone().unwrap();
     let key = std::fs::read_to_string(&key_path).unwrap();
@@ -262,4 +263,50 @@ async fn a_filter_leaving_a_few_agents_out_is_refused() {
         .execute(execute(with_filters(query("agents", &["sexe"]), filters)))
         .await;
     assert!(answered.is_ok(), "{:?}", answered.err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_released_outside_the_convention_until_an_avenant() {
+    let n = one_node().await;
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let q = with_filters(query("agents", &["sexe"]), year_filter());
+    let mut config = n.config.clone();
+    for today in [day(2022, 12, 31), day(2027, 1, 1)] {
+        let node = start_node_on(config.clone(), today).await;
+        let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
+        let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
+            .await
+            .unwrap();
+        let status = c.execute(execute(q.clone())).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{today}");
+        assert!(
+            status.message().contains("2023-01-01 to 2026-12-31")
+                && status.message().contains("avenant"),
+            "{}",
+            status.message()
+        );
+        // Members can still read what the node would do.
+        let described = describe(&mut c).await.policy.unwrap();
+        assert_eq!(described.convention_end, "2026-12-31");
+        node.stop().await;
+    }
+    // The operator records the avenant: the node answers again.
+    config
+        .policy
+        .convention
+        .avenants
+        .push(cdg_node::config::Avenant {
+            end: "2029-12-31".into(),
+            reference: "avenant n°1".into(),
+        });
+    let node = start_node_on(config, day(2027, 1, 1)).await;
+    let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
+    let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
+        .await
+        .unwrap();
+    assert!(c.execute(execute(q)).await.is_ok());
+    assert_eq!(
+        describe(&mut c).await.policy.unwrap().convention_end,
+        "2029-12-31"
+    );
 }
