@@ -310,3 +310,49 @@ async fn nothing_is_released_outside_the_convention_until_an_avenant() {
         "2029-12-31"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_statistics_and_identifier_filters_are_refused() {
+    let n = one_node().await;
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    let measure = |aggregate: i32, column: &str| cdg_shared::proto::v1::Measure {
+        aggregate,
+        column: column.into(),
+    };
+    let mut max_pay = query("agents", &["sexe"]);
+    // No MIN, MAX or any other statistic than count, sum and mean exists on the wire.
+    max_pay.measures = vec![measure(42, "remuneration_brute_annuelle")];
+    let mut sum_of_ids = query("agents", &["sexe"]);
+    sum_of_ids.measures = vec![measure(
+        cdg_shared::proto::v1::Aggregate::Sum as i32,
+        "agent_id",
+    )];
+    let one_employer = with_filters(
+        query("agents", &["sexe"]),
+        vec![filter("employeur_id", &["E0200001"])],
+    );
+    let one_agent = with_filters(
+        query("agents", &["sexe"]),
+        vec![filter("agent_id", &["A0200001"])],
+    );
+    for (q, culprit) in [
+        (max_pay, "aggregate"),
+        (sum_of_ids, "agent_id"),
+        (one_employer, "employeur_id"),
+        (one_agent, "agent_id"),
+        (query("offres", &["employeur_id"]), "employeur_id"),
+    ] {
+        let status = c.execute(execute(q)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            tonic::Code::InvalidArgument,
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains(culprit),
+            "{culprit}: {}",
+            status.message()
+        );
+    }
+}
