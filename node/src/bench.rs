@@ -1,5 +1,8 @@
-//! `cdg-node bench-import`: the import's throughput on a synthetic `agents` file of about a
-//! million rows, a first load and a replacing load, recorded in `BENCHMARKS.md`.
+//! Benchmarks recorded in `BENCHMARKS.md`:
+//! - `cdg-node bench-import`: the import's throughput on a synthetic `agents` file of about a
+//!   million rows, a first load and a replacing load;
+//! - `cdg-node bench-query`: the cost of disclosure control, the same aggregate through the
+//!   node's whole policy path and as a plain DuckDB `GROUP BY`.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -75,4 +78,94 @@ fn phase(report: &ImportReport, name: &str) -> String {
         .iter()
         .find(|(n, _)| *n == name)
         .map_or("-".into(), |(_, d)| format!("{:.2} s", d.as_secs_f64()))
+}
+
+/// Runs the disclosure-control benchmark on region-scale agents in `workdir` (emptied first).
+pub fn query(runs: usize, workdir: &Path) -> anyhow::Result<String> {
+    use cdg_shared::query::AggregateQuery;
+
+    use crate::config::PolicyConfig;
+    use crate::perturb::Perturbation;
+
+    if workdir.exists() {
+        std::fs::remove_dir_all(workdir)?;
+    }
+    let year = 2024;
+    let cdg = Cdg::Nord;
+    // The whole region's agents (about 169,000) in one node.
+    let spec = SynthSpec {
+        cdg,
+        first_year: year,
+        last_year: year,
+        seed: 2026,
+        scale: 1.0 / cdg.agent_share(),
+    };
+    eprintln!("generating region-scale data...");
+    let files = synth::generate(&spec, &workdir.join("data"))?;
+    let store = Store::open(&workdir.join("bench.duckdb"))?;
+    for f in files
+        .iter()
+        .filter(|f| f.dataset == "employeurs" || f.dataset == "agents")
+    {
+        let dataset = crate::catalogue::dataset(f.dataset).expect("a catalogue dataset");
+        import_file(&store, dataset, year, &f.path, &ImportOptions::default())?;
+    }
+    let agents = store.count_rows(&AGENTS, year)?;
+    let aggregate = AggregateQuery {
+        dataset: "agents".into(),
+        group_by: vec!["categorie".into(), "filiere".into(), "sexe".into()],
+        measures: vec![
+            cdg_shared::query::Measure::count(),
+            "mean(remuneration_brute_annuelle)".parse()?,
+        ],
+        filters: vec![cdg_shared::query::Filter {
+            dimension: "annee".into(),
+            values: vec![year.to_string()],
+        }],
+    };
+    let raw_sql = format!(
+        "SELECT categorie, filiere, sexe, COUNT(*), AVG(remuneration_brute_annuelle) \
+         FROM agents WHERE annee = {year} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    );
+    let policy = PolicyConfig::default();
+    let perturbation = Perturbation::new(&policy.perturbation);
+    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    let limits = crate::config::Limits::default();
+    let full = || -> anyhow::Result<()> {
+        let compiled = crate::compile::compile(&aggregate, &policy, &limits)?;
+        crate::release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
+        let cells = store.aggregate(&compiled, key)?;
+        crate::release::release(&compiled, &cells, &policy, &perturbation)?;
+        Ok(())
+    };
+    let raw = || -> anyhow::Result<()> {
+        store.run(&raw_sql)?;
+        Ok(())
+    };
+    let median = |f: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        f()?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            f()?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[runs / 2])
+    };
+    // Interleaved, so that both see the same machine state.
+    let (policy_ms, raw_ms) = (median(&full)?, median(&raw)?);
+    let mut figures = String::from("| path | median of runs | ratio |\n|---|---|---|\n");
+    let _ = writeln!(figures, "| plain DuckDB GROUP BY | {raw_ms:.2} ms | 1.00 |");
+    let _ = writeln!(
+        figures,
+        "| node policy path (compile, complement checks, cell keys, thresholds, p% rule, perturbation, Arrow) | {policy_ms:.2} ms | {:.2} |",
+        policy_ms / raw_ms
+    );
+    let _ = writeln!(
+        figures,
+        "\n{agents} agents of one year; `GROUP BY categorie, filiere, sexe` with `count` and \
+         `mean(remuneration_brute_annuelle)`, filtered on the year; {runs} runs each."
+    );
+    Ok(figures)
 }

@@ -93,6 +93,19 @@ enum Command {
         #[arg(long)]
         record: Option<PathBuf>,
     },
+    /// Measure the cost of disclosure control: one aggregate on region-scale data through the
+    /// node's policy path and as a plain DuckDB GROUP BY, and print the ratio.
+    BenchQuery {
+        /// Timed runs of each path.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Scratch folder (emptied first).
+        #[arg(long, default_value = "target/bench-query")]
+        workdir: PathBuf,
+        /// Also write the figures as the "Disclosure control" section of this Markdown file.
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
     /// Print the data dictionary (Markdown): datasets, columns, allowed values, dimensions,
     /// measures.
     Catalogue,
@@ -303,6 +316,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     &figures,
                 );
                 cdg_shared::bench::record(&path, "Import (cdg-node bench-import)", &body)?;
+                println!("recorded in {}", path.display());
+            }
+            Ok(())
+        }
+        Command::BenchQuery {
+            runs,
+            workdir,
+            record,
+        } => {
+            anyhow::ensure!(runs > 0, "--runs must be at least 1");
+            let figures = cdg_node::bench::query(runs, &workdir)?;
+            println!("{figures}");
+            if let Some(path) = record {
+                let body = cdg_shared::bench::section(
+                    &format!("cdg-node bench-query --runs {runs} --record BENCHMARKS.md"),
+                    "the same aggregate on a node's DuckDB file, in process (no gRPC): through \
+                     the node's policy path, and as the plain GROUP BY it protects; the median \
+                     of each, measured one after the other on the same data. Target: a ratio \
+                     of at most 1.3.",
+                    &figures,
+                );
+                cdg_shared::bench::record(
+                    &path,
+                    "Disclosure control (cdg-node bench-query)",
+                    &body,
+                )?;
                 println!("recorded in {}", path.display());
             }
             Ok(())

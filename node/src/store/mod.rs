@@ -186,6 +186,18 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Runs a query and returns its number of rows (benchmarks compare against plain SQL).
+    pub fn run(&self, sql: &str) -> Result<usize> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while rows.next()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Runs a query returning one count.
     pub fn count(&self, sql: &str, params: &[Value]) -> Result<i64> {
         let conn = self.conn()?;
