@@ -129,12 +129,11 @@ pub fn query(runs: usize, workdir: &Path) -> anyhow::Result<String> {
     );
     let policy = PolicyConfig::default();
     let perturbation = Perturbation::new(&policy.perturbation);
-    let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     let limits = crate::config::Limits::default();
     let full = || -> anyhow::Result<()> {
         let compiled = crate::compile::compile(&aggregate, &policy, &limits)?;
         crate::release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
-        let cells = store.aggregate(&compiled, key)?;
+        let cells = store.aggregate(&compiled)?;
         crate::release::release(&compiled, &cells, &policy, &perturbation)?;
         Ok(())
     };

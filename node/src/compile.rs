@@ -18,7 +18,7 @@ pub struct CompiledQuery {
     /// The query as asked (its measures give the answer's columns).
     pub query: AggregateQuery,
     pub sql: String,
-    /// The filter values. The record-key secret is bound before them (`Store::aggregate`).
+    /// The filter values.
     pub params: Vec<Value>,
     /// Output names of the group-by columns, in order.
     pub dimensions: Vec<String>,
@@ -118,11 +118,10 @@ pub fn compile(
     }
 
     select.push(format!("COUNT(DISTINCT {}) AS units", dataset.unit_sql));
-    // The cell key: the sum of the rows' record keys modulo 2^32 (see `perturb.rs`). The
-    // secret is the first parameter.
+    // The cell key: the sum of the rows' record keys (computed at import) modulo 2^32.
     select.push(format!(
-        "CAST(SUM(md5_number_lower(? || CAST({} AS VARCHAR)) % 4294967296) % 4294967296 AS BIGINT) AS cell_key",
-        dataset.unit_sql
+        "CAST(SUM(t.{}) % 4294967296 AS BIGINT) AS cell_key",
+        crate::store::slices::RECORD_KEY
     ));
     // Distinct employers, for the employer-diversity rule on magnitudes.
     select.push(if dataset.column("employeur_id").is_some() {

@@ -152,6 +152,15 @@ enum DataCommand {
     },
 }
 
+/// The node's record-key secret (created on first use), which imports key the rows with.
+fn record_key(config: &NodeConfig) -> anyhow::Result<String> {
+    let path = config
+        .record_key
+        .as_ref()
+        .context("the configuration gives no record key path")?;
+    Ok(cdg_node::perturb::record_key(path)?)
+}
+
 /// `--max-reject-ratio`, or the configuration's.
 fn reject_ratio(given: Option<f64>, config: &NodeConfig) -> anyhow::Result<f64> {
     let ratio = given.unwrap_or(config.import.max_reject_ratio);
@@ -262,6 +271,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     encoding,
                     sheet,
                 },
+                record_key: Some(record_key(&config)?),
             };
             let report = cdg_node::ingest::import_file(&store, ds, year, &file, &options)?;
             println!("{}", report.summary());
@@ -275,6 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = NodeConfig::load(&config)?;
             let options = ImportOptions {
                 max_reject_ratio: reject_ratio(max_reject_ratio, &config)?,
+                record_key: Some(record_key(&config)?),
                 ..Default::default()
             };
             let (files, skipped) = cdg_node::ingest::folder::plan(&dir)?;

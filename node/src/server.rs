@@ -49,12 +49,12 @@ pub async fn run_with_clock(
         .clone()
         .context("the configuration gives no record key path")?;
     let record_key = crate::perturb::record_key(&key_path)?;
+    store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;
     let service = NodeServiceServer::new(NodeServiceImpl::new(
         Arc::new(config),
         Arc::new(store),
-        record_key,
         clock,
     ))
     .max_decoding_message_size(max)

@@ -35,23 +35,15 @@ pub struct NodeServiceImpl {
     config: Arc<NodeConfig>,
     store: Arc<Store>,
     perturbation: Arc<Perturbation>,
-    record_key: Arc<str>,
     clock: Clock,
 }
 
 impl NodeServiceImpl {
-    /// `record_key` is the secret of the record keys (`perturb::record_key`).
-    pub fn new(
-        config: Arc<NodeConfig>,
-        store: Arc<Store>,
-        record_key: String,
-        clock: Clock,
-    ) -> Self {
+    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>, clock: Clock) -> Self {
         NodeServiceImpl {
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
             config,
             store,
-            record_key: record_key.into(),
             clock,
         }
     }
@@ -176,11 +168,11 @@ impl NodeService for NodeServiceImpl {
         let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
             .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
         let policy = self.config.policy.clone();
-        let (perturbation, record_key) = (self.perturbation.clone(), self.record_key.clone());
+        let perturbation = self.perturbation.clone();
         let (released, versions) = self
             .blocking(move |store| {
                 release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
-                let cells = store.aggregate(&compiled, &record_key)?;
+                let cells = store.aggregate(&compiled)?;
                 let released = release::release(&compiled, &cells, &policy, &perturbation)?;
                 // The versions the answer was computed on: the dataset's and those it joins.
                 let reads = compiled.dataset.reads();

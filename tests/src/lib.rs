@@ -93,7 +93,8 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
         database: dir.join(format!("node-{}.duckdb", cdg.code())),
         tls: identity(pki, Principal::new(Role::Node, cdg)),
         policy: PolicyConfig::default(),
-        record_key: Some(dir.join(format!("node-{}.record-key", cdg.code()))),
+        // Where imports without a configured key put it: beside the database.
+        record_key: Some(dir.join(format!("node-{}.duckdb.record-key", cdg.code()))),
         limits: Limits::default(),
         import: Default::default(),
     };

@@ -77,14 +77,19 @@ pub fn check(
     tx: &Transaction,
     dataset: &Dataset,
     year: i32,
+    record_key: &str,
     timings: &mut Vec<(&'static str, Duration)>,
 ) -> Result<Outcome> {
     let start = Instant::now();
     let version = slices::next_version(tx, dataset, year)?;
     let plan = validate::plan(dataset, year, &slices::slice_table(dataset, year, version));
-    for statement in &plan.statements {
+    for (i, statement) in plan.statements.iter().enumerate() {
         let t = Instant::now();
-        tx.execute_batch(statement)?;
+        if i == 0 {
+            tx.execute(statement, params![record_key])?;
+        } else {
+            tx.execute_batch(statement)?;
+        }
         tracing::debug!(elapsed = ?t.elapsed(), %statement, "import check");
     }
     let rows_read: i64 = tx.query_row("SELECT count(*) FROM import_raw", [], |r| r.get(0))?;

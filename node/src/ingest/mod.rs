@@ -34,6 +34,9 @@ pub struct ImportOptions {
     pub max_reject_ratio: f64,
     /// Format, separator, encoding, sheet: detected when not given.
     pub read: ReadOptions,
+    /// The record-key secret (cell key method); when `None`, the one beside the database
+    /// (`<database>.record-key`, created if missing).
+    pub record_key: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -41,6 +44,7 @@ impl Default for ImportOptions {
         ImportOptions {
             max_reject_ratio: 0.05,
             read: ReadOptions::default(),
+            record_key: None,
         }
     }
 }
@@ -119,6 +123,11 @@ pub fn import_file(
             )));
         }
     }
+    let record_key = match &options.record_key {
+        Some(key) => key.clone(),
+        None => crate::perturb::record_key(&store.default_record_key_path())?,
+    };
+    store.bind_record_key(&record_key)?;
     let file_name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -154,7 +163,7 @@ pub fn import_file(
         report.digest = digest;
         report.ignored_columns = ignored.lock().map(|i| i.clone()).unwrap_or_default();
         report.timings.push(("read", start.elapsed()));
-        let outcome = load::check(tx, dataset, year, &mut report.timings)?;
+        let outcome = load::check(tx, dataset, year, &record_key, &mut report.timings)?;
         report.rows_read = outcome.rows_read;
         report.rows_quarantined = outcome.rows_quarantined;
         report.by_reason = outcome.by_reason.clone();

@@ -33,6 +33,7 @@ fn raw(c: &str) -> String {
 
 /// The SQL statements of one import, in order.
 pub struct Plan {
+    /// In order; the first one takes the record-key secret as its one parameter.
     pub statements: Vec<String>,
     /// Deletes the rows with a problem from the checked table, leaving the slice.
     pub discard: String,
@@ -87,8 +88,11 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     let mut statements = vec![
         format!(
             "CREATE TABLE {checked} AS SELECT line, {stored}, \
-             (defect IS NULL AND {valid}) AS values_ok FROM ({parsed}) p",
+             CAST(md5_number_lower(? || CAST(\"{unit}\" AS VARCHAR)) % 4294967296 AS UINTEGER) \
+             AS {record_key}, (defect IS NULL AND {valid}) AS values_ok FROM ({parsed}) p",
             stored = stored.join(", "),
+            unit = dataset.unit_sql.trim_start_matches("t."),
+            record_key = crate::store::slices::RECORD_KEY,
             valid = valid.join(" AND "),
         ),
         "CREATE OR REPLACE TEMP TABLE import_rejects (line BIGINT, column_name VARCHAR, \

@@ -2,12 +2,12 @@
 //! queries. The one `Connection` is owned here behind a mutex; callers on the async runtime go
 //! through `spawn_blocking`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
 use duckdb::types::Value;
-use duckdb::{Connection, Transaction, params};
+use duckdb::{Connection, OptionalExt, Transaction, params};
 
 use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
@@ -51,6 +51,7 @@ pub struct SliceSource {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    path: PathBuf,
 }
 
 impl Store {
@@ -85,9 +86,10 @@ impl Store {
             slices::refuse_old_layout(&conn, ds)?;
             // The empty table giving the dataset its columns when no slice is loaded.
             ddl.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {} ({});\n",
+                "CREATE TABLE IF NOT EXISTS {} ({}, {} UINTEGER);\n",
                 slices::schema_table(ds),
-                cols.join(", ")
+                cols.join(", "),
+                slices::RECORD_KEY
             ));
         }
         ddl.push_str(
@@ -95,6 +97,7 @@ impl Store {
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
+             CREATE TABLE IF NOT EXISTS node_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
              CREATE TABLE IF NOT EXISTS slice_previous (
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS quarantine (
@@ -108,6 +111,7 @@ impl Store {
         }
         Ok(Store {
             conn: Mutex::new(conn),
+            path: path.to_path_buf(),
         })
     }
 
@@ -186,6 +190,46 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Where the record-key secret sits when the configuration does not say:
+    /// `<database>.record-key`.
+    pub fn default_record_key_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".record-key");
+        PathBuf::from(name)
+    }
+
+    /// Ties the database to the record-key secret its slices were keyed with: the first call
+    /// records the secret's fingerprint, later ones refuse another secret (every stored record
+    /// key, hence every answer's noise, depends on it).
+    pub fn bind_record_key(&self, secret: &str) -> Result<()> {
+        use sha2::{Digest, Sha256};
+        let fingerprint = hex::encode(Sha256::digest(secret.as_bytes()));
+        let conn = self.conn()?;
+        let stored: Option<String> = conn
+            .query_row(
+                "SELECT value FROM node_meta WHERE name = 'record_key_sha256'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match stored {
+            None => {
+                conn.execute(
+                    "INSERT INTO node_meta VALUES ('record_key_sha256', ?)",
+                    params![fingerprint],
+                )?;
+                Ok(())
+            }
+            Some(f) if f == fingerprint => Ok(()),
+            Some(_) => Err(NodeError::Internal(
+                "the record key is not the one this database's data were loaded with: restore \
+                 the record key file from the backup, or start a new database and import \
+                 every slice again"
+                    .into(),
+            )),
+        }
+    }
+
     /// Runs a query and returns its number of rows (benchmarks compare against plain SQL).
     pub fn run(&self, sql: &str) -> Result<usize> {
         let conn = self.conn()?;
@@ -205,15 +249,13 @@ impl Store {
         Ok(stmt.query_row(duckdb::params_from_iter(params.iter()), |r| r.get(0))?)
     }
 
-    /// Runs a compiled aggregate query, binding the record-key secret first.
-    pub fn aggregate(&self, q: &CompiledQuery, record_key: &str) -> Result<Vec<RawCell>> {
+    /// Runs a compiled aggregate query.
+    pub fn aggregate(&self, q: &CompiledQuery) -> Result<Vec<RawCell>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&q.sql)?;
         let dims = q.dimensions.len();
         let measures = q.measures.len();
-        let params =
-            std::iter::once(Value::Text(record_key.to_string())).chain(q.params.iter().cloned());
-        let rows = stmt.query_map(duckdb::params_from_iter(params), |r| {
+        let rows = stmt.query_map(duckdb::params_from_iter(q.params.iter()), |r| {
             let mut dimensions = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;

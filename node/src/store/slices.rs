@@ -11,6 +11,10 @@ use super::SliceSource;
 use crate::catalogue::Dataset;
 use crate::error::{NodeError, Result};
 
+/// The column of each row's record key (cell key method, `perturb.rs`), computed at import
+/// from the node's secret; the view carries it for the aggregates, never as a dimension.
+pub const RECORD_KEY: &str = "record_key";
+
 /// The empty table that gives a dataset its columns.
 pub fn schema_table(dataset: &Dataset) -> String {
     format!("{}__schema", dataset.table)
@@ -51,7 +55,8 @@ pub fn refresh_view(conn: &Connection, dataset: &Dataset) -> Result<()> {
     let active = stmt
         .query_map(params![dataset.name], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<std::result::Result<Vec<(i32, i32)>, _>>()?;
-    let columns: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    let mut columns: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    columns.push(RECORD_KEY);
     let columns = columns.join(", ");
     let mut parts = vec![format!("SELECT {columns} FROM {}", schema_table(dataset))];
     for (year, version) in active {

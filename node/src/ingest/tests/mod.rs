@@ -227,7 +227,6 @@ fn rollback_puts_back_the_replaced_slice_and_can_be_undone() {
                 &Default::default(),
             )
             .unwrap(),
-            "0123456789abcdef0123456789abcdef",
         )
         .unwrap();
     assert_eq!(
@@ -287,3 +286,24 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
 
 mod formats;
 mod rules;
+
+#[test]
+fn another_record_key_is_refused_once_data_are_keyed() {
+    let (dir, store) = setup();
+    let key_file = store.default_record_key_path();
+    assert!(key_file.exists(), "the first import created the record key");
+    let other = ImportOptions {
+        record_key: Some("ff".repeat(32)),
+        ..Default::default()
+    };
+    let path = dir.path().join("agents.csv");
+    std::fs::write(&path, agents_csv(&[GOOD])).unwrap();
+    let err = import_file(&store, &AGENTS, 2024, &path, &other)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("record key") && err.contains("backup"),
+        "{err}"
+    );
+    assert!(agent_versions(&store).is_empty(), "nothing was loaded");
+}
