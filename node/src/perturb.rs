@@ -193,6 +193,26 @@ mod tests {
     }
 
     #[test]
+    fn the_record_key_is_created_once_private_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.duckdb.record-key");
+        let key = record_key(&path).unwrap();
+        assert_eq!(key.len(), 64);
+        assert_eq!(record_key(&path).unwrap(), key, "read back, not recreated");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let other = record_key(&dir.path().join("other")).unwrap();
+        assert_ne!(other, key, "each node draws its own");
+        std::fs::write(&path, "not a key").unwrap();
+        let err = record_key(&path).unwrap_err().to_string();
+        assert!(err.contains("restore it from the backup"), "{err}");
+    }
+
+    #[test]
     fn keys_are_uniform_and_derived_keys_independent() {
         assert_eq!(cell_key(0), 0.0);
         assert_eq!(cell_key(1 << 32), 0.0);

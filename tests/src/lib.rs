@@ -98,6 +98,18 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
         limits: Limits::default(),
         import: Default::default(),
     };
+    // A fixed record key, so that the noise, and every test on it, is the same at each run.
+    let key_path = config.record_key.clone().expect("a record key path");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options
+            .open(&key_path)
+            .expect("writing the test record key"),
+        TEST_RECORD_KEY.as_bytes(),
+    )
+    .expect("writing the test record key");
     let store = cdg_node::store::Store::open(&config.database).expect("opening the node database");
     for f in files {
         let dataset = cdg_node::catalogue::dataset(f.dataset).expect("a catalogue dataset");
@@ -143,6 +155,10 @@ mod futures_stop {
 }
 
 /// Serves a node in-process.
+/// The record-key secret of the tests' nodes (development only).
+pub const TEST_RECORD_KEY: &str =
+    "7465737473206f6e6c793a206e6f7420612072656164206b65792c2066697865";
+
 /// The day the tests' nodes believe it is: inside the convention (2023-01-01 to 2026-12-31),
 /// so the tests do not depend on the real date.
 pub const TEST_TODAY: (i32, u32, u32) = (2026, 6, 15);

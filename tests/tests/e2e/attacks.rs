@@ -131,7 +131,7 @@ async fn the_noise_is_published_the_key_is_not_and_a_restart_keeps_the_answers()
     assert_eq!((policy.max_noise, policy.noise_variance), (4, 2.0));
     let key_path = n.config.record_key.clone().unwrap();
     let key = std::fs::read_to_string(&key_path).unwrap();
-    assert_eq!(key.trim().len(), 64, "32 random bytes in hex");
+    assert_eq!(key.trim().len(), 64, "32 bytes in hex");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -355,4 +355,58 @@ async fn forbidden_statistics_and_identifier_filters_are_refused() {
             status.message()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_cell_a_year_apart_does_not_give_the_exact_change() {
+    let n = one_node().await;
+    let ipc = answer(&n, query("agents", &["annee", "filiere", "sexe"])).await;
+    let (_, batches) = arrow_ipc::decode(&ipc).unwrap();
+    let b = &batches[0];
+    let text = |name: &str, r: usize| {
+        b.column_by_name(name)
+            .unwrap()
+            .as_string::<i32>()
+            .value(r)
+            .to_string()
+    };
+    let counts = b
+        .column_by_name("nombre")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut published: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    for r in (0..b.num_rows()).filter(|&r| !counts.is_null(r)) {
+        published.insert(
+            (text("annee", r), text("filiere", r), text("sexe", r)),
+            counts.value(r),
+        );
+    }
+    let truth = |year: i32| {
+        count_by(&read_agents(&n.csv_dir, year), |a| {
+            (a.filiere.clone(), a.sexe.clone())
+        })
+    };
+    let (before, after) = (truth(cdg_tests::FIRST_YEAR), truth(LAST_YEAR));
+    let (mut pairs, mut blurred) = (0, 0);
+    for ((filiere, sexe), now) in &after {
+        let key = |y: i32| (y.to_string(), filiere.clone(), sexe.clone());
+        let (Some(p_now), Some(p_then)) = (
+            published.get(&key(LAST_YEAR)),
+            published.get(&key(cdg_tests::FIRST_YEAR)),
+        ) else {
+            continue;
+        };
+        let true_change = now - before[&(filiere.clone(), sexe.clone())];
+        let error = (p_now - p_then) - true_change;
+        assert!(error.abs() <= 8, "two noises of at most 4 each");
+        pairs += 1;
+        blurred += usize::from(error != 0);
+    }
+    // Each year's cell has its own key (other agents, other record keys): the published change
+    // is off the true one in most cells, so who joined or left cannot be read from it.
+    assert!(pairs >= 6, "{pairs} cells released in both years");
+    assert!(
+        blurred * 4 >= pairs,
+        "only {blurred} of {pairs} changes are blurred"
+    );
 }
