@@ -233,7 +233,7 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
     }
     writeln!(
         out,
-        "\ns = secret statistique (moins de 11 agents) ; * = total régional des seuls départements diffusés"
+        "\ns = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance) ; * = total régional des seuls départements diffusés ; valeurs diffusées perturbées (méthode des clés de cellule)"
     )?;
     Ok(out)
 }
