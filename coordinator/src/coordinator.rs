@@ -142,12 +142,13 @@ impl Coordinator {
         &self,
         node: &NodeClient,
         study_id: &str,
+        analyst: &str,
         queries: &[StudyQuery],
     ) -> Result<Vec<NodeAnswer>, NodeFailure> {
         let mut answers = Vec::with_capacity(queries.len());
         for q in queries {
             let answer = node
-                .execute(study_id, q, self.node_timeout)
+                .execute(study_id, analyst, q, self.node_timeout)
                 .await
                 .map_err(|mut f| {
                     f.message = format!("query {}: {}", q.name, f.message);
@@ -183,7 +184,7 @@ impl Coordinator {
             let queries = &queries;
             async move {
                 let result = match self.nodes.iter().find(|n| n.cdg == *cdg) {
-                    Some(node) => self.run_on_node(node, id, queries).await,
+                    Some(node) => self.run_on_node(node, id, &caller.uri(), queries).await,
                     None => Err(NodeFailure {
                         status: OutcomeStatus::Unreachable,
                         message: format!("no node configured for CDG {cdg}"),

@@ -67,6 +67,7 @@ impl NodeClient {
     pub async fn execute(
         &self,
         study_id: &str,
+        analyst: &str,
         query: &StudyQuery,
         deadline: Duration,
     ) -> Result<NodeAnswer, NodeFailure> {
@@ -75,6 +76,7 @@ impl NodeClient {
             query: Some((&query.query).into()),
             study_id: study_id.to_string(),
             query_name: query.name.clone(),
+            analyst: analyst.to_string(),
         });
         request.set_timeout(deadline);
         let mut client = self.client.clone();

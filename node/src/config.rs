@@ -67,6 +67,8 @@ pub struct PolicyConfig {
     /// p% rule on magnitude cells: a sum or mean is kept secret when the cell's total minus its
     /// two largest contributions is under this share of the largest.
     pub dominance_p: f64,
+    /// Released cells an analyst may receive per day from this node.
+    pub max_cells_per_analyst_per_day: u32,
     pub perturbation: PerturbationConfig,
     pub convention: ConventionConfig,
 }
@@ -129,6 +131,7 @@ impl Default for PolicyConfig {
             min_employers_per_cell: FLOOR_MIN_EMPLOYERS,
             max_group_by: CEILING_MAX_GROUP_BY,
             dominance_p: FLOOR_DOMINANCE_P,
+            max_cells_per_analyst_per_day: 20_000,
             perturbation: PerturbationConfig::default(),
             convention: ConventionConfig::default(),
         }
@@ -240,6 +243,12 @@ impl NodeConfig {
                     "is {}, expected between the floor {FLOOR_DOMINANCE_P} and 1",
                     p.dominance_p
                 ),
+            ));
+        }
+        if p.max_cells_per_analyst_per_day == 0 {
+            return Err(invalid(
+                "policy.max_cells_per_analyst_per_day",
+                "must be at least 1".to_string(),
             ));
         }
         let c = &p.convention;

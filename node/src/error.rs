@@ -20,6 +20,9 @@ pub enum NodeError {
     Database(#[from] duckdb::Error),
     #[error("{0}")]
     Import(String),
+    /// The analyst's daily budget of released cells is spent.
+    #[error("{0}")]
+    Budget(String),
     /// Today is outside the convention's validity.
     #[error("{0}")]
     OutsideConvention(String),
@@ -39,6 +42,7 @@ impl From<NodeError> for tonic::Status {
             NodeError::Policy(_) | NodeError::Forbidden { .. } => {
                 tonic::Status::permission_denied(message)
             }
+            NodeError::Budget(_) => tonic::Status::resource_exhausted(message),
             NodeError::Import(_) | NodeError::OutsideConvention(_) => {
                 tonic::Status::failed_precondition(message)
             }

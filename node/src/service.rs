@@ -169,11 +169,23 @@ impl NodeService for NodeServiceImpl {
             .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
         let policy = self.config.policy.clone();
         let perturbation = self.perturbation.clone();
+        let analyst = if req.analyst.is_empty() {
+            caller.uri()
+        } else {
+            req.analyst.clone()
+        };
+        let today = (self.clock)().to_string();
         let (released, versions) = self
             .blocking(move |store| {
                 release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
                 let cells = store.aggregate(&compiled)?;
                 let released = release::release(&compiled, &cells, &policy, &perturbation)?;
+                store.spend_budget(
+                    &analyst,
+                    &today,
+                    released.released,
+                    policy.max_cells_per_analyst_per_day,
+                )?;
                 // The versions the answer was computed on: the dataset's and those it joins.
                 let reads = compiled.dataset.reads();
                 let versions: Vec<DataVersion> = store

@@ -366,6 +366,7 @@ pub fn execute(q: v1::AggregateQuery) -> v1::ExecuteRequest {
         query: Some(q),
         study_id: "S-test".into(),
         query_name: "q".into(),
+        analyst: String::new(),
     }
 }
 

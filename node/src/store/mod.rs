@@ -97,6 +97,8 @@ impl Store {
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
+             CREATE TABLE IF NOT EXISTS budget (analyst VARCHAR NOT NULL, day DATE NOT NULL,
+                cells BIGINT NOT NULL, PRIMARY KEY (analyst, day));
              CREATE TABLE IF NOT EXISTS node_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
              CREATE TABLE IF NOT EXISTS slice_previous (
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL);
@@ -228,6 +230,32 @@ impl Store {
                     .into(),
             )),
         }
+    }
+
+    /// Counts `cells` released to `analyst` on `day`, unless that would take the day's total
+    /// past `limit`: then nothing is counted and the answer must not be sent.
+    pub fn spend_budget(&self, analyst: &str, day: &str, cells: u32, limit: u32) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let used: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(cells), 0) FROM budget WHERE analyst = ? AND day = CAST(? AS DATE)",
+            params![analyst, day],
+            |r| r.get(0),
+        )?;
+        if used + i64::from(cells) > i64::from(limit) {
+            return Err(NodeError::Budget(format!(
+                "{analyst} has received {used} cells from this node on {day}; this answer's \
+                 {cells} would pass the daily budget of {limit} (policy.max_cells_per_analyst_per_day). \
+                 Ask fewer or coarser tables, or wait until tomorrow"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO budget VALUES (?, CAST(? AS DATE), ?) ON CONFLICT (analyst, day) \
+             DO UPDATE SET cells = cells + excluded.cells",
+            params![analyst, day, i64::from(cells)],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Runs a query and returns its number of rows (benchmarks compare against plain SQL).
