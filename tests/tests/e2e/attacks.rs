@@ -470,3 +470,78 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
         .unwrap();
     assert!(c.execute(ask(alice)).await.is_ok());
 }
+
+/// The value of an agents dimension the test can compute from the generated file.
+fn agent_dimension(a: &cdg_tests::AgentRow, name: &str) -> String {
+    match name {
+        "sexe" => a.sexe.clone(),
+        "categorie" => a.categorie.clone(),
+        "filiere" => a.filiere.clone(),
+        "statut" => a.statut.clone(),
+        _ => cdg_node::codes::tranche_age(a.annee - a.annee_naissance).to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_released_cell_of_random_queries_holds_1_to_10_agents() {
+    let n = one_node().await;
+    let agents = read_agents(&n.csv_dir, LAST_YEAR);
+    let dims = ["sexe", "categorie", "filiere", "statut", "tranche_age"];
+    // A small deterministic generator (64-bit LCG): the same 60 queries at every run.
+    let mut state = 0x2026_u64;
+    let mut next = |bound: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize % bound
+    };
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    let (mut released, mut queries) = (0, 0);
+    for _ in 0..60 {
+        let mut group_by: Vec<&str> = Vec::new();
+        for _ in 0..1 + next(3) {
+            let d = dims[next(dims.len())];
+            if !group_by.contains(&d) {
+                group_by.push(d);
+            }
+        }
+        let q = with_filters(query("agents", &group_by), year_filter());
+        let Ok(answer) = c.execute(execute(q)).await else {
+            continue; // refused by a rule before any cell: nothing released
+        };
+        queries += 1;
+        let (_, batches) = arrow_ipc::decode(&answer.into_inner().arrow_ipc).unwrap();
+        let b = &batches[0];
+        let status = b.column_by_name("diffusion").unwrap().as_string::<i32>();
+        let truth = count_by(&agents, |a| {
+            group_by
+                .iter()
+                .map(|d| agent_dimension(a, d))
+                .collect::<Vec<_>>()
+        });
+        for r in 0..b.num_rows() {
+            let key: Vec<String> = group_by
+                .iter()
+                .map(|d| {
+                    b.column_by_name(d)
+                        .unwrap()
+                        .as_string::<i32>()
+                        .value(r)
+                        .to_string()
+                })
+                .collect();
+            if status.value(r) == RELEASED {
+                released += 1;
+                let agents_in_cell = truth.get(&key).copied().unwrap_or(0);
+                assert!(
+                    agents_in_cell >= 11,
+                    "{group_by:?} {key:?}: {agents_in_cell} agents released"
+                );
+            }
+        }
+    }
+    assert!(
+        queries >= 50 && released > 100,
+        "{queries} queries, {released} cells released"
+    );
+}
