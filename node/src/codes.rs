@@ -145,26 +145,54 @@ pub const MOTIFS_DEPART: &[&str] = &[
 ];
 
 /// Every `motif` of a mouvement: [`MOTIFS_ARRIVEE`] then the departure-only ones.
-pub const MOTIFS_MOUVEMENT: &[&str] = &[
-    "concours",
-    "recrutement direct",
-    "mutation",
-    "détachement entrant",
-    "intégration directe",
-    "réintégration",
-    "transfert de compétences",
-    "recrutement contractuel",
-    "contrat aidé ou apprentissage",
-    "retraite",
-    "détachement sortant",
-    "disponibilité",
-    "démission",
-    "rupture conventionnelle",
-    "fin de contrat",
-    "licenciement",
-    "décès",
-    "autre",
-];
+pub const MOTIFS_MOUVEMENT: &[&str] = &union::<18>(MOTIFS_ARRIVEE, MOTIFS_DEPART);
+
+/// The codes of `a`, then those of `b` that `a` does not have. `N` is their number: a wrong
+/// `N` stops the build.
+const fn union<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut n = 0;
+    while n < a.len() {
+        out[n] = a[n];
+        n += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        if !contains(a, b[j]) {
+            out[n] = b[j];
+            n += 1;
+        }
+        j += 1;
+    }
+    assert!(n == N, "union::<N>: N is not the number of distinct codes");
+    out
+}
+
+const fn contains(list: &[&str], code: &str) -> bool {
+    let mut i = 0;
+    while i < list.len() {
+        if same(list[i], code) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn same(x: &str, y: &str) -> bool {
+    let (x, y) = (x.as_bytes(), y.as_bytes());
+    if x.len() != y.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < x.len() {
+        if x[i] != y[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// `motif_absence` (domain-data.md §2.1).
 pub const MOTIFS_ABSENCE: &[&str] = &[

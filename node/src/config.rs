@@ -188,20 +188,20 @@ impl Default for Limits {
 pub type ConfigError = SettingsError;
 
 impl NodeConfig {
+    /// The record-key secret's file: the configured one, or the default beside the database.
+    pub fn record_key_path(&self) -> PathBuf {
+        self.record_key
+            .clone()
+            .unwrap_or_else(|| crate::perturb::default_record_key_path(&self.database))
+    }
+
     /// Loads, resolves relative paths against the file's folder, and validates.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;
         let base = settings::base_dir(path);
         config.database = base.join(&config.database);
         config.tls = config.tls.resolved(&base);
-        config.record_key = Some(match &config.record_key {
-            Some(key) => base.join(key),
-            None => {
-                let mut name = config.database.clone().into_os_string();
-                name.push(".record-key");
-                PathBuf::from(name)
-            }
-        });
+        config.record_key = config.record_key.map(|key| base.join(key));
         config.validate(path)?;
         Ok(config)
     }
@@ -398,7 +398,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let config = NodeConfig::load(&path).unwrap();
         assert_eq!(
-            config.record_key.unwrap(),
+            config.record_key_path(),
             PathBuf::from("/var/lib/cdg-node/node-62.duckdb.record-key"),
             "the record key defaults to sit beside the database"
         );

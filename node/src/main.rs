@@ -154,11 +154,7 @@ enum DataCommand {
 
 /// The node's record-key secret (created on first use), which imports key the rows with.
 fn record_key(config: &NodeConfig) -> anyhow::Result<String> {
-    let path = config
-        .record_key
-        .as_ref()
-        .context("the configuration gives no record key path")?;
-    Ok(cdg_node::perturb::record_key(path)?)
+    Ok(cdg_node::perturb::record_key(&config.record_key_path())?)
 }
 
 /// `--max-reject-ratio`, or the configuration's.

@@ -21,6 +21,14 @@ use std::path::Path;
 use crate::config::PerturbationConfig;
 use crate::error::{NodeError, Result};
 
+/// Where a node keeps its record-key secret unless configured otherwise: beside its database,
+/// as `<database>.record-key`.
+pub fn default_record_key_path(database: &Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".record-key");
+    name.into()
+}
+
 /// The record-key secret in `path`, created (32 random bytes in hex, readable by the owner
 /// only) when the file does not exist yet.
 pub fn record_key(path: &Path) -> Result<String> {

@@ -44,11 +44,7 @@ pub async fn run_with_clock(
     let store = tokio::task::spawn_blocking(move || Store::open(&database))
         .await
         .context("opening the database")??;
-    let key_path = config
-        .record_key
-        .clone()
-        .context("the configuration gives no record key path")?;
-    let record_key = crate::perturb::record_key(&key_path)?;
+    let record_key = crate::perturb::record_key(&config.record_key_path())?;
     store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;

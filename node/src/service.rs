@@ -121,6 +121,7 @@ impl NodeService for NodeServiceImpl {
         check_protocol_version(request.get_ref().protocol_version)?;
         let data_versions = self.blocking(|s| s.data_versions()).await?;
         let p = &self.config.policy;
+        let convention = p.convention.validity();
         Ok(Response::new(DescribeResponse {
             protocol_version: PROTOCOL_VERSION,
             cdg: self.config.cdg.code().to_string(),
@@ -134,8 +135,8 @@ impl NodeService for NodeServiceImpl {
                 noise_variance: p.perturbation.variance,
                 magnitude_noise: p.perturbation.magnitude_noise,
                 dominance_p: p.dominance_p,
-                convention_start: p.convention.validity().0.to_string(),
-                convention_end: p.convention.validity().1.to_string(),
+                convention_start: convention.0.to_string(),
+                convention_end: convention.1.to_string(),
             }),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -93,13 +93,13 @@ pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathB
         database: dir.join(format!("node-{}.duckdb", cdg.code())),
         tls: identity(pki, Principal::new(Role::Node, cdg)),
         policy: PolicyConfig::default(),
-        // Where imports without a configured key put it: beside the database.
-        record_key: Some(dir.join(format!("node-{}.duckdb.record-key", cdg.code()))),
+        // Beside the database, where imports without a configured key look for it.
+        record_key: None,
         limits: Limits::default(),
         import: Default::default(),
     };
     // A fixed record key, so that the noise, and every test on it, is the same at each run.
-    let key_path = config.record_key.clone().expect("a record key path");
+    let key_path = config.record_key_path();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);

@@ -195,9 +195,7 @@ impl Store {
     /// Where the record-key secret sits when the configuration does not say:
     /// `<database>.record-key`.
     pub fn default_record_key_path(&self) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push(".record-key");
-        PathBuf::from(name)
+        crate::perturb::default_record_key_path(&self.path)
     }
 
     /// Ties the database to the record-key secret its slices were keyed with: the first call

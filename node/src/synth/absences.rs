@@ -29,6 +29,8 @@
 //! 350: 15 days per agent in communes under 1,000 inhabitants, 30 above
 //! 50,000, DGCL 2017).
 
+use super::write::header;
+use crate::catalogue;
 use std::io;
 use std::path::Path;
 
@@ -43,16 +45,6 @@ use super::params::{CAT_A, CAT_B, CAT_C, F_IS, F_TECH};
 use super::population::Population;
 use super::sampling::{SynthRng, chance, normal, unit};
 use super::write::{push_id, push_int, writer};
-
-/// Header of `absences_<year>.csv`.
-pub const HEADER: [&str; 6] = [
-    "annee",
-    "agent_id",
-    "employeur_id",
-    "motif_absence",
-    "nb_arrets",
-    "jours_calendaires",
-];
 
 // Motif indices in `MOTIFS_ABSENCE`.
 const MO: usize = 0;
@@ -253,7 +245,7 @@ pub fn write(
     rng: &mut SynthRng,
 ) -> io::Result<u64> {
     let mut w = writer(path)?;
-    w.write_record(HEADER)?;
+    w.write_record(header(&catalogue::ABSENCES))?;
     let days_year = days_in_year(year);
     let mut order: Vec<u32> = (0..pop.slots.len() as u32).collect();
     order.sort_unstable_by_key(|&i| pop.slots[i as usize].agent);

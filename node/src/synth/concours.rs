@@ -20,6 +20,8 @@
 //!   first épreuve; the jury fills the posts (admis = postes, 80-100% for one
 //!   session in five), never admitting more than the present candidates.
 
+use super::write::header;
+use crate::catalogue;
 use std::io;
 use std::path::Path;
 
@@ -30,20 +32,6 @@ use crate::codes::{CATEGORIES, FILIERES, VOIES_CONCOURS};
 use super::formats::{Cell, write_xlsx};
 use super::params::REGION_AGENTS;
 use super::sampling::{SynthRng, chance, unit};
-
-/// Columns of `concours_<year>.xlsx`.
-pub const HEADER: [&str; 10] = [
-    "annee",
-    "session_id",
-    "cadre_emplois",
-    "filiere",
-    "categorie",
-    "voie",
-    "postes_ouverts",
-    "inscrits",
-    "presents",
-    "admis",
-];
 
 // Voie indices in `VOIES_CONCOURS`.
 const EXTERNE: u8 = 0;
@@ -246,7 +234,13 @@ pub fn write(path: &Path, year: i32, code: &str, sessions: &[Session]) -> io::Re
             ]
         })
         .collect();
-    write_xlsx(path, "concours", &HEADER, &rows, year + 1)?;
+    write_xlsx(
+        path,
+        "concours",
+        &header(&catalogue::CONCOURS),
+        &rows,
+        year + 1,
+    )?;
     Ok(sessions.len() as u64)
 }
 

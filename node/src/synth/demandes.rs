@@ -17,6 +17,8 @@
 //!   département, 15% in another one of the region, 5% elsewhere; about 8%
 //!   are laureates of a concours on a liste d'aptitude.
 
+use super::write::header;
+use crate::catalogue;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,21 +35,6 @@ use crate::codes::{
 use super::emploi::{NM, PROFILES};
 use super::formats::{days_in_month, first_of_month, iso, write_parquet};
 use super::sampling::{SynthRng, chance, logistic, logit, unit, weighted};
-
-/// Columns of `demandes_<year>.parquet`.
-pub const HEADER: [&str; 11] = [
-    "annee",
-    "demande_id",
-    "date_depot",
-    "sexe",
-    "tranche_age",
-    "departement_residence",
-    "situation",
-    "niveau_diplome",
-    "metier",
-    "categorie_visee",
-    "laureat_concours",
-];
 
 /// CVs per offer.
 pub const CVS_PER_OFFER: f64 = 1.5;
@@ -176,7 +163,7 @@ pub fn write(path: &Path, year: i32, code: &str, demandes: &[Demande]) -> io::Re
         ("categorie_visee", label(CATEGORIES, |d| d.categorie)),
         ("laureat_concours", label(OUI_NON, |d| u8::from(!d.laureat))),
     ];
-    debug_assert!(columns.iter().map(|c| c.0).eq(HEADER));
+    debug_assert!(columns.iter().map(|c| c.0).eq(header(&catalogue::DEMANDES)));
     write_parquet(path, columns)?;
     Ok(demandes.len() as u64)
 }

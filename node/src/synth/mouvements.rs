@@ -18,6 +18,8 @@
 //!
 //! Titularisations and other changes of statut are not movements.
 
+use super::write::header;
+use crate::catalogue;
 use std::io;
 use std::path::Path;
 
@@ -33,22 +35,6 @@ use super::params::{CONTRACTUEL_NON_PERMANENT, CONTRACTUEL_PERMANENT};
 use super::population::{Cause, Move};
 use super::sampling::{SynthRng, chance, weighted};
 use super::write::{push_id, push_int, writer};
-
-/// Header of `mouvements_<year>.csv`.
-pub const HEADER: [&str; 12] = [
-    "annee",
-    "mouvement_id",
-    "agent_id",
-    "employeur_id",
-    "date_effet",
-    "sens",
-    "motif",
-    "statut",
-    "categorie",
-    "filiere",
-    "sexe",
-    "annee_naissance",
-];
 
 /// Départ motifs of an exit other than retirement, and their weights by
 /// statut (titulaire, stagiaire, contractuel permanent, non permanent).
@@ -208,7 +194,7 @@ pub fn write(
 ) -> io::Result<u64> {
     let rows = rows(year, moves, rng);
     let mut w = writer(path)?;
-    w.write_record(HEADER)?;
+    w.write_record(header(&catalogue::MOUVEMENTS))?;
     let mut year_buf = Vec::new();
     push_int(&mut year_buf, year.unsigned_abs().into(), 1);
     let mut buf = Vec::with_capacity(32);

@@ -19,6 +19,8 @@
 //!   tension, 87% for the others); 80% are open to contractuels, and 51% of
 //!   the nominations are contractuels.
 
+use super::write::header;
+use crate::catalogue;
 use chrono::{Months, NaiveDate};
 use rand::Rng;
 
@@ -37,25 +39,6 @@ use super::write::{push_id, push_int};
 
 use std::io;
 use std::path::Path;
-
-/// Header of `offres_<year>.csv`.
-pub const HEADER: [&str; 15] = [
-    "annee",
-    "offre_id",
-    "employeur_id",
-    "date_publication",
-    "date_limite_candidature",
-    "nature",
-    "categorie",
-    "filiere",
-    "metier",
-    "temps_travail",
-    "ouvert_contractuels",
-    "statut_offre",
-    "nb_republications",
-    "date_nomination",
-    "type_nomination",
-];
 
 /// Offers per agent and year.
 pub const OFFERS_PER_AGENT: f64 = 0.115;
@@ -207,7 +190,7 @@ pub fn write(
     employers: &[Employer],
 ) -> io::Result<u64> {
     let mut w = memory_csv();
-    w.write_record(HEADER)?;
+    w.write_record(header(&catalogue::OFFRES))?;
     let mut year_buf = Vec::new();
     push_int(&mut year_buf, year.unsigned_abs().into(), 1);
     let mut buf = Vec::with_capacity(32);

@@ -45,7 +45,10 @@ pub fn reader(path: &Path) -> csv::Reader<std::fs::File> {
 
 pub fn read_agents(path: &Path) -> Vec<Agent> {
     let mut r = reader(path);
-    assert_eq!(r.headers().expect("header"), &write::AGENTS_HEADER[..]);
+    assert_eq!(
+        r.headers().expect("header"),
+        &write::header(&crate::catalogue::AGENTS)[..]
+    );
     r.records()
         .map(|rec| {
             let rec = rec.expect("record");
@@ -69,7 +72,10 @@ pub fn read_agents(path: &Path) -> Vec<Agent> {
 
 pub fn read_employeurs(path: &Path) -> Vec<Employeur> {
     let mut r = reader(path);
-    assert_eq!(r.headers().expect("header"), &write::EMPLOYEURS_HEADER[..]);
+    assert_eq!(
+        r.headers().expect("header"),
+        &write::header(&crate::catalogue::EMPLOYEURS)[..]
+    );
     r.records()
         .map(|rec| {
             let rec = rec.expect("record");

@@ -2,6 +2,7 @@
 //! UTF-8, a header row, decimal comma, CRLF line endings, fields quoted only
 //! when needed.
 
+use crate::catalogue::{self, Dataset};
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -15,31 +16,6 @@ use super::draw::{self, Slot};
 use super::employers::Employer;
 use super::params::{CONTRACTUEL_NON_PERMANENT, CONTRACTUEL_PERMANENT, PAY_GRID, pay_index};
 use super::population::Population;
-
-/// Header of `employeurs_<year>.csv`.
-pub const EMPLOYEURS_HEADER: [&str; 5] = [
-    "annee",
-    "employeur_id",
-    "type_employeur",
-    "tranche_effectif",
-    "affiliation",
-];
-
-/// Header of `agents_<year>.csv`.
-pub const AGENTS_HEADER: [&str; 12] = [
-    "annee",
-    "agent_id",
-    "employeur_id",
-    "statut",
-    "categorie",
-    "filiere",
-    "cadre_emplois",
-    "sexe",
-    "annee_naissance",
-    "temps_travail",
-    "etpr",
-    "remuneration_brute_annuelle",
-];
 
 /// Fonctionnaires from which an employer may leave obligatory affiliation.
 const AFFILIATION_THRESHOLD: u32 = 350;
@@ -116,7 +92,7 @@ pub fn employers(
     fonctionnaires: &[u32],
 ) -> io::Result<u64> {
     let mut w = writer(path)?;
-    w.write_record(EMPLOYEURS_HEADER)?;
+    w.write_record(header(&catalogue::EMPLOYEURS))?;
     let mut order: Vec<usize> = (0..employers.len()).collect();
     order.sort_unstable_by_key(|&i| employers[i].num);
     let mut buf = Vec::with_capacity(16);
@@ -152,7 +128,7 @@ pub fn agents(
     employers: &[Employer],
 ) -> io::Result<u64> {
     let mut w = writer(path)?;
-    w.write_record(AGENTS_HEADER)?;
+    w.write_record(header(&catalogue::AGENTS))?;
     let mut order: Vec<u32> = (0..pop.slots.len() as u32).collect();
     order.sort_unstable_by_key(|&i| pop.slots[i as usize].agent);
     let mut year_buf = Vec::new();
@@ -187,6 +163,11 @@ pub fn agents(
     }
     w.flush()?;
     Ok(order.len() as u64)
+}
+
+/// A dataset's header row: its catalogue column names, in order.
+pub fn header(dataset: &Dataset) -> Vec<&'static str> {
+    dataset.columns.iter().map(|c| c.name).collect()
 }
 
 #[cfg(test)]

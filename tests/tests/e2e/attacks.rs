@@ -129,7 +129,7 @@ async fn the_noise_is_published_the_key_is_not_and_a_restart_keeps_the_answers()
     let described = describe(&mut c).await;
     let policy = described.policy.clone().unwrap();
     assert_eq!((policy.max_noise, policy.noise_variance), (4, 2.0));
-    let key_path = n.config.record_key.clone().unwrap();
+    let key_path = n.config.record_key_path();
     let key = std::fs::read_to_string(&key_path).unwrap();
     assert_eq!(key.trim().len(), 64, "32 bytes in hex");
     #[cfg(unix)]

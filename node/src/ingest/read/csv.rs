@@ -60,9 +60,6 @@ pub fn read(
             }
         }
     }
-    if sink.rows() == 0 {
-        return Err("no data rows under the header; nothing was loaded".into());
-    }
     Ok(Raw {
         rows: sink.finish()?,
         read_as: format!(

@@ -133,11 +133,19 @@ pub fn read(
         None => Format::of(file)?,
     };
     let fail = |message: String| NodeError::Import(format!("{}: {message}", file.display()));
-    match format {
-        Format::Csv => csv::read(bytes, options, map, out).map_err(fail),
-        Format::Xlsx => xlsx::read(bytes, options, map, out).map_err(fail),
-        Format::Parquet => parquet::read(bytes, map, out).map_err(fail),
+    let raw = match format {
+        Format::Csv => csv::read(bytes, options, map, out),
+        Format::Xlsx => xlsx::read(bytes, options, map, out),
+        Format::Parquet => parquet::read(bytes, map, out),
     }
+    .map_err(fail)?;
+    if raw.rows == 0 {
+        return Err(fail(format!(
+            "no data rows ({}); nothing was loaded",
+            raw.read_as
+        )));
+    }
+    Ok(raw)
 }
 
 /// Collects rows into text columns: only the fields of the dataset's columns are kept,
@@ -229,11 +237,6 @@ impl<'a> RowSink<'a> {
         if let Err(e) = (self.out)(batch) {
             self.failed = Some(e);
         }
-    }
-
-    /// Rows added so far.
-    pub fn rows(&self) -> usize {
-        self.rows
     }
 
     /// Hands over the last rows; says why the rows could not all be handed over.
