@@ -44,6 +44,7 @@ fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
 async fn run_step(program: &Path, args: &[String]) -> anyhow::Result<String> {
     let out = tokio::process::Command::new(program)
         .args(args)
+        .kill_on_drop(true)
         .output()
         .await
         .with_context(|| format!("starting {}", program.display()))?;
@@ -97,6 +98,8 @@ fn step(start: Instant, what: &str) {
 /// Runs the demo; with `serve`, keeps the network up until SIGINT or SIGTERM.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let start = Instant::now();
+    // Installed before any child process starts, so that a signal at any moment stops them all.
+    let mut stop = Box::pin(cdg_shared::serving::signal());
     let node_bin = sibling_binary("cdg-node")?;
     let coordinator_bin = sibling_binary("cdg-coordinator")?;
     let work = &opts.workdir;
@@ -172,7 +175,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             anyhow::Ok((cdg, rows))
         }
     });
-    for (cdg, rows) in try_join_all(loads).await? {
+    let loaded = tokio::select! {
+        loaded = try_join_all(loads) => loaded?,
+        () = &mut stop => anyhow::bail!("interrupted while loading the synthetic data"),
+    };
+    for (cdg, rows) in loaded {
         step(
             start,
             &format!("CDG {cdg} ({}): {rows} rows imported", cdg.name()),
@@ -180,7 +187,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     }
 
     let mut supervisor = Supervisor::default();
-    let outcome = async {
+    let body = async {
         let mut nodes = Vec::new();
         for cdg in Cdg::ALL {
             let c = cdg.code();
@@ -298,21 +305,24 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         let result = client.run(&submitted.study_id).await?;
         step(start, "study run completed\n");
         print!("{}", output::render(&result)?);
-
-        if opts.serve {
-            println!(
-                "\nThe network is running; {} describes it (addresses, certificates).\n\
-                 Try: cdg --network {} study result {}\n\
-                 Stop it with Ctrl-C.",
-                network_path.display(),
-                network_path.display(),
-                submitted.study_id
-            );
-            cdg_shared::serving::signal().await;
-        }
-        anyhow::Ok(())
+        anyhow::Ok((network_path, submitted.study_id))
+    };
+    let outcome = tokio::select! {
+        outcome = body => outcome,
+        () = &mut stop => Err(anyhow::anyhow!("interrupted before the study completed")),
+    };
+    if let (true, Ok((network_path, study_id))) = (opts.serve, &outcome) {
+        println!(
+            "\nThe network is running; {} describes it (addresses, certificates).\n\
+             Try: cdg --network {} study result {study_id}\n\
+             Stop it with Ctrl-C.",
+            network_path.display(),
+            network_path.display(),
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        stop.await;
     }
-    .await;
     supervisor.stop_all(Duration::from_secs(10)).await;
     outcome?;
     step(start, "network stopped");

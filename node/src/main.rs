@@ -242,9 +242,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = NodeConfig::load(&config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async move {
+                // Handlers first: the ready file invites a supervisor to signal us.
+                let stop = cdg_shared::serving::signal();
                 let listener =
                     cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
-                cdg_node::server::run(config, listener, cdg_shared::serving::signal()).await
+                cdg_node::server::run(config, listener, stop).await
             })
         }
         Command::Import {

@@ -48,7 +48,9 @@ fn main() -> ExitCode {
 fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
     let config = CoordinatorConfig::load(&config)?;
     tokio::runtime::Runtime::new()?.block_on(async move {
+        // Handlers first: the ready file invites a supervisor to signal us.
+        let stop = cdg_shared::serving::signal();
         let listener = cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
-        cdg_coordinator::server::run(config, listener, cdg_shared::serving::signal()).await
+        cdg_coordinator::server::run(config, listener, stop).await
     })
 }

@@ -56,25 +56,36 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
         .args(["demo", "--serve", "--workdir"])
         .arg(dir.path())
         .args(["--scale", "0.05", "--years", "2024"])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let network_file = dir.path().join("network.json");
+    // Wait, as a user does, for the banner saying the network is up and how to stop it.
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let start = Instant::now();
-    while !dir
-        .path()
-        .join("coordinator/results")
-        .read_dir()
-        .map(|mut d| d.next().is_some())
-        .unwrap_or(false)
-    {
+    loop {
+        match lines.recv_timeout(Duration::from_millis(500)) {
+            Ok(line) if line.contains("Stop it with Ctrl-C") => break,
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("the demo exited early: {:?}", demo.wait())
+            }
+        }
         assert!(
             start.elapsed() < Duration::from_secs(240),
             "the demo network did not come up"
         );
-        assert!(demo.try_wait().unwrap().is_none(), "the demo exited early");
-        std::thread::sleep(Duration::from_millis(200));
     }
     let network: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&network_file).unwrap()).unwrap();
@@ -154,4 +165,38 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
 
 fn nix_pid(id: u32) -> nix::unistd::Pid {
     nix::unistd::Pid::from_raw(id as i32)
+}
+
+#[test]
+fn demo_interrupted_while_starting_stops_every_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(binary("cdg"))
+        .args(["demo", "--serve", "--workdir"])
+        .arg(dir.path())
+        .args(["--scale", "0.05", "--years", "2024"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first node announces its address: the network is half up, the study not yet run.
+    let ready = dir.path().join("run/node-02.addr");
+    let start = Instant::now();
+    while !ready.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "the first node did not come up"
+        );
+        assert!(demo.try_wait().unwrap().is_none(), "the demo exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr = std::fs::read_to_string(&ready).unwrap();
+    nix::sys::signal::kill(nix_pid(demo.id()), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = demo.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        std::net::TcpStream::connect(addr.trim()).is_err(),
+        "node {addr} still listening after the demo was interrupted"
+    );
 }
