@@ -132,9 +132,7 @@ pub fn query(runs: usize, workdir: &Path) -> anyhow::Result<String> {
     let limits = crate::config::Limits::default();
     let full = || -> anyhow::Result<()> {
         let compiled = crate::compile::compile(&aggregate, &policy, &limits)?;
-        crate::release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
-        let cells = store.aggregate(&compiled)?;
-        crate::release::release(&compiled, &cells, &policy, &perturbation)?;
+        crate::release::answer(&store, &compiled, &policy, &perturbation)?;
         Ok(())
     };
     let raw = || -> anyhow::Result<()> {

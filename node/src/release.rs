@@ -12,11 +12,11 @@ use arrow::array::{ArrayRef, Float64Builder, Int64Builder, RecordBatch, StringBu
 use arrow::datatypes::SchemaRef;
 use cdg_shared::query::{Aggregate, RELEASED};
 
-use crate::compile::{CompiledQuery, ComplementCheck};
+use crate::compile::CompiledQuery;
 use crate::config::PolicyConfig;
 use crate::error::{NodeError, Result};
 use crate::perturb::{self, Perturbation};
-use crate::store::{MeasureValue, RawCell};
+use crate::store::{MeasureValue, RawCell, Store};
 
 /// `diffusion` value of a cell below the frequency threshold.
 pub const SUPPRESSED_THRESHOLD: &str = "secret: seuil";
@@ -24,6 +24,8 @@ pub const SUPPRESSED_THRESHOLD: &str = "secret: seuil";
 pub const SUPPRESSED_EMPLOYERS: &str = "secret: employeurs";
 /// `diffusion` value of a magnitude cell one or two contributions dominate (p% rule).
 pub const SUPPRESSED_DOMINANCE: &str = "secret: dominance";
+/// `diffusion` value of a magnitude cell one employer dominates ((1, k%) rule).
+pub const SUPPRESSED_EMPLOYER_DOMINANCE: &str = "secret: dominance employeur";
 
 #[derive(Debug, Clone)]
 pub struct Released {
@@ -31,18 +33,37 @@ pub struct Released {
     pub batch: RecordBatch,
     pub released: u32,
     pub suppressed: u32,
+    /// Cell keys of the released cells with fewer units than the overlap watch's small group.
+    pub small_groups: Vec<i64>,
+}
+
+/// The whole answer to a compiled query: the complement rule, the cells, disclosure control.
+pub fn answer(
+    store: &Store,
+    q: &CompiledQuery,
+    policy: &PolicyConfig,
+    perturbation: &Perturbation,
+) -> Result<Released> {
+    check_complements(q, policy, |sql, params| store.two_counts(sql, params))?;
+    let cells = store.aggregate(q, threshold(q, policy))?;
+    release(q, &cells, policy, perturbation)
 }
 
 /// The complement rule: refuses the query when a filter leaves 1 to threshold − 1 units of the
-/// population the other filters select outside its answer. `count` runs a check.
+/// population the other filters select outside its answer. `count` runs a check's SQL and
+/// returns its two counts.
 pub fn check_complements(
     q: &CompiledQuery,
     policy: &PolicyConfig,
-    mut count: impl FnMut(&ComplementCheck) -> Result<i64>,
+    mut count: impl FnMut(&str, &[duckdb::types::Value]) -> Result<(i64, i64)>,
 ) -> Result<()> {
     let threshold = threshold(q, policy);
     for check in &q.complements {
-        let left_out = count(check)?;
+        let (low, high) = count(&check.bounds_sql, &check.params)?;
+        if high == 0 || low >= threshold {
+            continue; // nobody left out, or surely enough
+        }
+        let left_out = count(&check.exact_sql, &check.params)?.0;
         if (1..threshold).contains(&left_out) {
             return Err(NodeError::Policy(format!(
                 "complement rule: the filter on {:?} leaves fewer than {threshold} {}s of the \
@@ -56,7 +77,8 @@ pub fn check_complements(
     Ok(())
 }
 
-fn threshold(q: &CompiledQuery, policy: &PolicyConfig) -> i64 {
+/// Distinct units a cell of `q` needs: agents (persons) or employers.
+pub fn threshold(q: &CompiledQuery, policy: &PolicyConfig) -> i64 {
     i64::from(if q.dataset.unit.is_person() {
         policy.min_agents_per_cell
     } else {
@@ -88,6 +110,7 @@ pub fn release(
         })
         .collect();
     let (mut released, mut suppressed) = (0u32, 0u32);
+    let mut small_groups = Vec::new();
     for cell in cells {
         for (b, v) in dims.iter_mut().zip(&cell.dimensions) {
             b.append_value(v);
@@ -97,6 +120,9 @@ pub fn release(
         let ok = status == RELEASED;
         if ok {
             released += 1;
+            if cell.units < i64::from(policy.overlap.small_group) {
+                small_groups.push(cell.cell_key);
+            }
         } else {
             suppressed += 1;
         }
@@ -135,6 +161,7 @@ pub fn release(
         batch,
         released,
         suppressed,
+        small_groups,
     })
 }
 
@@ -192,6 +219,12 @@ fn status(
     if magnitudes.iter().any(|v| dominated(v, policy.dominance_p)) {
         return SUPPRESSED_DOMINANCE;
     }
+    if magnitudes
+        .iter()
+        .any(|v| employer_dominated(v, policy.employer_dominance))
+    {
+        return SUPPRESSED_EMPLOYER_DOMINANCE;
+    }
     RELEASED
 }
 
@@ -203,6 +236,14 @@ fn dominated(v: &MeasureValue, p: f64) -> bool {
             let x2 = v.second.unwrap_or(0.0);
             total.abs() - x1 - x2 < p * x1
         }
+        _ => false,
+    }
+}
+
+/// The (1, k%) rule on employers: one employer holds more than `k` of the cell's total.
+fn employer_dominated(v: &MeasureValue, k: f64) -> bool {
+    match (v.top_employer, v.employer_total) {
+        (Some(top), Some(total)) if total > 0.0 => top > k * total,
         _ => false,
     }
 }
@@ -221,12 +262,17 @@ mod tests {
             largest: None,
             second: None,
             rows: units as f64,
+            top_employer: None,
+            employer_total: None,
         };
+        // The largest employer holds the largest contribution and a third of the rest.
         let sum = MeasureValue {
             total: Some(total),
             largest: Some(largest),
             second: Some(second),
             rows: units as f64,
+            top_employer: Some(largest + (total - largest) / 3.0),
+            employer_total: Some(total),
         };
         RawCell {
             dimensions: vec![],
@@ -276,6 +322,12 @@ mod tests {
         ] {
             assert_eq!(status_of(c), expected);
         }
+        // No one agent dominates, but one employer holds 86% of the total.
+        let mut c = cell(30, 5, 900_000.0, 40_000.0, 35_000.0);
+        c.values[1].top_employer = Some(774_000.0);
+        assert_eq!(status_of(c.clone()), SUPPRESSED_EMPLOYER_DOMINANCE);
+        c.values[1].top_employer = Some(765_000.0);
+        assert_eq!(status_of(c), RELEASED, "85% exactly is allowed");
         let r = release(
             &q,
             &[cell(30, 5, 900_000.0, 40_000.0, 35_000.0)],

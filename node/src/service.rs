@@ -17,11 +17,11 @@ use tonic::{Request, Response, Status};
 
 use crate::catalogue::{self, Values};
 use crate::compile;
-use crate::config::NodeConfig;
+use crate::config::{NodeConfig, PolicyConfig};
 use crate::error::NodeError;
 use crate::perturb::Perturbation;
 use crate::release;
-use crate::store::Store;
+use crate::store::{Release, Store};
 
 /// Today's date, as the node sees it (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> chrono::NaiveDate + Send + Sync>;
@@ -62,7 +62,8 @@ impl NodeServiceImpl {
         Ok(())
     }
 
-    fn describe_datasets() -> Vec<DatasetInfo> {
+    /// The catalogue as this node's policy narrows it.
+    fn describe_datasets(policy: &PolicyConfig) -> Vec<DatasetInfo> {
         catalogue::DATASETS
             .iter()
             .map(|d| DatasetInfo {
@@ -71,6 +72,7 @@ impl NodeServiceImpl {
                 dimensions: d
                     .dimensions
                     .iter()
+                    .filter(|dim| policy.allows_dimension(d.name, dim.name))
                     .map(|dim| DimensionInfo {
                         name: dim.name.to_string(),
                         description: dim.description.to_string(),
@@ -80,7 +82,12 @@ impl NodeServiceImpl {
                         },
                     })
                     .collect(),
-                measures: d.measure_names().iter().map(|s| s.to_string()).collect(),
+                measures: d
+                    .measure_names()
+                    .into_iter()
+                    .filter(|m| policy.allows_measure(d.name, m))
+                    .map(str::to_string)
+                    .collect(),
                 unit: d.unit.as_str().to_string(),
             })
             .collect()
@@ -95,6 +102,13 @@ impl NodeServiceImpl {
             .await
             .map_err(|e| NodeError::Internal(format!("worker task failed: {e}")))?
     }
+}
+
+/// The overlap watch's name for a query: a digest of it as asked.
+fn query_digest(query: &AggregateQuery) -> String {
+    use sha2::Digest;
+    let text = serde_json::to_vec(query).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(&text))
 }
 
 fn require(caller: Principal, required: Role, what: &'static str) -> Result<(), NodeError> {
@@ -126,7 +140,7 @@ impl NodeService for NodeServiceImpl {
             protocol_version: PROTOCOL_VERSION,
             cdg: self.config.cdg.code().to_string(),
             departement: self.config.cdg.name().to_string(),
-            datasets: Self::describe_datasets(),
+            datasets: Self::describe_datasets(p),
             policy: Some(DisclosurePolicy {
                 min_agents_per_cell: p.min_agents_per_cell,
                 min_employers_per_cell: p.min_employers_per_cell,
@@ -137,6 +151,10 @@ impl NodeService for NodeServiceImpl {
                 dominance_p: p.dominance_p,
                 convention_start: convention.0.to_string(),
                 convention_end: convention.1.to_string(),
+                employer_dominance: p.employer_dominance,
+                max_cells_per_analyst_per_day: p.max_cells_per_analyst_per_day,
+                overlap_small_group: p.overlap.small_group,
+                overlap_refuse_after: p.overlap.refuse_after,
             }),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -176,16 +194,20 @@ impl NodeService for NodeServiceImpl {
             req.analyst.clone()
         };
         let today = (self.clock)().to_string();
+        let query_digest = query_digest(&query);
         let (released, versions) = self
             .blocking(move |store| {
-                release::check_complements(&compiled, &policy, |c| store.count(&c.sql, &c.params))?;
-                let cells = store.aggregate(&compiled)?;
-                let released = release::release(&compiled, &cells, &policy, &perturbation)?;
-                store.spend_budget(
-                    &analyst,
-                    &today,
-                    released.released,
-                    policy.max_cells_per_analyst_per_day,
+                let released = release::answer(store, &compiled, &policy, &perturbation)?;
+                store.record_release(
+                    &Release {
+                        analyst: &analyst,
+                        day: &today,
+                        dataset: compiled.dataset.name,
+                        query: &query_digest,
+                        cells: released.released,
+                        small_groups: &released.small_groups,
+                    },
+                    &policy,
                 )?;
                 // The versions the answer was computed on: the dataset's and those it joins.
                 let reads = compiled.dataset.reads();

@@ -31,7 +31,7 @@ fn dataset_section(out: &mut String, d: &Dataset) {
         out,
         "- Unit protected by the disclosure threshold: {} (`{}` counted distinct).",
         d.unit.as_str(),
-        d.unit_sql.trim_start_matches("t.")
+        d.unit_column()
     );
     let _ = writeln!(
         out,

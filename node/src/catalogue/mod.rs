@@ -225,6 +225,11 @@ pub const EMPLOYEUR_REF: Reference = Reference {
 };
 
 impl Dataset {
+    /// The stored column naming the unit (`unit_sql` without its table alias).
+    pub fn unit_column(&self) -> &'static str {
+        self.unit_sql.trim_start_matches("t.")
+    }
+
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }

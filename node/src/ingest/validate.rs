@@ -91,7 +91,7 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
              CAST(md5_number_lower(? || CAST(\"{unit}\" AS VARCHAR)) % 4294967296 AS UINTEGER) \
              AS {record_key}, (defect IS NULL AND {valid}) AS values_ok FROM ({parsed}) p",
             stored = stored.join(", "),
-            unit = dataset.unit_sql.trim_start_matches("t."),
+            unit = dataset.unit_column(),
             record_key = crate::store::slices::RECORD_KEY,
             valid = valid.join(" AND "),
         ),
@@ -152,9 +152,15 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
             key_cols = key_cols.join(", "),
         ));
     }
+    // Only the valid rows stay; then each unit's first row is marked (see `UNIT_FIRST`).
     let discard = format!(
         "DELETE FROM {checked} WHERE NOT values_ok \
-         OR line IN (SELECT line FROM import_rejects)"
+         OR line IN (SELECT line FROM import_rejects); \
+         ALTER TABLE {checked} ADD COLUMN {first} BOOLEAN DEFAULT false; \
+         UPDATE {checked} SET {first} = true \
+         WHERE line IN (SELECT min(line) FROM {checked} GROUP BY \"{unit}\");",
+        first = crate::store::slices::UNIT_FIRST,
+        unit = dataset.unit_column(),
     );
     Plan {
         statements,

@@ -13,13 +13,17 @@ use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
 
+mod ledger;
 pub mod slices;
+
+pub use ledger::Release;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCell {
     pub dimensions: Vec<String>,
-    /// Distinct units (agents or employers) in the cell.
+    /// Distinct units (agents or employers) in the cell, or a lower bound of them that is at
+    /// least the threshold (see [`Store::aggregate`]).
     pub units: i64,
     /// Sum of the rows' record keys modulo 2^32 (see `perturb.rs`).
     pub cell_key: i64,
@@ -40,6 +44,10 @@ pub struct MeasureValue {
     pub second: Option<f64>,
     /// Rows counted (non-NULL values for a sum or mean).
     pub rows: f64,
+    /// For a sum or mean on a dataset with employers: the largest one employer's total of
+    /// absolute values, and the cell's total of absolute values.
+    pub top_employer: Option<f64>,
+    pub employer_total: Option<f64>,
 }
 
 /// What the import records about a loaded slice.
@@ -86,10 +94,11 @@ impl Store {
             slices::refuse_old_layout(&conn, ds)?;
             // The empty table giving the dataset its columns when no slice is loaded.
             ddl.push_str(&format!(
-                "CREATE TABLE IF NOT EXISTS {} ({}, {} UINTEGER);\n",
+                "CREATE TABLE IF NOT EXISTS {} ({}, {} UINTEGER, {} BOOLEAN);\n",
                 slices::schema_table(ds),
                 cols.join(", "),
-                slices::RECORD_KEY
+                slices::RECORD_KEY,
+                slices::UNIT_FIRST
             ));
         }
         ddl.push_str(
@@ -99,6 +108,9 @@ impl Store {
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
              CREATE TABLE IF NOT EXISTS budget (analyst VARCHAR NOT NULL, day DATE NOT NULL,
                 cells BIGINT NOT NULL, PRIMARY KEY (analyst, day));
+             CREATE TABLE IF NOT EXISTS overlap_watch (analyst VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
+                cell_key BIGINT NOT NULL, query VARCHAR NOT NULL, day DATE NOT NULL,
+                PRIMARY KEY (analyst, dataset, cell_key, query));
              CREATE TABLE IF NOT EXISTS node_meta (name VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
              CREATE TABLE IF NOT EXISTS slice_previous (
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL);
@@ -117,7 +129,7 @@ impl Store {
         })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
         self.conn
             .lock()
             .map_err(|_| NodeError::Internal("database lock poisoned".into()))
@@ -230,32 +242,6 @@ impl Store {
         }
     }
 
-    /// Counts `cells` released to `analyst` on `day`, unless that would take the day's total
-    /// past `limit`: then nothing is counted and the answer must not be sent.
-    pub fn spend_budget(&self, analyst: &str, day: &str, cells: u32, limit: u32) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let used: i64 = tx.query_row(
-            "SELECT COALESCE(SUM(cells), 0) FROM budget WHERE analyst = ? AND day = CAST(? AS DATE)",
-            params![analyst, day],
-            |r| r.get(0),
-        )?;
-        if used + i64::from(cells) > i64::from(limit) {
-            return Err(NodeError::Budget(format!(
-                "{analyst} has received {used} cells from this node on {day}; this answer's \
-                 {cells} would pass the daily budget of {limit} (policy.max_cells_per_analyst_per_day). \
-                 Ask fewer or coarser tables, or wait until tomorrow"
-            )));
-        }
-        tx.execute(
-            "INSERT INTO budget VALUES (?, CAST(? AS DATE), ?) ON CONFLICT (analyst, day) \
-             DO UPDATE SET cells = cells + excluded.cells",
-            params![analyst, day, i64::from(cells)],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Runs a query and returns its number of rows (benchmarks compare against plain SQL).
     pub fn run(&self, sql: &str) -> Result<usize> {
         let conn = self.conn()?;
@@ -268,17 +254,34 @@ impl Store {
         Ok(n)
     }
 
-    /// Runs a query returning one count.
-    pub fn count(&self, sql: &str, params: &[Value]) -> Result<i64> {
+    /// Runs a query returning two counts.
+    pub fn two_counts(&self, sql: &str, params: &[Value]) -> Result<(i64, i64)> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(sql)?;
-        Ok(stmt.query_row(duckdb::params_from_iter(params.iter()), |r| r.get(0))?)
+        Ok(
+            stmt.query_row(duckdb::params_from_iter(params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?,
+        )
     }
 
     /// Runs a compiled aggregate query.
-    pub fn aggregate(&self, q: &CompiledQuery) -> Result<Vec<RawCell>> {
+    /// The cells of a compiled query, each with its distinct units counted exactly where the
+    /// quick bounds do not settle which side of `threshold` it is on.
+    pub fn aggregate(&self, q: &CompiledQuery, threshold: i64) -> Result<Vec<RawCell>> {
+        let cells = self.cells(q, &q.sql)?;
+        let unsettled = |c: &(RawCell, i64)| c.0.units < threshold && c.1 >= threshold;
+        let cells = match &q.exact_sql {
+            Some(exact) if cells.iter().any(unsettled) => self.cells(q, exact)?,
+            _ => cells,
+        };
+        Ok(cells.into_iter().map(|(cell, _)| cell).collect())
+    }
+
+    /// Runs one form of the aggregate: each cell with the upper bound of its units.
+    fn cells(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(&q.sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let dims = q.dimensions.len();
         let measures = q.measures.len();
         let rows = stmt.query_map(duckdb::params_from_iter(q.params.iter()), |r| {
@@ -288,25 +291,29 @@ impl Store {
                 dimensions.push(v.unwrap_or_else(|| "(non renseigné)".to_string()));
             }
             let units: i64 = r.get(dims)?;
-            let cell_key: i64 = r.get(dims + 1)?;
-            let employers: Option<i64> = r.get(dims + 2)?;
+            let units_high: i64 = r.get(dims + 1)?;
+            let cell_key: i64 = r.get(dims + 2)?;
+            let employers: Option<i64> = r.get(dims + 3)?;
             let mut values = Vec::with_capacity(measures);
             for i in 0..measures {
-                let at = dims + 3 + 4 * i;
+                let at = dims + 4 + 6 * i;
                 values.push(MeasureValue {
                     total: r.get(at)?,
                     largest: r.get(at + 1)?,
                     second: r.get(at + 2)?,
                     rows: r.get::<_, Option<f64>>(at + 3)?.unwrap_or(0.0),
+                    top_employer: r.get(at + 4)?,
+                    employer_total: r.get(at + 5)?,
                 });
             }
-            Ok(RawCell {
+            let cell = RawCell {
                 dimensions,
                 units,
                 cell_key,
                 employers,
                 values,
-            })
+            };
+            Ok((cell, units_high))
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }

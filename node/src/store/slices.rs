@@ -15,6 +15,12 @@ use crate::error::{NodeError, Result};
 /// from the node's secret; the view carries it for the aggregates, never as a dimension.
 pub const RECORD_KEY: &str = "record_key";
 
+/// Whether the row is the first of its unit (agent, employer...) in its slice. Within one year,
+/// `SUM(unit_first)` is a lower bound of a cell's distinct units and `COUNT(*)` an upper one:
+/// when they agree (or both sit on the same side of the threshold) no `COUNT(DISTINCT ...)` is
+/// needed, which is most of the cost of an aggregate.
+pub const UNIT_FIRST: &str = "unit_first";
+
 /// The empty table that gives a dataset its columns.
 pub fn schema_table(dataset: &Dataset) -> String {
     format!("{}__schema", dataset.table)
@@ -37,14 +43,21 @@ pub fn refuse_old_layout(conn: &Connection, dataset: &Dataset) -> Result<()> {
             |r| r.get(0),
         )
         .optional()?;
-    match base {
-        Some(_) => Err(NodeError::Internal(format!(
+    // Slices written before `unit_first` existed lack it, and so does their schema table.
+    let schema_without_unit_first: bool = conn.query_row(
+        "SELECT count(*) > 0 AND count(*) FILTER (WHERE column_name = ?) = 0 \
+         FROM information_schema.columns WHERE table_name = ?",
+        params![UNIT_FIRST, schema_table(dataset)],
+        |r| r.get(0),
+    )?;
+    if base.is_some() || schema_without_unit_first {
+        return Err(NodeError::Internal(format!(
             "this database stores {} in the layout of an earlier version of cdg-node: move the \
              file aside and import the data again",
             dataset.table
-        ))),
-        None => Ok(()),
+        )));
     }
+    Ok(())
 }
 
 /// Points the dataset's view at its active slices.
@@ -57,6 +70,7 @@ pub fn refresh_view(conn: &Connection, dataset: &Dataset) -> Result<()> {
         .collect::<std::result::Result<Vec<(i32, i32)>, _>>()?;
     let mut columns: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
     columns.push(RECORD_KEY);
+    columns.push(UNIT_FIRST);
     let columns = columns.join(", ");
     let mut parts = vec![format!("SELECT {columns} FROM {}", schema_table(dataset))];
     for (year, version) in active {

@@ -227,6 +227,7 @@ fn rollback_puts_back_the_replaced_slice_and_can_be_undone() {
                 &Default::default(),
             )
             .unwrap(),
+            11,
         )
         .unwrap();
     assert_eq!(
@@ -306,4 +307,35 @@ fn another_record_key_is_refused_once_data_are_keyed() {
         "{err}"
     );
     assert!(agent_versions(&store).is_empty(), "nothing was loaded");
+}
+
+#[test]
+fn distinct_agents_are_counted_exactly_when_the_quick_bounds_straddle_the_threshold() {
+    let (dir, store) = setup();
+    let agent = |n: usize, employer: &str| {
+        GOOD.replace("A0200001", &format!("A02{n:05}"))
+            .replace("E0200001", employer)
+    };
+    let count_by_year = crate::compile::compile(
+        &cdg_shared::query::AggregateQuery {
+            dataset: "agents".into(),
+            group_by: vec!["annee".into()],
+            measures: vec![cdg_shared::query::Measure::count()],
+            filters: vec![],
+        },
+        &Default::default(),
+        &Default::default(),
+    )
+    .unwrap();
+    assert!(count_by_year.exact_sql.is_some(), "one year per cell");
+    // 10 agents, two of them with a second employer: 12 rows, 10 distinct agents.
+    for (agents, expected) in [(10, 10), (11, 11)] {
+        let mut rows: Vec<String> = (1..=agents).map(|n| agent(n, "E0200001")).collect();
+        rows.extend((1..=2).map(|n| agent(n, "E0200002")));
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        import(dir.path(), &store, &agents_csv(&rows)).unwrap();
+        let cells = store.aggregate(&count_by_year, 11).unwrap();
+        assert_eq!(cells[0].units, expected, "{agents} agents");
+        assert_eq!(cells[0].values[0].total, Some(agents as f64 + 2.0));
+    }
 }

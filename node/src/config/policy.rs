@@ -1,15 +1,13 @@
-//! The node's configuration file (TOML), with `CDG_NODE__...` environment overrides.
+//! The node's disclosure policy: the `[policy]` table of its configuration, owned by the CDG's
+//! operator. Every setting has a floor (or ceiling) set by the project; a node may tighten the
+//! rules, never loosen them, and refuses to start on a policy that would.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use cdg_shared::cdg::Cdg;
-use cdg_shared::settings::{self, SettingsError};
-use cdg_shared::tls::TlsFiles;
+use cdg_shared::settings::SettingsError;
 use serde::{Deserialize, Serialize};
 
-/// Prefix of the environment variables that override the file, e.g. `CDG_NODE__LISTEN`.
-pub const ENV_PREFIX: &str = "CDG_NODE";
+use crate::catalogue;
 
 /// The project's floor: no node may release a cell with fewer distinct agents than this.
 pub const FLOOR_MIN_AGENTS: u32 = 11;
@@ -17,45 +15,6 @@ pub const FLOOR_MIN_AGENTS: u32 = 11;
 pub const FLOOR_MIN_EMPLOYERS: u32 = 3;
 /// The most dimensions a query may group by or filter on.
 pub const CEILING_MAX_GROUP_BY: u32 = 4;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeConfig {
-    /// Département code of this node's CDG: "02", "59", "60", "62" or "80".
-    pub cdg: Cdg,
-    /// Address the gRPC server listens on, e.g. "127.0.0.1:7443".
-    pub listen: SocketAddr,
-    /// The node's DuckDB file.
-    pub database: PathBuf,
-    pub tls: TlsFiles,
-    #[serde(default)]
-    pub policy: PolicyConfig,
-    /// The secret of the record keys (cell key method): 32 random bytes in hex, created at the
-    /// first start. Defaults to `<database>.record-key`. Back it up with the database: another
-    /// key gives other noise, so answers would change.
-    #[serde(default)]
-    pub record_key: Option<PathBuf>,
-    #[serde(default)]
-    pub limits: Limits,
-    #[serde(default)]
-    pub import: ImportConfig,
-}
-
-/// How imports treat invalid rows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ImportConfig {
-    /// Largest share of invalid rows (0 to 1) an import may quarantine and still load the rest.
-    pub max_reject_ratio: f64,
-}
-
-impl Default for ImportConfig {
-    fn default() -> Self {
-        ImportConfig {
-            max_reject_ratio: crate::ingest::ImportOptions::default().max_reject_ratio,
-        }
-    }
-}
 
 /// The disclosure thresholds the operator sets (never below the project's floors).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,10 +26,58 @@ pub struct PolicyConfig {
     /// p% rule on magnitude cells: a sum or mean is kept secret when the cell's total minus its
     /// two largest contributions is under this share of the largest.
     pub dominance_p: f64,
+    /// (1, k%) rule on employers: a sum or mean is kept secret when one employer holds more
+    /// than this share of the cell's total.
+    pub employer_dominance: f64,
     /// Released cells an analyst may receive per day from this node.
     pub max_cells_per_analyst_per_day: u32,
     pub perturbation: PerturbationConfig,
     pub convention: ConventionConfig,
+    /// Per dataset, the dimensions and measures this node allows, when narrower than the
+    /// catalogue's, e.g. `[policy.datasets.agents] dimensions = ["annee", "sexe"]`.
+    pub datasets: BTreeMap<String, DatasetPolicy>,
+    pub overlap: OverlapConfig,
+}
+
+/// What studies may use of one dataset; a list left out allows the whole catalogue's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetPolicy {
+    /// Dimensions studies may group by or filter on.
+    pub dimensions: Option<Vec<String>>,
+    /// Measure columns studies may sum or average.
+    pub measures: Option<Vec<String>>,
+}
+
+/// The overlap watch: distinct queries of one analyst that keep reaching the same small group
+/// of units (the same cell key) are flagged, then refused. Repeating a query does not count:
+/// it gets the same answer and teaches nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverlapConfig {
+    /// A released cell with fewer distinct units than this is a small group.
+    pub small_group: u32,
+    /// Distinct queries reaching one small group after which the node logs a warning.
+    pub flag_after: u32,
+    /// Distinct queries reaching one small group after which the node refuses more.
+    pub refuse_after: u32,
+    /// Days the watch remembers a query.
+    pub window_days: u32,
+}
+
+/// The most distinct queries on one small group a node may allow: averaging attacks on
+/// sticky noise need about 30.
+pub const CEILING_OVERLAP_REFUSE_AFTER: u32 = 25;
+
+impl Default for OverlapConfig {
+    fn default() -> Self {
+        OverlapConfig {
+            small_group: 50,
+            flag_after: 10,
+            refuse_after: CEILING_OVERLAP_REFUSE_AFTER,
+            window_days: 30,
+        }
+    }
 }
 
 /// The convention's validity (Art. 6): nothing is released outside it.
@@ -123,6 +130,8 @@ impl ConventionConfig {
 
 /// Floor of the p% rule.
 pub const FLOOR_DOMINANCE_P: f64 = 0.10;
+/// Ceiling of the employer dominance share (INSEE's (1, 85%)): a node may only lower it.
+pub const CEILING_EMPLOYER_DOMINANCE: f64 = 0.85;
 
 impl Default for PolicyConfig {
     fn default() -> Self {
@@ -131,9 +140,12 @@ impl Default for PolicyConfig {
             min_employers_per_cell: FLOOR_MIN_EMPLOYERS,
             max_group_by: CEILING_MAX_GROUP_BY,
             dominance_p: FLOOR_DOMINANCE_P,
+            employer_dominance: CEILING_EMPLOYER_DOMINANCE,
             max_cells_per_analyst_per_day: 20_000,
             perturbation: PerturbationConfig::default(),
             convention: ConventionConfig::default(),
+            datasets: BTreeMap::new(),
+            overlap: OverlapConfig::default(),
         }
     }
 }
@@ -165,50 +177,70 @@ impl Default for PerturbationConfig {
     }
 }
 
-/// Resource limits of the gRPC server.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Largest request or response message, bytes.
-    pub max_message_bytes: usize,
-    /// Most values in one IN filter.
-    pub max_filter_values: usize,
-}
+impl PolicyConfig {
+    /// Whether studies may group by or filter on `dimension` of `dataset`.
+    pub fn allows_dimension(&self, dataset: &str, dimension: &str) -> bool {
+        self.allowed(dataset, |d| d.dimensions.as_ref(), dimension)
+    }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_message_bytes: 16 * 1024 * 1024,
-            max_filter_values: 64,
+    /// Whether studies may sum or average `measure` of `dataset`.
+    pub fn allows_measure(&self, dataset: &str, measure: &str) -> bool {
+        self.allowed(dataset, |d| d.measures.as_ref(), measure)
+    }
+
+    fn allowed(
+        &self,
+        dataset: &str,
+        list: impl Fn(&DatasetPolicy) -> Option<&Vec<String>>,
+        name: &str,
+    ) -> bool {
+        match self.datasets.get(dataset).and_then(list) {
+            Some(allowed) => allowed.iter().any(|a| a == name),
+            None => true,
         }
     }
-}
 
-/// Errors name the file and the key.
-pub type ConfigError = SettingsError;
-
-impl NodeConfig {
-    /// The record-key secret's file: the configured one, or the default beside the database.
-    pub fn record_key_path(&self) -> PathBuf {
-        self.record_key
-            .clone()
-            .unwrap_or_else(|| crate::perturb::default_record_key_path(&self.database))
-    }
-
-    /// Loads, resolves relative paths against the file's folder, and validates.
-    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
-        let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;
-        let base = settings::base_dir(path);
-        config.database = base.join(&config.database);
-        config.tls = config.tls.resolved(&base);
-        config.record_key = config.record_key.map(|key| base.join(key));
-        config.validate(path)?;
-        Ok(config)
-    }
-
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |key, problem: String| SettingsError::key(path, key, problem);
-        let p = &self.policy;
+    /// Checks every setting against the project's floors; `invalid` names the key.
+    pub(super) fn validate(
+        &self,
+        invalid: &dyn Fn(&'static str, String) -> SettingsError,
+    ) -> Result<(), SettingsError> {
+        let p = self;
+        p.validate_datasets(invalid)?;
+        let o = &p.overlap;
+        if o.small_group < p.min_agents_per_cell {
+            return Err(invalid(
+                "policy.overlap.small_group",
+                format!(
+                    "is {}, expected at least min_agents_per_cell ({})",
+                    o.small_group, p.min_agents_per_cell
+                ),
+            ));
+        }
+        if !(1..=CEILING_OVERLAP_REFUSE_AFTER).contains(&o.refuse_after) {
+            return Err(invalid(
+                "policy.overlap.refuse_after",
+                format!(
+                    "is {}, expected 1 to {CEILING_OVERLAP_REFUSE_AFTER}",
+                    o.refuse_after
+                ),
+            ));
+        }
+        if o.flag_after == 0 || o.flag_after > o.refuse_after {
+            return Err(invalid(
+                "policy.overlap.flag_after",
+                format!(
+                    "is {}, expected 1 to refuse_after ({})",
+                    o.flag_after, o.refuse_after
+                ),
+            ));
+        }
+        if o.window_days == 0 {
+            return Err(invalid(
+                "policy.overlap.window_days",
+                "must be at least 1".to_string(),
+            ));
+        }
         if p.min_agents_per_cell < FLOOR_MIN_AGENTS {
             return Err(invalid(
                 "policy.min_agents_per_cell",
@@ -242,6 +274,15 @@ impl NodeConfig {
                 format!(
                     "is {}, expected between the floor {FLOOR_DOMINANCE_P} and 1",
                     p.dominance_p
+                ),
+            ));
+        }
+        if !(0.5..=CEILING_EMPLOYER_DOMINANCE).contains(&p.employer_dominance) {
+            return Err(invalid(
+                "policy.employer_dominance",
+                format!(
+                    "is {}, expected between 0.5 and the ceiling {CEILING_EMPLOYER_DOMINANCE}",
+                    p.employer_dominance
                 ),
             ));
         }
@@ -304,103 +345,52 @@ impl NodeConfig {
                 ),
             ));
         }
-        if self.limits.max_message_bytes < 64 * 1024 {
-            return Err(invalid(
-                "limits.max_message_bytes",
-                "must be at least 65536".to_string(),
-            ));
-        }
-        let ratio = self.import.max_reject_ratio;
-        if !(0.0..=1.0).contains(&ratio) {
-            return Err(invalid(
-                "import.max_reject_ratio",
-                format!("is {ratio}, expected a share between 0 and 1 (e.g. 0.05)"),
-            ));
-        }
-        if self.limits.max_filter_values == 0 {
-            return Err(invalid(
-                "limits.max_filter_values",
-                "must be at least 1".to_string(),
-            ));
-        }
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn examples() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples")
-    }
-
-    #[test]
-    fn every_example_config_loads() {
-        for cdg in Cdg::ALL {
-            let path = examples().join(format!("node-{}.toml", cdg.code()));
-            let config =
-                NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(config.cdg, cdg);
-            assert_eq!(config.policy.min_agents_per_cell, FLOOR_MIN_AGENTS);
+impl PolicyConfig {
+    /// Every dataset, dimension and measure named in `[policy.datasets]` is in the catalogue.
+    fn validate_datasets(
+        &self,
+        invalid: &dyn Fn(&'static str, String) -> SettingsError,
+    ) -> Result<(), SettingsError> {
+        for (name, allowed) in &self.datasets {
+            let Some(dataset) = catalogue::dataset(name) else {
+                return Err(invalid(
+                    "policy.datasets",
+                    format!(
+                        "names the unknown dataset {name:?}; datasets are {}",
+                        catalogue::dataset_names().join(", ")
+                    ),
+                ));
+            };
+            let lists = [
+                (
+                    "policy.datasets.<dataset>.dimensions",
+                    &allowed.dimensions,
+                    dataset.dimension_names(),
+                ),
+                (
+                    "policy.datasets.<dataset>.measures",
+                    &allowed.measures,
+                    dataset.measure_names(),
+                ),
+            ];
+            for (key, list, known) in lists {
+                for item in list.iter().flatten() {
+                    if !known.contains(&item.as_str()) {
+                        return Err(invalid(
+                            key,
+                            format!(
+                                "{name}: {item:?} is not in the catalogue; expected some of {}",
+                                known.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
         }
-    }
-
-    #[test]
-    fn a_threshold_below_the_floor_is_refused_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = std::fs::read_to_string(examples().join("node-62.toml")).unwrap();
-        let path = dir.path().join("node.toml");
-        std::fs::write(
-            &path,
-            text.replace("min_agents_per_cell = 11", "min_agents_per_cell = 5"),
-        )
-        .unwrap();
-        let err = NodeConfig::load(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("policy.min_agents_per_cell") && err.contains("11"),
-            "{err}"
-        );
-        std::fs::write(&path, text.replace("listen =", "listen_on =")).unwrap();
-        let err = NodeConfig::load(&path).unwrap_err().to_string();
-        assert!(err.contains("listen_on"), "{err}");
-        for (from, to, key) in [
-            (
-                "max_noise = 4",
-                "max_noise = 1",
-                "policy.perturbation.max_noise",
-            ),
-            (
-                "max_noise = 4",
-                "max_noise = 12",
-                "policy.perturbation.max_noise",
-            ),
-            (
-                "variance = 2.0",
-                "variance = 0.2",
-                "policy.perturbation.variance",
-            ),
-            (
-                "variance = 2.0",
-                "variance = 9.0",
-                "policy.perturbation.variance",
-            ),
-            (
-                "magnitude_noise = 0.5",
-                "magnitude_noise = 0",
-                "policy.perturbation.magnitude_noise",
-            ),
-        ] {
-            std::fs::write(&path, text.replace(from, to)).unwrap();
-            let err = NodeConfig::load(&path).unwrap_err().to_string();
-            assert!(err.contains(key), "{to}: {err}");
-        }
-        std::fs::write(&path, &text).unwrap();
-        let config = NodeConfig::load(&path).unwrap();
-        assert_eq!(
-            config.record_key_path(),
-            PathBuf::from("/var/lib/cdg-node/node-62.duckdb.record-key"),
-            "the record key defaults to sit beside the database"
-        );
+        Ok(())
     }
 }

@@ -11,14 +11,20 @@ use crate::catalogue::{self, Dataset, Values};
 use crate::config::{Limits, PolicyConfig};
 use crate::error::NodeError;
 
+mod sql;
+
 /// A query ready for DuckDB.
 #[derive(Debug, Clone)]
 pub struct CompiledQuery {
     pub dataset: &'static Dataset,
     /// The query as asked (its measures give the answer's columns).
     pub query: AggregateQuery,
+    /// The aggregate; it may bound a cell's distinct units instead of counting them.
     pub sql: String,
-    /// The filter values.
+    /// The same aggregate counting every cell's distinct units, for when the bounds of
+    /// `sql` straddle the threshold (None when `sql` counts them already).
+    pub exact_sql: Option<String>,
+    /// The parameters of both.
     pub params: Vec<Value>,
     /// Output names of the group-by columns, in order.
     pub dimensions: Vec<String>,
@@ -33,7 +39,11 @@ pub struct CompiledQuery {
 #[derive(Debug, Clone)]
 pub struct ComplementCheck {
     pub dimension: &'static str,
-    pub sql: String,
+    /// Bounds of the units left out: the largest per-year `SUM(unit_first)` (a lower bound)
+    /// and the rows (an upper bound). They usually settle the rule without a distinct count.
+    pub bounds_sql: String,
+    /// The exact count of distinct units left out (twice, in the bounds' shape).
+    pub exact_sql: String,
     pub params: Vec<Value>,
 }
 
@@ -62,20 +72,46 @@ pub fn compile(
         ))
     };
 
+    // A dimension or measure the catalogue knows but this node's policy does not allow.
+    let refused = |kind: &str, name: &str, allowed: Vec<&str>| {
+        NodeError::Policy(format!(
+            "this node's policy does not allow the {kind} {name:?} of dataset {}: allowed are {}",
+            dataset.name,
+            describe_list(&allowed)
+        ))
+    };
+    let check_dimension = |dim: &catalogue::Dimension| {
+        if policy.allows_dimension(dataset.name, dim.name) {
+            Ok(())
+        } else {
+            let allowed = dataset.dimension_names();
+            Err(refused(
+                "dimension",
+                dim.name,
+                allowed
+                    .into_iter()
+                    .filter(|d| policy.allows_dimension(dataset.name, d))
+                    .collect(),
+            ))
+        }
+    };
     let mut used: Vec<&str> = Vec::new();
-    let mut select = Vec::new();
-    for (i, name) in query.group_by.iter().enumerate() {
+    let mut dims = Vec::new();
+    for name in &query.group_by {
         let dim = dataset
             .dimension(name)
             .ok_or_else(|| unknown_dimension(name))?;
+        check_dimension(dim)?;
         if used.contains(&dim.name) {
             return Err(NodeError::InvalidQuery(format!(
                 "dimension {name:?} appears twice in group_by"
             )));
         }
         used.push(dim.name);
-        select.push(format!("CAST(({}) AS VARCHAR) AS d{i}", dim.sql));
+        dims.push(dim.sql);
     }
+    // Each cell holds one year's rows when grouped by year or filtered on a single year.
+    let mut single_year = used.contains(&"annee");
 
     let mut conditions = Vec::new();
     let mut params = Vec::new();
@@ -85,6 +121,7 @@ pub fn compile(
         let dim = dataset
             .dimension(&filter.dimension)
             .ok_or_else(|| unknown_dimension(&filter.dimension))?;
+        check_dimension(dim)?;
         if filter.values.len() > limits.max_filter_values {
             return Err(NodeError::InvalidQuery(format!(
                 "filter on {:?} has {} values; at most {} are allowed",
@@ -103,6 +140,9 @@ pub fn compile(
             .collect::<Result<Vec<_>, _>>()?;
         let placeholders = vec!["?"; filter.values.len()].join(", ");
         let condition = format!("({}) IN ({placeholders})", dim.sql);
+        if dim.name == "annee" && values.iter().all(|v| *v == values[0]) {
+            single_year = true;
+        }
         params.extend(values.iter().cloned());
         conditions.push(condition.clone());
         per_filter.push((dim.name, condition, values));
@@ -117,25 +157,11 @@ pub fn compile(
         )));
     }
 
-    select.push(format!("COUNT(DISTINCT {}) AS units", dataset.unit_sql));
-    // The cell key: the sum of the rows' record keys (computed at import) modulo 2^32.
-    select.push(format!(
-        "CAST(SUM(t.{}) % 4294967296 AS BIGINT) AS cell_key",
-        crate::store::slices::RECORD_KEY
-    ));
-    // Distinct employers, for the employer-diversity rule on magnitudes.
-    select.push(if dataset.column("employeur_id").is_some() {
-        "COUNT(DISTINCT t.employeur_id) AS employers".to_string()
-    } else {
-        "NULL::BIGINT AS employers".to_string()
-    });
     let mut measures = Vec::new();
+    let mut columns = Vec::new();
     for m in &query.measures {
-        // Per measure: the total, the two largest absolute contributions, the rows counted.
-        let expr = match m.aggregate {
-            Aggregate::Count => {
-                "COUNT(*)::DOUBLE, NULL::DOUBLE, NULL::DOUBLE, COUNT(*)::DOUBLE".to_string()
-            }
+        let column = match m.aggregate {
+            Aggregate::Count => None,
             Aggregate::Sum | Aggregate::Mean => {
                 let col = dataset.measure(&m.column).ok_or_else(|| {
                     NodeError::InvalidQuery(format!(
@@ -149,14 +175,21 @@ pub fn compile(
                         }
                     ))
                 })?;
-                let c = col.sql;
-                format!(
-                    "SUM({c})::DOUBLE, MAX(ABS({c}))::DOUBLE, \
-                     list_extract(max(ABS({c}), 2), 2)::DOUBLE, COUNT({c})::DOUBLE"
-                )
+                if !policy.allows_measure(dataset.name, col.name) {
+                    return Err(refused(
+                        "measure",
+                        col.name,
+                        dataset
+                            .measure_names()
+                            .into_iter()
+                            .filter(|m| policy.allows_measure(dataset.name, m))
+                            .collect(),
+                    ));
+                }
+                Some(col.sql)
             }
         };
-        select.push(expr);
+        columns.push((m.aggregate, column));
         measures.push((m.aggregate, m.output_name()));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -168,23 +201,23 @@ pub fn compile(
         }
     }
 
-    let mut sql = format!("SELECT {} FROM {}", select.join(", "), dataset.from_sql);
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
+    let parts = sql::Parts {
+        dataset,
+        dims,
+        conditions: &conditions,
+        measures: columns,
+        single_year,
+    };
+    if parts.per_employer() {
+        // The per-employer pass has the same WHERE clause.
+        params.extend(params.clone());
     }
-    if !query.group_by.is_empty() {
-        let positions: Vec<String> = (1..=query.group_by.len()).map(|i| i.to_string()).collect();
-        sql.push_str(&format!(
-            " GROUP BY {} ORDER BY {}",
-            positions.join(", "),
-            positions.join(", ")
-        ));
-    }
+    let exact_sql = single_year.then(|| parts.select(true));
     Ok(CompiledQuery {
         dataset,
         query: query.clone(),
-        sql,
+        sql: parts.select(false),
+        exact_sql,
         params,
         dimensions: query.group_by.clone(),
         measures,
@@ -212,13 +245,22 @@ fn complement_checks(
             }
             conditions.push(format!("({condition}) IS NOT TRUE"));
             params.extend(values.iter().cloned());
+            let from_where = format!(
+                "FROM {} WHERE {}",
+                dataset.from_sql,
+                conditions.join(" AND ")
+            );
             ComplementCheck {
                 dimension,
-                sql: format!(
-                    "SELECT COUNT(DISTINCT {}) FROM {} WHERE {}",
-                    dataset.unit_sql,
-                    dataset.from_sql,
-                    conditions.join(" AND ")
+                bounds_sql: format!(
+                    "SELECT COALESCE(MAX(low), 0), COALESCE(SUM(high), 0) FROM \
+                     (SELECT SUM(t.{first}::INTEGER) AS low, COUNT(*) AS high {from_where} \
+                     GROUP BY t.annee)",
+                    first = crate::store::slices::UNIT_FIRST
+                ),
+                exact_sql: format!(
+                    "SELECT n, n FROM (SELECT COUNT(DISTINCT {}) AS n {from_where})",
+                    dataset.unit_sql
                 ),
                 params,
             }
@@ -294,7 +336,9 @@ mod tests {
         );
         let c = run(&q).unwrap();
         assert!(c.sql.contains("IN (?, ?)"));
-        assert_eq!(c.params, vec![Value::Int(2023), Value::Int(2024)]);
+        // Bound twice: the mean runs the per-employer pass with the same filter.
+        let years = [Value::Int(2023), Value::Int(2024)];
+        assert_eq!(c.params, [years.clone(), years].concat());
         assert!(!c.sql.contains("2024"));
     }
 

@@ -1,0 +1,158 @@
+//! The SELECT of an aggregate, from catalogue fragments only.
+//!
+//! One pass over the rows gives each cell its units, cell key and, per measure, the total, the
+//! two largest contributions and the rows counted. Queries with a sum or mean on a dataset whose
+//! rows have an employer add a second pass grouped per employer, for the employer-diversity
+//! and employer-dominance rules; it is joined to the cells on their dimensions.
+
+use cdg_shared::query::Aggregate;
+
+use crate::catalogue::Dataset;
+use crate::store::slices::{RECORD_KEY, UNIT_FIRST};
+
+/// What the SELECT is built from.
+pub struct Parts<'a> {
+    pub dataset: &'static Dataset,
+    /// SQL of each group-by dimension, in order.
+    pub dims: Vec<&'static str>,
+    /// The WHERE conditions (with `?` placeholders), joined by AND.
+    pub conditions: &'a [String],
+    /// Each measure: its aggregate and, for a sum or mean, the column's SQL.
+    pub measures: Vec<(Aggregate, Option<&'static str>)>,
+    /// Every cell holds rows of one year only (grouped by year, or filtered on one year).
+    pub single_year: bool,
+}
+
+impl Parts<'_> {
+    /// Whether the query runs the per-employer pass (and so binds its parameters twice).
+    pub fn per_employer(&self) -> bool {
+        self.dataset.column("employeur_id").is_some()
+            && self.measures.iter().any(|(_, c)| c.is_some())
+    }
+
+    /// The SELECT. Without `exact`, a one-year query bounds each cell's distinct units by
+    /// `SUM(unit_first)` and `COUNT(*)` instead of counting them.
+    pub fn select(&self, exact: bool) -> String {
+        let dims: Vec<String> = (0..self.dims.len()).map(|i| format!("d{i}")).collect();
+        let where_clause = if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        };
+        let group = |extra: &str| {
+            let mut keys: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
+            keys.extend((!extra.is_empty()).then(|| extra.to_string()));
+            if keys.is_empty() {
+                String::new()
+            } else {
+                format!(" GROUP BY {}", keys.join(", "))
+            }
+        };
+        let dim_select: Vec<String> = self
+            .dims
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| format!("CAST(({sql}) AS VARCHAR) AS d{i}"))
+            .collect();
+
+        let unit = self.dataset.unit_sql;
+        let (low, high) = if self.single_year && !exact {
+            (
+                format!("SUM(t.{UNIT_FIRST}::INTEGER)::BIGINT"),
+                "COUNT(*)".to_string(),
+            )
+        } else {
+            let distinct = format!("COUNT(DISTINCT {unit})");
+            (distinct.clone(), distinct)
+        };
+        let mut cells = dim_select.clone();
+        cells.push(format!("{low} AS units_low"));
+        cells.push(format!("{high} AS units_high"));
+        // The cell key: the sum of the rows' record keys (computed at import) modulo 2^32.
+        cells.push(format!(
+            "CAST(SUM(t.{RECORD_KEY}) % 4294967296 AS BIGINT) AS cell_key"
+        ));
+        let mut per_employer = dim_select;
+        per_employer.push("t.employeur_id AS employer".to_string());
+        let mut out: Vec<String> = dims.iter().map(|d| format!("c.{d}")).collect();
+        out.extend(["c.units_low", "c.units_high", "c.cell_key"].map(String::from));
+        let employer_pass = self.per_employer();
+        out.push(if employer_pass {
+            "e.employers".to_string()
+        } else {
+            "NULL::BIGINT".to_string()
+        });
+        let mut employer_totals = Vec::new();
+        for (i, (aggregate, column)) in self.measures.iter().enumerate() {
+            // Per measure: the total, the two largest absolute contributions, the rows
+            // counted; then the largest employer's share and the absolute total.
+            match (aggregate, column) {
+                (Aggregate::Count, _) | (_, None) => cells.push(format!(
+                    "COUNT(*)::DOUBLE AS m{i}_t, NULL::DOUBLE AS m{i}_l, \
+                     NULL::DOUBLE AS m{i}_s, COUNT(*)::DOUBLE AS m{i}_r"
+                )),
+                (_, Some(c)) => {
+                    cells.push(format!(
+                        "SUM({c})::DOUBLE AS m{i}_t, MAX(ABS({c}))::DOUBLE AS m{i}_l, \
+                         list_extract(max(ABS({c}), 2), 2)::DOUBLE AS m{i}_s, \
+                         COUNT({c})::DOUBLE AS m{i}_r"
+                    ));
+                    per_employer.push(format!("SUM(ABS({c}))::DOUBLE AS m{i}_e"));
+                    employer_totals.push(format!("MAX(m{i}_e) AS m{i}_el, SUM(m{i}_e) AS m{i}_et"));
+                }
+            }
+            out.extend([
+                format!("c.m{i}_t"),
+                format!("c.m{i}_l"),
+                format!("c.m{i}_s"),
+                format!("c.m{i}_r"),
+            ]);
+            if employer_pass && column.is_some() {
+                out.extend([format!("e.m{i}_el"), format!("e.m{i}_et")]);
+            } else {
+                out.extend(["NULL::DOUBLE", "NULL::DOUBLE"].map(String::from));
+            }
+        }
+
+        let from = self.dataset.from_sql;
+        let mut sql = format!(
+            "WITH c AS (SELECT {} FROM {from}{where_clause}{})",
+            cells.join(", "),
+            group("")
+        );
+        let mut join = String::new();
+        if employer_pass {
+            let outer_group = if dims.is_empty() {
+                String::new()
+            } else {
+                format!(" GROUP BY {}", dims.join(", "))
+            };
+            sql.push_str(&format!(
+                ", e AS (SELECT {dims_list}COUNT(employer) AS employers, {totals} \
+                 FROM (SELECT {inner} FROM {from}{where_clause}{inner_group}){outer_group})",
+                dims_list = dims.iter().map(|d| format!("{d}, ")).collect::<String>(),
+                totals = employer_totals.join(", "),
+                inner = per_employer.join(", "),
+                inner_group = group("t.employeur_id"),
+            ));
+            let on: Vec<String> = dims
+                .iter()
+                .map(|d| format!("c.{d} IS NOT DISTINCT FROM e.{d}"))
+                .collect();
+            join = format!(
+                " LEFT JOIN e ON {}",
+                if on.is_empty() {
+                    "true".to_string()
+                } else {
+                    on.join(" AND ")
+                }
+            );
+        }
+        sql.push_str(&format!(" SELECT {} FROM c{join}", out.join(", ")));
+        if !dims.is_empty() {
+            let positions: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
+            sql.push_str(&format!(" ORDER BY {}", positions.join(", ")));
+        }
+        sql
+    }
+}

@@ -1,0 +1,200 @@
+//! The node's configuration file (TOML), with `CDG_NODE__...` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use cdg_shared::cdg::Cdg;
+use cdg_shared::settings::{self, SettingsError};
+use cdg_shared::tls::TlsFiles;
+use serde::{Deserialize, Serialize};
+
+mod policy;
+
+pub use policy::*;
+
+/// Prefix of the environment variables that override the file, e.g. `CDG_NODE__LISTEN`.
+pub const ENV_PREFIX: &str = "CDG_NODE";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Département code of this node's CDG: "02", "59", "60", "62" or "80".
+    pub cdg: Cdg,
+    /// Address the gRPC server listens on, e.g. "127.0.0.1:7443".
+    pub listen: SocketAddr,
+    /// The node's DuckDB file.
+    pub database: PathBuf,
+    pub tls: TlsFiles,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// The secret of the record keys (cell key method): 32 random bytes in hex, created at the
+    /// first start. Defaults to `<database>.record-key`. Back it up with the database: another
+    /// key gives other noise, so answers would change.
+    #[serde(default)]
+    pub record_key: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub import: ImportConfig,
+}
+
+/// How imports treat invalid rows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImportConfig {
+    /// Largest share of invalid rows (0 to 1) an import may quarantine and still load the rest.
+    pub max_reject_ratio: f64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            max_reject_ratio: crate::ingest::ImportOptions::default().max_reject_ratio,
+        }
+    }
+}
+
+/// Resource limits of the gRPC server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request or response message, bytes.
+    pub max_message_bytes: usize,
+    /// Most values in one IN filter.
+    pub max_filter_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_filter_values: 64,
+        }
+    }
+}
+
+/// Errors name the file and the key.
+pub type ConfigError = SettingsError;
+
+impl NodeConfig {
+    /// The record-key secret's file: the configured one, or the default beside the database.
+    pub fn record_key_path(&self) -> PathBuf {
+        self.record_key
+            .clone()
+            .unwrap_or_else(|| crate::perturb::default_record_key_path(&self.database))
+    }
+
+    /// Loads, resolves relative paths against the file's folder, and validates.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;
+        let base = settings::base_dir(path);
+        config.database = base.join(&config.database);
+        config.tls = config.tls.resolved(&base);
+        config.record_key = config.record_key.map(|key| base.join(key));
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, problem: String| SettingsError::key(path, key, problem);
+        self.policy.validate(&invalid)?;
+        if self.limits.max_message_bytes < 64 * 1024 {
+            return Err(invalid(
+                "limits.max_message_bytes",
+                "must be at least 65536".to_string(),
+            ));
+        }
+        let ratio = self.import.max_reject_ratio;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(invalid(
+                "import.max_reject_ratio",
+                format!("is {ratio}, expected a share between 0 and 1 (e.g. 0.05)"),
+            ));
+        }
+        if self.limits.max_filter_values == 0 {
+            return Err(invalid(
+                "limits.max_filter_values",
+                "must be at least 1".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/examples")
+    }
+
+    #[test]
+    fn every_example_config_loads() {
+        for cdg in Cdg::ALL {
+            let path = examples().join(format!("node-{}.toml", cdg.code()));
+            let config =
+                NodeConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(config.cdg, cdg);
+            assert_eq!(config.policy.min_agents_per_cell, FLOOR_MIN_AGENTS);
+        }
+    }
+
+    #[test]
+    fn a_threshold_below_the_floor_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(examples().join("node-62.toml")).unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(
+            &path,
+            text.replace("min_agents_per_cell = 11", "min_agents_per_cell = 5"),
+        )
+        .unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("policy.min_agents_per_cell") && err.contains("11"),
+            "{err}"
+        );
+        std::fs::write(&path, text.replace("listen =", "listen_on =")).unwrap();
+        let err = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(err.contains("listen_on"), "{err}");
+        for (from, to, key) in [
+            (
+                "max_noise = 4",
+                "max_noise = 1",
+                "policy.perturbation.max_noise",
+            ),
+            (
+                "max_noise = 4",
+                "max_noise = 12",
+                "policy.perturbation.max_noise",
+            ),
+            (
+                "variance = 2.0",
+                "variance = 0.2",
+                "policy.perturbation.variance",
+            ),
+            (
+                "variance = 2.0",
+                "variance = 9.0",
+                "policy.perturbation.variance",
+            ),
+            (
+                "magnitude_noise = 0.5",
+                "magnitude_noise = 0",
+                "policy.perturbation.magnitude_noise",
+            ),
+        ] {
+            std::fs::write(&path, text.replace(from, to)).unwrap();
+            let err = NodeConfig::load(&path).unwrap_err().to_string();
+            assert!(err.contains(key), "{to}: {err}");
+        }
+        std::fs::write(&path, &text).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(
+            config.record_key_path(),
+            PathBuf::from("/var/lib/cdg-node/node-62.duckdb.record-key"),
+            "the record key defaults to sit beside the database"
+        );
+    }
+}
