@@ -77,13 +77,23 @@ pub fn identity(pki: &PkiLayout, principal: Principal) -> TlsFiles {
 /// Synthesizes a CDG's data into `dir/csv-XX` and imports it through the real import path into
 /// `dir/node-XX.duckdb`. Returns the node configuration (listening on port 0) and the CSV folder.
 pub fn prepare_node(dir: &Path, pki: &PkiLayout, cdg: Cdg) -> (NodeConfig, PathBuf) {
+    prepare_node_at_scale(dir, pki, cdg, SCALE)
+}
+
+/// [`prepare_node`] with `scale` times the CDG's real number of agents.
+pub fn prepare_node_at_scale(
+    dir: &Path,
+    pki: &PkiLayout,
+    cdg: Cdg,
+    scale: f64,
+) -> (NodeConfig, PathBuf) {
     let csv_dir = dir.join(format!("csv-{}", cdg.code()));
     let spec = cdg_node::synth::SynthSpec {
         cdg,
         first_year: FIRST_YEAR,
         last_year: LAST_YEAR,
         seed: SEED,
-        scale: SCALE,
+        scale,
     };
     let mut files = cdg_node::synth::generate(&spec, &csv_dir).expect("synthesizing");
     files.sort_by_key(|f| (f.year, f.dataset != "employeurs"));
@@ -154,7 +164,6 @@ mod futures_stop {
     }
 }
 
-/// Serves a node in-process.
 /// The record-key secret of the tests' nodes (development only).
 pub const TEST_RECORD_KEY: &str =
     "7465737473206f6e6c793a206e6f7420612072656164206b65792c2066697865";
@@ -385,4 +394,33 @@ pub async fn describe(c: &mut NodeServiceClient<Channel>) -> v1::DescribeRespons
     .await
     .expect("a description")
     .into_inner()
+}
+
+/// A filter on `dimension` keeping `values`.
+pub fn filter(dimension: &str, values: &[&str]) -> v1::Filter {
+    v1::Filter {
+        dimension: dimension.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+/// `q` with `filters` instead of its own.
+pub fn with_filters(mut q: v1::AggregateQuery, filters: Vec<v1::Filter>) -> v1::AggregateQuery {
+    q.filters = filters;
+    q
+}
+
+/// The Arrow IPC answer to `q`, asked as the coordinator.
+pub async fn answer(n: &OneNode, q: v1::AggregateQuery) -> Vec<u8> {
+    let mut c = as_role(n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    c.execute(execute(q))
+        .await
+        .expect("an answer")
+        .into_inner()
+        .arrow_ipc
+}
+
+/// A filter on the last synthetic year.
+pub fn year_filter() -> Vec<v1::Filter> {
+    vec![filter("annee", &[&LAST_YEAR.to_string()])]
 }

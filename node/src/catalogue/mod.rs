@@ -148,6 +148,19 @@ pub struct Dimension {
     /// SQL expression over the dataset's FROM clause.
     pub sql: &'static str,
     pub values: Values,
+    /// A personal attribute (health, discipline) whose value must not be learnt for a whole
+    /// group: an answer where a group has all its units in one value of it is withheld.
+    pub sensitive: bool,
+}
+
+impl Dimension {
+    /// The same dimension, marked sensitive.
+    pub const fn sensitive(self) -> Dimension {
+        Dimension {
+            sensitive: true,
+            ..self
+        }
+    }
 }
 
 /// A dimension read from a code column of the dataset itself (`t.<name>`).
@@ -162,6 +175,7 @@ pub const fn code_dim(
         description,
         sql,
         values: Values::Codes(codes),
+        sensitive: false,
     }
 }
 
@@ -275,6 +289,7 @@ pub const ANNEE: Dimension = Dimension {
     description: "année de référence",
     sql: "t.annee",
     values: Values::Years,
+    sensitive: false,
 };
 
 /// Every dataset, in load order (a dataset comes after those its rows refer to).

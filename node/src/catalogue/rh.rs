@@ -335,7 +335,8 @@ pub const MOUVEMENTS: Dataset = Dataset {
             "t.motif",
             codes::MOTIFS_MOUVEMENT,
             "motif du mouvement",
-        ),
+        )
+        .sensitive(),
         MOUVEMENT_AGENT_DIMENSIONS[0],
         MOUVEMENT_AGENT_DIMENSIONS[1],
         MOUVEMENT_AGENT_DIMENSIONS[2],
@@ -394,7 +395,8 @@ pub const ABSENCES: Dataset = Dataset {
             "t.motif_absence",
             codes::MOTIFS_ABSENCE,
             "motif de l'absence",
-        ),
+        )
+        .sensitive(),
         ABSENCE_AGENT_DIMENSIONS[0],
         ABSENCE_AGENT_DIMENSIONS[1],
         ABSENCE_AGENT_DIMENSIONS[2],

@@ -32,6 +32,17 @@ pub struct CompiledQuery {
     pub measures: Vec<(Aggregate, String)>,
     /// One check per filter of the complement rule.
     pub complements: Vec<ComplementCheck>,
+    /// One check per filter on a sensitive dimension (the 100% rule).
+    pub whole_groups: Vec<WholeGroupCheck>,
+}
+
+/// Per cell, the rows of its group that a filter on a sensitive dimension leaves out: a cell
+/// whose group has none would tell that all of the group has the filtered value.
+#[derive(Debug, Clone)]
+pub struct WholeGroupCheck {
+    /// Selects the cell's dimensions as text, then the rows left out.
+    pub sql: String,
+    pub params: Vec<Value>,
 }
 
 /// Counts the units a filter leaves out of the population the other filters select: a filter
@@ -148,6 +159,7 @@ pub fn compile(
         per_filter.push((dim.name, condition, values));
     }
     let complements = complement_checks(dataset, &per_filter);
+    let whole_groups = whole_group_checks(dataset, &dims, &query.group_by, &per_filter);
     if used.len() > policy.max_group_by as usize {
         return Err(NodeError::Policy(format!(
             "the query uses {} dimensions ({}); this node's policy allows at most {}",
@@ -222,6 +234,7 @@ pub fn compile(
         dimensions: query.group_by.clone(),
         measures,
         complements,
+        whole_groups,
     })
 }
 
@@ -261,6 +274,62 @@ fn complement_checks(
                 exact_sql: format!(
                     "SELECT n, n FROM (SELECT COUNT(DISTINCT {}) AS n {from_where})",
                     dataset.unit_sql
+                ),
+                params,
+            }
+        })
+        .collect()
+}
+
+/// For each filter on a sensitive dimension, counts per cell the rows of the group (the other
+/// filters' population) that the filter leaves out.
+fn whole_group_checks(
+    dataset: &Dataset,
+    dims: &[&str],
+    grouped: &[String],
+    filters: &[(&'static str, String, Vec<Value>)],
+) -> Vec<WholeGroupCheck> {
+    let select: Vec<String> = dims
+        .iter()
+        .map(|sql| format!("CAST(({sql}) AS VARCHAR)"))
+        .collect();
+    let group_by = if dims.is_empty() {
+        String::new()
+    } else {
+        let positions: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
+        format!(" GROUP BY {}", positions.join(", "))
+    };
+    filters
+        .iter()
+        .enumerate()
+        // Grouped by too, each of its values is a cell of its own: the group-by form of the
+        // rule applies (release.rs).
+        .filter(|(_, (name, _, _))| {
+            dataset.dimension(name).is_some_and(|d| d.sensitive)
+                && !grouped.iter().any(|g| g == name)
+        })
+        .map(|(i, (_, condition, values))| {
+            // The filter's placeholders come first in the text, in the SELECT list.
+            let mut params = values.clone();
+            let mut others = Vec::new();
+            for (j, (_, c, v)) in filters.iter().enumerate() {
+                if j != i {
+                    others.push(c.clone());
+                    params.extend(v.iter().cloned());
+                }
+            }
+            let where_clause = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", others.join(" AND "))
+            };
+            let mut columns = select.clone();
+            columns.push(format!("COUNT(*) FILTER (WHERE ({condition}) IS NOT TRUE)"));
+            WholeGroupCheck {
+                sql: format!(
+                    "SELECT {} FROM {}{where_clause}{group_by}",
+                    columns.join(", "),
+                    dataset.from_sql
                 ),
                 params,
             }

@@ -180,9 +180,24 @@ mod tests {
                 "policy.perturbation.variance",
             ),
             (
-                "magnitude_noise = 0.5",
-                "magnitude_noise = 0",
+                "magnitude_noise = 3.0",
+                "magnitude_noise = 1.0",
                 "policy.perturbation.magnitude_noise",
+            ),
+            (
+                "employer_dominance = 0.85",
+                "employer_dominance = 0.9",
+                "policy.employer_dominance",
+            ),
+            (
+                "refuse_after = 25",
+                "refuse_after = 26",
+                "policy.overlap.refuse_after",
+            ),
+            (
+                "# [policy.datasets.agents]\n# dimensions = [",
+                "[policy.datasets.agents]\ndimensions = [\"commune\", ",
+                "policy.datasets.<dataset>.dimensions",
             ),
         ] {
             std::fs::write(&path, text.replace(from, to)).unwrap();

@@ -165,14 +165,18 @@ pub struct PerturbationConfig {
 /// Floors of the perturbation: a node may add more noise, never less.
 pub const FLOOR_MAX_NOISE: u32 = 2;
 pub const FLOOR_VARIANCE: f64 = 1.0;
-pub const FLOOR_MAGNITUDE_NOISE: f64 = 0.1;
+/// Below 2, subtracting two sums whose populations differ by one agent would give that agent's
+/// value within 10% more than 5% of the time (see `perturb.rs`).
+pub const FLOOR_MAGNITUDE_NOISE: f64 = 2.0;
+/// Above 5, sums of small cells would mean little.
+pub const CEILING_MAGNITUDE_NOISE: f64 = 5.0;
 
 impl Default for PerturbationConfig {
     fn default() -> Self {
         PerturbationConfig {
             max_noise: 4,
             variance: 2.0,
-            magnitude_noise: 0.5,
+            magnitude_noise: 3.0,
         }
     }
 }
@@ -336,11 +340,11 @@ impl PolicyConfig {
                 ),
             ));
         }
-        if !(FLOOR_MAGNITUDE_NOISE..=1.0).contains(&n.magnitude_noise) {
+        if !(FLOOR_MAGNITUDE_NOISE..=CEILING_MAGNITUDE_NOISE).contains(&n.magnitude_noise) {
             return Err(invalid(
                 "policy.perturbation.magnitude_noise",
                 format!(
-                    "is {}, expected between {FLOOR_MAGNITUDE_NOISE} and 1",
+                    "is {}, expected between {FLOOR_MAGNITUDE_NOISE} and {CEILING_MAGNITUDE_NOISE}",
                     n.magnitude_noise
                 ),
             ));

@@ -31,7 +31,34 @@ pub struct RawCell {
     pub employers: Option<i64>,
     /// One entry per measure.
     pub values: Vec<MeasureValue>,
+    /// Set when a filter on a sensitive dimension leaves none of the cell's group out.
+    pub whole_group: bool,
 }
+
+impl RawCell {
+    /// A cell no row reaches.
+    pub fn empty(dimensions: Vec<String>, q: &CompiledQuery) -> RawCell {
+        let value = MeasureValue {
+            total: None,
+            largest: None,
+            second: None,
+            rows: 0.0,
+            top_employer: None,
+            employer_total: None,
+        };
+        RawCell {
+            dimensions,
+            units: 0,
+            cell_key: 0,
+            employers: None,
+            values: vec![value; q.measures.len()],
+            whole_group: false,
+        }
+    }
+}
+
+/// A cell's dimension value when the data leaves it empty.
+pub const NOT_GIVEN: &str = "(non renseigné)";
 
 /// One measure of a cell before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,7 +292,26 @@ impl Store {
         )
     }
 
-    /// Runs a compiled aggregate query.
+    /// Runs a query returning `dims` text columns and a count: the count per cell.
+    pub fn counts_by_cell(
+        &self,
+        sql: &str,
+        params: &[Value],
+        dims: usize,
+    ) -> Result<std::collections::HashMap<Vec<String>, i64>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(duckdb::params_from_iter(params.iter()), |r| {
+            let mut key = Vec::with_capacity(dims);
+            for i in 0..dims {
+                let v: Option<String> = r.get(i)?;
+                key.push(v.unwrap_or_else(|| NOT_GIVEN.to_string()));
+            }
+            Ok((key, r.get(dims)?))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// The cells of a compiled query, each with its distinct units counted exactly where the
     /// quick bounds do not settle which side of `threshold` it is on.
     pub fn aggregate(&self, q: &CompiledQuery, threshold: i64) -> Result<Vec<RawCell>> {
@@ -288,7 +334,7 @@ impl Store {
             let mut dimensions = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;
-                dimensions.push(v.unwrap_or_else(|| "(non renseigné)".to_string()));
+                dimensions.push(v.unwrap_or_else(|| NOT_GIVEN.to_string()));
             }
             let units: i64 = r.get(dims)?;
             let units_high: i64 = r.get(dims + 1)?;
@@ -312,6 +358,7 @@ impl Store {
                 cell_key,
                 employers,
                 values,
+                whole_group: false,
             };
             Ok((cell, units_high))
         })?;

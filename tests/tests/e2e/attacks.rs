@@ -11,33 +11,11 @@ use cdg_node::config::NodeConfig;
 use cdg_shared::arrow_ipc;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
-use cdg_shared::proto::v1::{AggregateQuery, Filter};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
-    LAST_YEAR, OneNode, as_role, count_by, describe, execute, one_node, query, read_agents,
-    start_node_on,
+    LAST_YEAR, answer, as_role, count_by, describe, execute, filter, one_node, query, read_agents,
+    start_node_on, with_filters, year_filter,
 };
-
-fn filter(dimension: &str, values: &[&str]) -> Filter {
-    Filter {
-        dimension: dimension.into(),
-        values: values.iter().map(|v| v.to_string()).collect(),
-    }
-}
-
-fn with_filters(mut q: AggregateQuery, filters: Vec<Filter>) -> AggregateQuery {
-    q.filters = filters;
-    q
-}
-
-async fn answer(n: &OneNode, q: AggregateQuery) -> Vec<u8> {
-    let mut c = as_role(n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
-    c.execute(execute(q))
-        .await
-        .expect("an answer")
-        .into_inner()
-        .arrow_ipc
-}
 
 /// Released cells of an answer: the `sexe` value to the published count.
 fn by_sexe(ipc: &[u8]) -> BTreeMap<String, i64> {
@@ -56,10 +34,6 @@ fn by_sexe(ipc: &[u8]) -> BTreeMap<String, i64> {
         .filter(|&r| status.value(r) == RELEASED && !counts.is_null(r))
         .map(|r| (sexe.value(r).to_string(), counts.value(r)))
         .collect()
-}
-
-fn year_filter() -> Vec<Filter> {
-    vec![filter("annee", &[&LAST_YEAR.to_string()])]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,5 +3,6 @@
 
 mod attacks;
 mod demo;
+mod inference;
 mod security;
 mod study;
