@@ -9,8 +9,11 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cdg_shared::proto::v1::{
-    GetResultRequest, RunStudyRequest, StudyResult, SubmitStudyRequest, SubmitStudyResponse,
+    DecideStudyRequest, GetResultRequest, GetStudyRequest, RunStudyRequest, SignedDecision,
+    StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
+use cdg_shared::signing::{Decision, Signer};
+use cdg_shared::study::Study;
 use cdg_shared::tls::TlsFiles;
 use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
@@ -143,5 +146,52 @@ impl CoordinatorClient {
             study_id: study_id.to_string(),
         };
         Ok(self.inner.get_result(req).await?.into_inner())
+    }
+
+    /// A study with its decisions and state.
+    pub async fn study(&mut self, study_id: &str) -> Result<StudyStatus, tonic::Status> {
+        let req = GetStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+        };
+        Ok(self.inner.get_study(req).await?.into_inner())
+    }
+
+    /// Sends a signed decision as is (see [`CoordinatorClient::decide`] to sign one).
+    pub async fn send_decision(
+        &mut self,
+        study_id: &str,
+        decision: SignedDecision,
+    ) -> Result<StudyStatus, tonic::Status> {
+        let req = DecideStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+            decision: Some(decision),
+        };
+        Ok(self.inner.decide_study(req).await?.into_inner())
+    }
+
+    /// Fetches the study, checks that the digest the coordinator states is that of the study's
+    /// content (so one signs what one has read), signs `decision` with the key of `tls` and
+    /// sends it.
+    pub async fn decide(
+        &mut self,
+        tls: &TlsFiles,
+        study_id: &str,
+        decision: Decision,
+        note: &str,
+    ) -> anyhow::Result<StudyStatus> {
+        let status = self.study(study_id).await?;
+        let study: Study = serde_json::from_str(&status.study_json)
+            .context("the coordinator sent an unreadable study")?;
+        anyhow::ensure!(
+            study.digest() == status.digest,
+            "the coordinator states digest {} for study {study_id}, but its content has digest {}: \
+             not signing",
+            status.digest,
+            study.digest()
+        );
+        let signed = Signer::from_files(tls)?.decide(&status.digest, decision, note)?;
+        Ok(self.send_decision(study_id, signed).await?)
     }
 }

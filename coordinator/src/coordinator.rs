@@ -10,12 +10,14 @@ use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
-use cdg_shared::query::{Aggregate, Measure};
 use futures::future::join_all;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use cdg_shared::signing::TrustedSigners;
+
 use crate::config::CoordinatorConfig;
+use crate::decisions::{approval, open_question, verdict};
 use crate::error::{CoordinatorError, Result};
 use crate::fanout::{self, NodeAnswer, NodeClient, NodeFailure};
 use crate::merge;
@@ -25,8 +27,10 @@ use crate::study::{Study, StudyQuery};
 pub struct Coordinator {
     nodes: Vec<NodeClient>,
     node_timeout: Duration,
-    state: StateDir,
+    pub(crate) state: StateDir,
     audit: Mutex<AuditLog>,
+    /// Verifies directors' signed decisions against the federation CA.
+    pub(crate) trusted: TrustedSigners,
 }
 
 /// The answer to a submission.
@@ -41,26 +45,6 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The query sent to the nodes: a mean is always accompanied by its count, so that regional
-/// means can be weighted.
-pub fn effective_query(q: &StudyQuery) -> StudyQuery {
-    let mut q = q.clone();
-    let has_mean = q
-        .query
-        .measures
-        .iter()
-        .any(|m| m.aggregate == Aggregate::Mean);
-    let has_count = q
-        .query
-        .measures
-        .iter()
-        .any(|m| m.aggregate == Aggregate::Count);
-    if has_mean && !has_count {
-        q.query.measures.insert(0, Measure::count());
-    }
-    q
-}
-
 impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         let state = StateDir::open(&config.state_dir)?;
@@ -70,10 +54,18 @@ impl Coordinator {
             node_timeout: Duration::from_secs(config.node_timeout_secs),
             state,
             audit: Mutex::new(audit),
+            trusted: TrustedSigners::from_ca_file(&config.tls.ca)?,
         })
     }
 
-    fn require(caller: Principal, allowed: &[Role], what: &'static str) -> Result<()> {
+    /// Study `id` as stored, or a clear "submit it first".
+    pub(crate) fn stored_study(&self, id: &str) -> Result<StoredStudy> {
+        self.state
+            .load_study(id)?
+            .ok_or_else(|| CoordinatorError::UnknownStudy(id.to_string()))
+    }
+
+    pub(crate) fn require(caller: Principal, allowed: &[Role], what: &'static str) -> Result<()> {
         if allowed.contains(&caller.role) {
             Ok(())
         } else {
@@ -89,7 +81,7 @@ impl Coordinator {
         }
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         kind: &str,
         actor: Principal,
@@ -120,6 +112,7 @@ impl Coordinator {
             submitted_by: caller.uri(),
             submitted_at: now(),
             study,
+            decisions: Vec::new(),
         };
         self.state.save_study(&stored)?;
         let details = json!({
@@ -141,14 +134,26 @@ impl Coordinator {
     async fn run_on_node(
         &self,
         node: &NodeClient,
-        study_id: &str,
-        analyst: &str,
+        study: &StudyContext<'_>,
         queries: &[StudyQuery],
     ) -> Result<Vec<NodeAnswer>, NodeFailure> {
+        let approval = match approval(study.stored, node.cdg) {
+            Some(a) => a.to_proto(),
+            None => {
+                let message = match verdict(study.stored, node.cdg) {
+                    Some(d) => format!("rejected by {} ({})", d.director, d.note),
+                    None => format!("not approved yet by the director of CDG {}", node.cdg),
+                };
+                return Err(NodeFailure {
+                    status: OutcomeStatus::Refused,
+                    message,
+                });
+            }
+        };
         let mut answers = Vec::with_capacity(queries.len());
         for q in queries {
             let answer = node
-                .execute(study_id, analyst, q, self.node_timeout)
+                .execute(study, q, std::slice::from_ref(&approval), self.node_timeout)
                 .await
                 .map_err(|mut f| {
                     f.message = format!("query {}: {}", q.name, f.message);
@@ -165,11 +170,21 @@ impl Coordinator {
 
     pub async fn run(&self, caller: Principal, id: &str) -> Result<StudyResult> {
         Self::require(caller, &[Role::ChargeDeMission], "running a study")?;
-        let stored = self
-            .state
-            .load_study(id)?
-            .ok_or_else(|| CoordinatorError::UnknownStudy(id.to_string()))?;
+        let stored = self.stored_study(id)?;
+        if let Some(q) = open_question(&stored) {
+            return Err(CoordinatorError::NotRunnable(format!(
+                "study {id} was put in question by {} on {} ({}): it cannot run until a director \
+                 arbitrates (cdg study arbitrate {id})",
+                q.director, q.signed_at, q.note
+            )));
+        }
         let study = &stored.study;
+        let context = StudyContext {
+            id,
+            analyst: caller.uri(),
+            canonical: study.canonical(),
+            stored: &stored,
+        };
         let started_at = now();
         self.audit(
             "study.run.started",
@@ -178,13 +193,13 @@ impl Coordinator {
             json!({"digest": stored.digest, "departements": study.departements}),
         )
         .await?;
-        let queries: Vec<StudyQuery> = study.queries.iter().map(effective_query).collect();
+        let queries: Vec<StudyQuery> = study.queries.iter().map(StudyQuery::effective).collect();
 
         let runs = study.departements.iter().map(|cdg| {
-            let queries = &queries;
+            let (queries, context) = (&queries, &context);
             async move {
                 let result = match self.nodes.iter().find(|n| n.cdg == *cdg) {
-                    Some(node) => self.run_on_node(node, id, &caller.uri(), queries).await,
+                    Some(node) => self.run_on_node(node, context, queries).await,
                     None => Err(NodeFailure {
                         status: OutcomeStatus::Unreachable,
                         message: format!("no node configured for CDG {cdg}"),
@@ -265,13 +280,21 @@ impl Coordinator {
             &[Role::ChargeDeMission, Role::Director],
             "reading a study result",
         )?;
-        if self.state.load_study(id)?.is_none() {
-            return Err(CoordinatorError::UnknownStudy(id.to_string()));
-        }
+        self.stored_study(id)?;
         self.state
             .load_result(id)?
             .ok_or_else(|| CoordinatorError::NoResult(id.to_string()))
     }
+}
+
+/// What every query of a run carries to the nodes.
+pub struct StudyContext<'a> {
+    pub id: &'a str,
+    /// Identity URI of the analyst running the study (for the nodes' budgets).
+    pub analyst: String,
+    /// The study's canonical encoding, whose digest the directors signed.
+    pub canonical: Vec<u8>,
+    pub stored: &'a StoredStudy,
 }
 
 /// Shared handle used by the gRPC service.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cdg_certs_dev::PkiLayout;
 use cdg_shared::cdg::Cdg;
+use cdg_shared::signing::Decision;
 use cdg_shared::tls::TlsFiles;
 use futures::future::try_join_all;
 
@@ -302,6 +303,24 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 &submitted.digest[..16]
             ),
         );
+        // Each director reads the study and signs its approval for their CDG.
+        for cdg in Cdg::ALL {
+            let tls = TlsFiles {
+                ca: pki.ca_cert(),
+                cert: pki.director_cert(cdg),
+                key: pki.director_key(cdg),
+            };
+            CoordinatorClient::connect(&coordinator_url, &tls, Duration::from_secs(60))
+                .await?
+                .decide(
+                    &tls,
+                    &submitted.study_id,
+                    Decision::Approve,
+                    "démonstration",
+                )
+                .await?;
+        }
+        step(start, "approved by the five directors (signed decisions)");
         let result = client.run(&submitted.study_id).await?;
         step(start, "study run completed\n");
         print!("{}", output::render(&result)?);

@@ -16,6 +16,12 @@ pub enum CoordinatorError {
     UnknownStudy(String),
     #[error("study {0} has not been run yet")]
     NoResult(String),
+    /// A signed decision that does not verify or does not fit the study.
+    #[error("decision refused: {0}")]
+    BadDecision(String),
+    /// The study cannot run now (in question).
+    #[error("{0}")]
+    NotRunnable(String),
     #[error("audit log: {0}")]
     Audit(#[from] cdg_shared::audit::AuditError),
     #[error("storage: {0}")]
@@ -31,7 +37,10 @@ impl From<CoordinatorError> for tonic::Status {
         let message = e.to_string();
         match e {
             CoordinatorError::InvalidStudy(_) => tonic::Status::invalid_argument(message),
-            CoordinatorError::Forbidden { .. } => tonic::Status::permission_denied(message),
+            CoordinatorError::Forbidden { .. } | CoordinatorError::BadDecision(_) => {
+                tonic::Status::permission_denied(message)
+            }
+            CoordinatorError::NotRunnable(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::UnknownStudy(_) | CoordinatorError::NoResult(_) => {
                 tonic::Status::not_found(message)
             }

@@ -10,11 +10,12 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
-use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome};
+use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome, SignedDecision};
 use cdg_shared::tls::TlsFiles;
 use tonic::transport::Channel;
 
 use crate::config::CoordinatorConfig;
+use crate::coordinator::StudyContext;
 use crate::study::StudyQuery;
 
 /// A node's client, on a channel that connects lazily and is reused by every study.
@@ -66,17 +67,19 @@ impl NodeClient {
     /// Runs one query on this node, within `deadline`.
     pub async fn execute(
         &self,
-        study_id: &str,
-        analyst: &str,
+        study: &StudyContext<'_>,
         query: &StudyQuery,
+        approvals: &[SignedDecision],
         deadline: Duration,
     ) -> Result<NodeAnswer, NodeFailure> {
         let mut request = tonic::Request::new(ExecuteRequest {
             protocol_version: PROTOCOL_VERSION,
             query: Some((&query.query).into()),
-            study_id: study_id.to_string(),
+            study_id: study.id.to_string(),
             query_name: query.name.clone(),
-            analyst: analyst.to_string(),
+            analyst: study.analyst.clone(),
+            study: study.canonical.clone(),
+            approvals: approvals.to_vec(),
         });
         request.set_timeout(deadline);
         let mut client = self.client.clone();

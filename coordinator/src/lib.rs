@@ -5,6 +5,7 @@
 pub mod client;
 pub mod config;
 pub mod coordinator;
+pub mod decisions;
 pub mod demo;
 pub mod error;
 pub mod fanout;

@@ -239,6 +239,34 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
 }
 
 /// Writes each query's regional table into `dir` as `<query>.<ext>`; returns the paths.
+/// A study's state and decisions, for the terminal.
+pub fn render_status(s: &cdg_shared::proto::v1::StudyStatus) -> String {
+    let mut out = format!(
+        "{} {}\n  digest: {}\n  state: {}\n",
+        s.study_id, s.title, s.digest, s.state
+    );
+    for d in &s.departements {
+        let by = if d.director.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", d.director)
+        };
+        out.push_str(&format!("  CDG {}: {}{by}\n", d.cdg, d.decision));
+    }
+    for d in &s.decisions {
+        let who = cdg_shared::identity::Principal::from_certificate_der(&d.certificate)
+            .map(|p| p.uri())
+            .unwrap_or_else(|_| "?".into());
+        let note = if d.note.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", d.note)
+        };
+        out.push_str(&format!("  {} {} {}{note}\n", d.signed_at, d.decision, who));
+    }
+    out
+}
+
 pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();

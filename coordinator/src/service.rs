@@ -4,7 +4,8 @@ use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
 use cdg_shared::proto::v1::{
-    GetResultRequest, RunStudyRequest, StudyResult, SubmitStudyRequest, SubmitStudyResponse,
+    DecideStudyRequest, GetResultRequest, GetStudyRequest, RunStudyRequest, StudyResult,
+    StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
@@ -17,17 +18,17 @@ pub const MAX_STUDY_BYTES: usize = 256 * 1024;
 /// Identifies the caller of a request about one study, checks its protocol version and records
 /// both in the current span.
 #[allow(clippy::result_large_err)]
-fn study_request<T>(
+fn study_request<T, R>(
     request: Request<T>,
-    fields: impl FnOnce(T) -> (u32, String),
-) -> Result<(Principal, String), Status> {
+    fields: impl FnOnce(T) -> (u32, String, R),
+) -> Result<(Principal, R), Status> {
     let caller = peer_principal(&request)?;
-    let (version, study_id) = fields(request.into_inner());
+    let (version, study_id, rest) = fields(request.into_inner());
     check_protocol_version(version)?;
     tracing::Span::current()
         .record("caller", caller.uri())
         .record("study_id", study_id.as_str());
-    Ok((caller, study_id))
+    Ok((caller, rest))
 }
 
 pub struct CoordinatorServiceImpl {
@@ -72,7 +73,9 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<RunStudyRequest>,
     ) -> Result<Response<StudyResult>, Status> {
-        let (caller, study_id) = study_request(request, |r| (r.protocol_version, r.study_id))?;
+        let (caller, study_id) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), r.study_id)
+        })?;
         let result = self.coordinator.run(caller, &study_id).await?;
         tracing::info!("study run completed");
         Ok(Response::new(result))
@@ -83,9 +86,43 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<GetResultRequest>,
     ) -> Result<Response<StudyResult>, Status> {
-        let (caller, study_id) = study_request(request, |r| (r.protocol_version, r.study_id))?;
+        let (caller, study_id) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), r.study_id)
+        })?;
         Ok(Response::new(
             self.coordinator.result(caller, &study_id).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn decide_study(
+        &self,
+        request: Request<DecideStudyRequest>,
+    ) -> Result<Response<StudyStatus>, Status> {
+        let (caller, (study_id, decision)) = study_request(request, |r| {
+            (
+                r.protocol_version,
+                r.study_id.clone(),
+                (r.study_id, r.decision),
+            )
+        })?;
+        let decision =
+            decision.ok_or_else(|| Status::invalid_argument("missing field `decision`"))?;
+        let status = self.coordinator.decide(caller, &study_id, decision).await?;
+        tracing::info!(state = %status.state, "decision recorded");
+        Ok(Response::new(status))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn get_study(
+        &self,
+        request: Request<GetStudyRequest>,
+    ) -> Result<Response<StudyStatus>, Status> {
+        let (caller, study_id) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), r.study_id)
+        })?;
+        Ok(Response::new(
+            self.coordinator.study_status(caller, &study_id).await?,
         ))
     }
 }

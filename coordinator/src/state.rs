@@ -19,6 +19,9 @@ pub struct StoredStudy {
     pub submitted_by: String,
     pub submitted_at: String,
     pub study: Study,
+    /// Directors' verified decisions, in the order received.
+    #[serde(default)]
+    pub decisions: Vec<crate::decisions::StoredDecision>,
 }
 
 pub struct StateDir {

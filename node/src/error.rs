@@ -20,6 +20,9 @@ pub enum NodeError {
     Database(#[from] duckdb::Error),
     #[error("{0}")]
     Import(String),
+    /// The query does not belong to a study this node's director approved.
+    #[error("not approved: {0}")]
+    NotApproved(String),
     /// The analyst's daily budget of released cells is spent.
     #[error("{0}")]
     Budget(String),
@@ -39,7 +42,7 @@ impl From<NodeError> for tonic::Status {
         let message = e.to_string();
         match e {
             NodeError::InvalidQuery(_) => tonic::Status::invalid_argument(message),
-            NodeError::Policy(_) | NodeError::Forbidden { .. } => {
+            NodeError::Policy(_) | NodeError::Forbidden { .. } | NodeError::NotApproved(_) => {
                 tonic::Status::permission_denied(message)
             }
             NodeError::Budget(_) => tonic::Status::resource_exhausted(message),

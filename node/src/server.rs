@@ -48,10 +48,14 @@ pub async fn run_with_clock(
     store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;
+    let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&config.tls.ca)
+        .context("reading the federation CA for approvals")?;
+    let approvals = crate::approval::ApprovalCheck::new(trusted, config.cdg);
     let service = NodeServiceServer::new(NodeServiceImpl::new(
         Arc::new(config),
         Arc::new(store),
         clock,
+        approvals,
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);

@@ -15,6 +15,7 @@ use cdg_shared::query::AggregateQuery;
 use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
 
+use crate::approval::ApprovalCheck;
 use crate::catalogue::{self, Values};
 use crate::compile;
 use crate::config::{NodeConfig, PolicyConfig};
@@ -36,15 +37,22 @@ pub struct NodeServiceImpl {
     store: Arc<Store>,
     perturbation: Arc<Perturbation>,
     clock: Clock,
+    approvals: ApprovalCheck,
 }
 
 impl NodeServiceImpl {
-    pub fn new(config: Arc<NodeConfig>, store: Arc<Store>, clock: Clock) -> Self {
+    pub fn new(
+        config: Arc<NodeConfig>,
+        store: Arc<Store>,
+        clock: Clock,
+        approvals: ApprovalCheck,
+    ) -> Self {
         NodeServiceImpl {
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
             config,
             store,
             clock,
+            approvals,
         }
     }
 
@@ -161,7 +169,7 @@ impl NodeService for NodeServiceImpl {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(caller, study_id, query_name, dataset))]
+    #[tracing::instrument(skip_all, fields(caller, study_id, query_name, dataset, director))]
     async fn execute(
         &self,
         request: Request<ExecuteRequest>,
@@ -184,6 +192,11 @@ impl NodeService for NodeServiceImpl {
                 AggregateQuery::try_from(q).map_err(|e| NodeError::InvalidQuery(e.to_string()))
             })?;
         span.record("dataset", query.dataset.as_str());
+        let approved = self
+            .approvals
+            .check(&req.study, &query, &req.approvals)
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        span.record("director", approved.director.uri());
         let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
             .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
         let policy = self.config.policy.clone();

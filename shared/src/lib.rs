@@ -11,4 +11,6 @@ pub mod proto;
 pub mod query;
 pub mod serving;
 pub mod settings;
+pub mod signing;
+pub mod study;
 pub mod tls;

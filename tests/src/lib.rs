@@ -14,6 +14,9 @@ use cdg_node::config::{Limits, NodeConfig, PolicyConfig};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::{self, node_service_client::NodeServiceClient};
+use cdg_shared::query::AggregateQuery;
+use cdg_shared::signing::{Decision, Signer};
+use cdg_shared::study::{Diffusion, Study, StudyQuery};
 use cdg_shared::tls::TlsFiles;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -233,6 +236,19 @@ pub async fn coordinator_client(url: &str, tls: &TlsFiles) -> CoordinatorClient 
         .expect("connecting to the coordinator")
 }
 
+/// The directors of `cdgs` each approve study `id` through the coordinator at `url`, signing
+/// with their keys in `pki`, as `cdg study approve` does.
+pub async fn approve_as_directors(url: &str, pki: &PkiLayout, id: &str, cdgs: &[Cdg]) {
+    for &cdg in cdgs {
+        let tls = identity(pki, Principal::new(Role::Director, cdg));
+        coordinator_client(url, &tls)
+            .await
+            .decide(&tls, id, Decision::Approve, "test")
+            .await
+            .unwrap_or_else(|e| panic!("director {cdg} approving {id}: {e:#}"));
+    }
+}
+
 /// One agent row of a synthetic CSV, as the tests need it.
 #[derive(Debug, Clone)]
 pub struct AgentRow {
@@ -334,6 +350,11 @@ pub async fn one_node() -> OneNode {
 }
 
 impl OneNode {
+    /// `q` within a study its director (CDG 02) approved.
+    pub fn approved(&self, q: v1::AggregateQuery) -> v1::ExecuteRequest {
+        approved(&self.pki, Cdg::Aisne, q)
+    }
+
     /// Stops the node, runs `offline` with its configuration and data folder (an import needs
     /// the database to itself), and starts it again on the same files.
     pub async fn restart(self, offline: impl FnOnce(&NodeConfig, &Path)) -> OneNode {
@@ -369,6 +390,8 @@ pub fn query(dataset: &str, group_by: &[&str]) -> v1::AggregateQuery {
     }
 }
 
+/// A request for `q` with no study and no approval: what a node must refuse, or reject as
+/// malformed first.
 pub fn execute(q: v1::AggregateQuery) -> v1::ExecuteRequest {
     v1::ExecuteRequest {
         protocol_version: cdg_shared::proto::PROTOCOL_VERSION,
@@ -376,7 +399,45 @@ pub fn execute(q: v1::AggregateQuery) -> v1::ExecuteRequest {
         study_id: "S-test".into(),
         query_name: "q".into(),
         analyst: String::new(),
+        study: Vec::new(),
+        approvals: Vec::new(),
     }
+}
+
+/// A one-query study asking `cdg` for `q` (None when `q` is not a well-formed query).
+pub fn study_of(cdg: Cdg, q: &v1::AggregateQuery) -> Option<Study> {
+    let query = AggregateQuery::try_from(q.clone()).ok()?;
+    Some(Study {
+        title: "étude de test".into(),
+        purpose: "tests".into(),
+        diffusion: Diffusion::Interne,
+        diffusion_terms: None,
+        departements: vec![cdg],
+        queries: vec![StudyQuery {
+            name: "q".into(),
+            title: "q".into(),
+            query,
+        }],
+    })
+}
+
+/// `director`'s signed approval of `study`, with the keys in `pki`.
+pub fn approval(pki: &PkiLayout, director: Principal, study: &Study) -> v1::SignedDecision {
+    Signer::from_files(&identity(pki, director))
+        .expect("the director's keys")
+        .decide(&study.digest(), Decision::Approve, "")
+        .expect("signing")
+}
+
+/// `q` as the coordinator sends it: within a one-query study approved by the director of
+/// `cdg` (a malformed `q` goes without, for the node to reject as such).
+pub fn approved(pki: &PkiLayout, cdg: Cdg, q: v1::AggregateQuery) -> v1::ExecuteRequest {
+    let mut request = execute(q.clone());
+    if let Some(study) = study_of(cdg, &q) {
+        request.approvals = vec![approval(pki, Principal::new(Role::Director, cdg), &study)];
+        request.study = study.canonical();
+    }
+    request
 }
 
 /// A client of the node of `n` with the identity of `principal`.
@@ -413,7 +474,7 @@ pub fn with_filters(mut q: v1::AggregateQuery, filters: Vec<v1::Filter>) -> v1::
 /// The Arrow IPC answer to `q`, asked as the coordinator.
 pub async fn answer(n: &OneNode, q: v1::AggregateQuery) -> Vec<u8> {
     let mut c = as_role(n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
-    c.execute(execute(q))
+    c.execute(n.approved(q))
         .await
         .expect("an answer")
         .into_inner()

@@ -8,6 +8,7 @@ use anyhow::Context;
 use cdg_coordinator::client::{CoordinatorClient, Network};
 use cdg_coordinator::demo::{self, DemoOptions};
 use cdg_coordinator::output::{self, Format};
+use cdg_shared::signing::Decision;
 use cdg_shared::tls::TlsFiles;
 use clap::{Args, Parser, Subcommand};
 
@@ -53,7 +54,7 @@ struct Connection {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Studies: submit, run, fetch results.
+    /// Studies: submit, approve (directors), run, fetch results.
     Study {
         #[command(subcommand)]
         command: StudyCommand,
@@ -80,11 +81,22 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StudyCommand {
-    /// Submit a study file (TOML) and print its id and digest.
+    /// Submit a study file (TOML) and print its id and digest. Chargé.e de mission.
     Submit { file: PathBuf },
-    /// Submit a study file, run it across the nodes, and print the regional tables.
+    /// Show a study: its state, each département's decision, every signed decision.
+    Show { id: String },
+    /// Approve the study for your CDG, signing its digest with your key. Directors.
+    Approve(DecisionArgs),
+    /// Reject the study for your CDG. Directors.
+    Reject(DecisionArgs),
+    /// Put the study in question: no run until a director arbitrates. Directors.
+    Question(DecisionArgs),
+    /// Settle a question, so that the study may run. Directors.
+    Arbitrate(DecisionArgs),
+    /// Run a study across the nodes whose directors approved it, and print the regional
+    /// tables. STUDY is a study id, or a study file (submitted first). Chargé.e de mission.
     Run {
-        file: PathBuf,
+        study: String,
         #[command(flatten)]
         out: OutArgs,
     },
@@ -94,6 +106,15 @@ enum StudyCommand {
         #[command(flatten)]
         out: OutArgs,
     },
+}
+
+#[derive(Args)]
+struct DecisionArgs {
+    /// The study id (S-...).
+    id: String,
+    /// Why: kept with the signed decision and in the audit log.
+    #[arg(long, default_value = "")]
+    note: String,
 }
 
 #[derive(Args)]
@@ -143,6 +164,19 @@ fn show(result: &cdg_shared::proto::v1::StudyResult, out: &OutArgs) -> anyhow::R
             println!("written: {}", path.display());
         }
     }
+    Ok(())
+}
+
+/// Signs and sends a director's decision, then shows the study.
+async fn decide(
+    connection: &Connection,
+    args: DecisionArgs,
+    decision: Decision,
+) -> anyhow::Result<()> {
+    let (url, tls) = connection.resolve()?;
+    let mut client = CoordinatorClient::connect(&url, &tls, Duration::from_secs(60)).await?;
+    let status = client.decide(&tls, &args.id, decision, &args.note).await?;
+    print!("{}", output::render_status(&status));
     Ok(())
 }
 
@@ -205,13 +239,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
                 Ok(())
             }
-            StudyCommand::Run { file, out } => {
-                let text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?;
+            StudyCommand::Show { id } => {
+                let status = cli.connection.connect().await?.study(&id).await?;
+                print!("{}", output::render_status(&status));
+                Ok(())
+            }
+            StudyCommand::Approve(args) => decide(&cli.connection, args, Decision::Approve).await,
+            StudyCommand::Reject(args) => decide(&cli.connection, args, Decision::Reject).await,
+            StudyCommand::Question(args) => decide(&cli.connection, args, Decision::Question).await,
+            StudyCommand::Arbitrate(args) => {
+                decide(&cli.connection, args, Decision::Arbitrate).await
+            }
+            StudyCommand::Run { study, out } => {
                 let mut client = cli.connection.connect().await?;
-                let s = client.submit(text).await?;
-                eprintln!("study {} submitted; running...", s.study_id);
-                let result = client.run(&s.study_id).await?;
+                let path = PathBuf::from(&study);
+                let id = if path.is_file() {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let s = client.submit(text).await?;
+                    eprintln!("study {} submitted; running...", s.study_id);
+                    s.study_id
+                } else {
+                    study
+                };
+                let result = client.run(&id).await?;
                 show(&result, &out)
             }
             StudyCommand::Result { id, out } => {

@@ -13,7 +13,7 @@ use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
-    LAST_YEAR, answer, as_role, count_by, describe, execute, filter, one_node, query, read_agents,
+    LAST_YEAR, answer, as_role, count_by, describe, filter, one_node, query, read_agents,
     start_node_on, with_filters, year_filter,
 };
 
@@ -216,7 +216,7 @@ async fn a_filter_leaving_a_few_agents_out_is_refused() {
     // "Everybody in the filière but catégorie X", compared with "everybody in the filière",
     // would count catégorie X: refused, naming the rule and the filter.
     let status = c
-        .execute(execute(with_filters(query("agents", &["sexe"]), filters)))
+        .execute(n.approved(with_filters(query("agents", &["sexe"]), filters)))
         .await
         .unwrap_err();
     assert_eq!(
@@ -234,7 +234,7 @@ async fn a_filter_leaving_a_few_agents_out_is_refused() {
     let mut filters = year_filter();
     filters.push(filter("filiere", &[filiere]));
     let answered = c
-        .execute(execute(with_filters(query("agents", &["sexe"]), filters)))
+        .execute(n.approved(with_filters(query("agents", &["sexe"]), filters)))
         .await;
     assert!(answered.is_ok(), "{:?}", answered.err());
 }
@@ -251,7 +251,7 @@ async fn nothing_is_released_outside_the_convention_until_an_avenant() {
         let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
             .await
             .unwrap();
-        let status = c.execute(execute(q.clone())).await.unwrap_err();
+        let status = c.execute(n.approved(q.clone())).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::FailedPrecondition, "{today}");
         assert!(
             status.message().contains("2023-01-01 to 2026-12-31")
@@ -278,7 +278,7 @@ async fn nothing_is_released_outside_the_convention_until_an_avenant() {
     let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
         .await
         .unwrap();
-    assert!(c.execute(execute(q)).await.is_ok());
+    assert!(c.execute(n.approved(q)).await.is_ok());
     assert_eq!(
         describe(&mut c).await.policy.unwrap().convention_end,
         "2029-12-31"
@@ -316,7 +316,7 @@ async fn forbidden_statistics_and_identifier_filters_are_refused() {
         (one_agent, "agent_id"),
         (query("offres", &["employeur_id"]), "employeur_id"),
     ] {
-        let status = c.execute(execute(q)).await.unwrap_err();
+        let status = c.execute(n.approved(q)).await.unwrap_err();
         assert_eq!(
             status.code(),
             tonic::Code::InvalidArgument,
@@ -391,8 +391,9 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
     let mut config = n.config.clone();
     config.policy.max_cells_per_analyst_per_day = 10;
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 6, d).unwrap();
+    let by_sexe = n.approved(with_filters(query("agents", &["sexe"]), year_filter()));
     let ask = |analyst: &str| {
-        let mut request = execute(with_filters(query("agents", &["sexe"]), year_filter()));
+        let mut request = by_sexe.clone();
         request.analyst = analyst.into();
         request
     };
@@ -480,7 +481,7 @@ async fn no_released_cell_of_random_queries_holds_1_to_10_agents() {
             }
         }
         let q = with_filters(query("agents", &group_by), year_filter());
-        let Ok(answer) = c.execute(execute(q)).await else {
+        let Ok(answer) = c.execute(n.approved(q)).await else {
             continue; // refused by a rule before any cell: nothing released
         };
         queries += 1;

@@ -15,7 +15,7 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::{Aggregate, AggregateQuery, Measure};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
-    FIRST_YEAR, LAST_YEAR, answer, as_role, count_by, describe, execute, filter, one_node, query,
+    FIRST_YEAR, LAST_YEAR, answer, as_role, count_by, describe, filter, one_node, query,
     read_agents, with_filters, year_filter,
 };
 
@@ -186,7 +186,12 @@ async fn two_means_one_agent_apart_miss_the_planted_pay_by_10_percent_in_95_perc
                     filter("statut", &[statut]),
                 ],
             );
-            let ipc = c.execute(execute(q)).await.unwrap().into_inner().arrow_ipc;
+            let ipc = c
+                .execute(cdg_tests::approved(&pki, Cdg::Nord, q))
+                .await
+                .unwrap()
+                .into_inner()
+                .arrow_ipc;
             let measures = ["nombre", "moyenne_remuneration_brute_annuelle"];
             for r in rows(&ipc, &["filiere", "categorie"], &measures) {
                 if let (Some(n), Some(mean)) = (r.values[0], r.values[1]) {
@@ -448,7 +453,7 @@ async fn equivalent_queries_on_one_small_group_are_refused_past_the_limit() {
     let ask = |extra: &[Measure], analyst: &str| {
         let mut q = with_filters(query("agents", &["sexe"]), year_filter());
         q.measures.extend(extra.iter().cloned());
-        let mut request = execute(q);
+        let mut request = n.approved(q);
         request.analyst = analyst.into();
         request
     };
@@ -516,7 +521,7 @@ async fn a_policy_narrowing_the_catalogue_is_enforced_and_published() {
     n.node = cdg_tests::start_node(config).await;
     let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
     let refused = c
-        .execute(execute(query("agents", &["filiere"])))
+        .execute(n.approved(query("agents", &["filiere"])))
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
@@ -529,11 +534,11 @@ async fn a_policy_narrowing_the_catalogue_is_enforced_and_published() {
     let mut pay: AggregateQuery = query("agents", &["sexe"]);
     pay.measures
         .push(measure(Aggregate::Mean, "remuneration_brute_annuelle"));
-    let refused = c.execute(execute(pay)).await.unwrap_err();
+    let refused = c.execute(n.approved(pay)).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
     assert!(refused.message().contains("etpr"), "{}", refused.message());
     assert!(
-        c.execute(execute(query("agents", &["categorie"])))
+        c.execute(n.approved(query("agents", &["categorie"])))
             .await
             .is_ok()
     );

@@ -11,7 +11,7 @@ use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
 use cdg_shared::tls::TlsFiles;
 use cdg_tests::{
-    as_role, describe, execute, identity, node_client, one_node, pki, query, start_coordinator,
+    as_role, describe, identity, node_client, one_node, pki, query, start_coordinator,
 };
 use tonic::Code;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
@@ -58,7 +58,7 @@ async fn a_certificate_from_another_ca_is_rejected() {
     let outcome = match node_client(&n.node.url(), &forged, Cdg::Aisne).await {
         Err(e) => Err(e.to_string()),
         Ok(mut c) => c
-            .execute(execute(query("agents", &["sexe"])))
+            .execute(n.approved(query("agents", &["sexe"])))
             .await
             .map(|_| ())
             .map_err(|s| s.to_string()),
@@ -78,7 +78,7 @@ async fn only_the_coordinator_may_execute_and_describe_is_open_to_members() {
         };
         let mut c = as_role(&n, Principal::new(role, cdg)).await;
         let status = c
-            .execute(execute(query("agents", &["sexe"])))
+            .execute(n.approved(query("agents", &["sexe"])))
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::PermissionDenied);
@@ -100,7 +100,7 @@ async fn only_the_coordinator_may_execute_and_describe_is_open_to_members() {
     }
     let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
     let answer = c
-        .execute(execute(query("agents", &["sexe"])))
+        .execute(n.approved(query("agents", &["sexe"])))
         .await
         .unwrap()
         .into_inner();
@@ -116,18 +116,18 @@ async fn malformed_queries_are_invalid_arguments_naming_the_culprit() {
         (query("agents", &["agent_id"]), "agent_id"),
         (query("salaires", &["sexe"]), "salaires"),
     ] {
-        let status = c.execute(execute(q)).await.unwrap_err();
+        let status = c.execute(n.approved(q)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{}", status.message());
         assert!(status.message().contains(culprit), "{}", status.message());
     }
-    let mut no_query = execute(query("agents", &[]));
+    let mut no_query = n.approved(query("agents", &[]));
     no_query.query = None;
     let status = c.execute(no_query).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("query"));
     // The node is still serving after all of this.
     assert!(
-        c.execute(execute(query("agents", &["categorie"])))
+        c.execute(n.approved(query("agents", &["categorie"])))
             .await
             .is_ok()
     );
@@ -145,7 +145,7 @@ async fn a_protocol_version_mismatch_is_a_failed_precondition() {
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("protocol version"));
-    let mut req = execute(query("agents", &["sexe"]));
+    let mut req = n.approved(query("agents", &["sexe"]));
     req.protocol_version = 0;
     assert_eq!(
         c.execute(req).await.unwrap_err().code(),
@@ -183,6 +183,13 @@ async fn the_coordinator_checks_roles_and_node_identities() {
         "departements = [\"02\", \"62\", \"80\"]",
     );
     let s = client.submit(study).await.unwrap();
+    cdg_tests::approve_as_directors(
+        &coordinator.url(),
+        &n.pki,
+        &s.study_id,
+        &[Cdg::Aisne, Cdg::PasDeCalais],
+    )
+    .await;
     let result = client.run(&s.study_id).await.unwrap();
     let by_cdg = |c: &str| result.outcomes.iter().find(|o| o.cdg == c).unwrap().clone();
     assert_eq!(

@@ -73,6 +73,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
         !client.submit(study).await.unwrap().created,
         "resubmitting gives the same study"
     );
+    cdg_tests::approve_as_directors(&coordinator.url(), &pki, &submitted.study_id, &Cdg::ALL).await;
     let result = client.run(&submitted.study_id).await.unwrap();
 
     assert_eq!(result.outcomes.len(), 5);

@@ -1,0 +1,198 @@
+//! Directors' decisions on a study and the lifecycle they give it.
+//!
+//! Each director approves or rejects a study for their own CDG, or puts it "in question" (no run
+//! until a director arbitrates). The coordinator verifies every signed decision as the nodes
+//! will (trusted director certificate, signature over the study's digest), checks that the
+//! signer is the connected caller, records it in the audit log, then stores it with the study.
+
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::{DepartementDecision, SignedDecision, StudyStatus};
+use cdg_shared::signing::Decision;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::coordinator::Coordinator;
+use crate::error::{CoordinatorError, Result};
+use crate::state::StoredStudy;
+
+/// A verified decision as stored with its study.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredDecision {
+    /// Identity URI of the director.
+    pub director: String,
+    pub cdg: Cdg,
+    pub decision: String,
+    pub signed_at: String,
+    pub note: String,
+    pub study_digest: String,
+    /// The director's certificate (DER) and signature, hex.
+    pub certificate: String,
+    pub signature: String,
+}
+
+impl StoredDecision {
+    pub fn to_proto(&self) -> SignedDecision {
+        SignedDecision {
+            study_digest: self.study_digest.clone(),
+            decision: self.decision.clone(),
+            signed_at: self.signed_at.clone(),
+            note: self.note.clone(),
+            certificate: hex::decode(&self.certificate).unwrap_or_default(),
+            signature: hex::decode(&self.signature).unwrap_or_default(),
+        }
+    }
+
+    fn is(&self, d: Decision) -> bool {
+        self.decision == d.as_str()
+    }
+}
+
+/// The open question on a study, if a director put it in question and nobody arbitrated since.
+pub fn open_question(s: &StoredStudy) -> Option<&StoredDecision> {
+    s.decisions
+        .iter()
+        .rev()
+        .find(|d| d.is(Decision::Question) || d.is(Decision::Arbitrate))
+        .filter(|d| d.is(Decision::Question))
+}
+
+/// The latest approval or rejection by the director of `cdg`.
+pub fn verdict(s: &StoredStudy, cdg: Cdg) -> Option<&StoredDecision> {
+    s.decisions
+        .iter()
+        .rev()
+        .find(|d| d.cdg == cdg && (d.is(Decision::Approve) || d.is(Decision::Reject)))
+}
+
+/// The approval of `cdg`'s director, if that is their latest verdict.
+pub fn approval(s: &StoredStudy, cdg: Cdg) -> Option<&StoredDecision> {
+    verdict(s, cdg).filter(|d| d.is(Decision::Approve))
+}
+
+/// The study's state: "in question", "completed", "approved" (by every département asked),
+/// or "submitted".
+pub fn state(s: &StoredStudy, has_result: bool) -> &'static str {
+    if open_question(s).is_some() {
+        "in question"
+    } else if has_result {
+        "completed"
+    } else if s
+        .study
+        .departements
+        .iter()
+        .all(|c| approval(s, *c).is_some())
+    {
+        "approved"
+    } else {
+        "submitted"
+    }
+}
+
+impl Coordinator {
+    /// Verifies and records a director's signed decision on study `id`.
+    pub async fn decide(
+        &self,
+        caller: Principal,
+        id: &str,
+        decision: SignedDecision,
+    ) -> Result<StudyStatus> {
+        Self::require(caller, &[Role::Director], "deciding on a study")?;
+        let mut stored = self.stored_study(id)?;
+        let invalid = |m: String| Err(CoordinatorError::BadDecision(m));
+        let (signer, kind) = match self.trusted.verify_decision(&decision) {
+            Ok(v) => v,
+            Err(e) => return invalid(format!("the decision does not verify: {e}")),
+        };
+        if signer != caller {
+            return invalid(format!(
+                "the decision is signed by {} but sent by {}: directors send their own",
+                signer.uri(),
+                caller.uri()
+            ));
+        }
+        if decision.study_digest != stored.digest {
+            return invalid(format!(
+                "the decision is signed for digest {}, study {id} has digest {}",
+                decision.study_digest, stored.digest
+            ));
+        }
+        let asked = stored.study.departements.contains(&signer.cdg);
+        if matches!(kind, Decision::Approve | Decision::Reject) && !asked {
+            return invalid(format!(
+                "study {id} does not ask CDG {}: there is nothing for its director to approve",
+                signer.cdg
+            ));
+        }
+        if kind == Decision::Arbitrate && open_question(&stored).is_none() {
+            return invalid(format!("study {id} is not in question"));
+        }
+        let record = StoredDecision {
+            director: signer.uri(),
+            cdg: signer.cdg,
+            decision: kind.as_str().to_string(),
+            signed_at: decision.signed_at.clone(),
+            note: decision.note.clone(),
+            study_digest: decision.study_digest.clone(),
+            certificate: hex::encode(&decision.certificate),
+            signature: hex::encode(&decision.signature),
+        };
+        self.audit(
+            &format!("study.{}", kind.as_str()),
+            caller,
+            id,
+            json!({
+                "cdg": signer.cdg.code(),
+                "digest": stored.digest,
+                "signed_at": record.signed_at,
+                "note": record.note,
+                "signature": record.signature,
+            }),
+        )
+        .await?;
+        stored.decisions.push(record);
+        self.state.save_study(&stored)?;
+        self.status_of(&stored)
+    }
+
+    /// Study `id` with its decisions and state. Chargé.e de mission and directors.
+    pub async fn study_status(&self, caller: Principal, id: &str) -> Result<StudyStatus> {
+        Self::require(
+            caller,
+            &[Role::ChargeDeMission, Role::Director],
+            "reading a study",
+        )?;
+        let stored = self.stored_study(id)?;
+        self.status_of(&stored)
+    }
+
+    fn status_of(&self, s: &StoredStudy) -> Result<StudyStatus> {
+        let has_result = self.state.load_result(&s.id)?.is_some();
+        Ok(StudyStatus {
+            study_id: s.id.clone(),
+            digest: s.digest.clone(),
+            title: s.study.title.clone(),
+            state: state(s, has_result).to_string(),
+            study_json: String::from_utf8_lossy(&s.study.canonical()).into_owned(),
+            decisions: s.decisions.iter().map(StoredDecision::to_proto).collect(),
+            departements: s
+                .study
+                .departements
+                .iter()
+                .map(|&cdg| {
+                    let v = verdict(s, cdg);
+                    DepartementDecision {
+                        cdg: cdg.code().to_string(),
+                        decision: match v {
+                            Some(d) if d.is(Decision::Approve) => "approved",
+                            Some(_) => "rejected",
+                            None => "pending",
+                        }
+                        .to_string(),
+                        director: v.map(|d| d.director.clone()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+        })
+    }
+}

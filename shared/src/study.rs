@@ -1,0 +1,230 @@
+//! Studies: the TOML file the chargé.e de mission writes, its canonical form and its digest.
+//!
+//! A study is immutable once submitted: its id and digest are derived from a canonical JSON
+//! encoding (sorted keys, normalized values), so the same content always has the same digest.
+//! The coordinator sends that encoding with every query, so that each node can recompute the
+//! digest its director signed and check that the query is one of the study's.
+
+use std::collections::BTreeMap;
+
+use crate::cdg::Cdg;
+use crate::query::{Aggregate, AggregateQuery, Filter, Measure};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Largest number of queries in one study.
+pub const MAX_QUERIES: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Diffusion {
+    /// Results stay within the five CDGs.
+    Interne,
+    /// Results are diffused beyond the five CDGs, under `diffusion_terms`.
+    Externe,
+}
+
+/// A filter value as written in TOML: `annee = 2024`, `sexe = "F"`, `filiere = ["sociale", "animation"]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum FilterValue {
+    Text(String),
+    Int(i64),
+    List(Vec<Scalar>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    Text(String),
+    Int(i64),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::Text(s) => s,
+            Scalar::Int(i) => i.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StudyFile {
+    title: String,
+    purpose: String,
+    diffusion: Diffusion,
+    #[serde(default)]
+    diffusion_terms: Option<String>,
+    #[serde(default)]
+    departements: Option<Vec<Cdg>>,
+    #[serde(rename = "query")]
+    queries: Vec<QueryFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryFile {
+    name: String,
+    #[serde(default)]
+    title: Option<String>,
+    dataset: String,
+    #[serde(default)]
+    group_by: Vec<String>,
+    measures: Vec<Measure>,
+    #[serde(default)]
+    filters: BTreeMap<String, FilterValue>,
+}
+
+/// One named query of a study.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudyQuery {
+    pub name: String,
+    pub title: String,
+    pub query: AggregateQuery,
+}
+
+/// A study in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Study {
+    pub title: String,
+    pub purpose: String,
+    pub diffusion: Diffusion,
+    pub diffusion_terms: Option<String>,
+    pub departements: Vec<Cdg>,
+    pub queries: Vec<StudyQuery>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    #[error("study file is not valid: {0}")]
+    Parse(String),
+    #[error("study file: {0}")]
+    Invalid(String),
+}
+
+impl Study {
+    /// Parses and normalizes a study file.
+    pub fn from_toml(text: &str) -> Result<Study, StudyError> {
+        let file: StudyFile = toml::from_str(text).map_err(|e| StudyError::Parse(e.to_string()))?;
+        let invalid = |m: String| Err(StudyError::Invalid(m));
+        if file.title.trim().is_empty() {
+            return invalid("`title` is empty".into());
+        }
+        if file.purpose.trim().is_empty() {
+            return invalid("`purpose` is empty: say what the study is for".into());
+        }
+        if file.diffusion == Diffusion::Externe
+            && file
+                .diffusion_terms
+                .as_deref()
+                .is_none_or(|t| t.trim().is_empty())
+        {
+            return invalid(
+                "an external study (diffusion = \"externe\") needs `diffusion_terms`".into(),
+            );
+        }
+        if file.queries.is_empty() {
+            return invalid("no [[query]]: a study needs at least one".into());
+        }
+        if file.queries.len() > MAX_QUERIES {
+            return invalid(format!(
+                "{} queries; at most {MAX_QUERIES} per study",
+                file.queries.len()
+            ));
+        }
+        let mut departements = file.departements.unwrap_or_else(|| Cdg::ALL.to_vec());
+        departements.sort();
+        departements.dedup();
+        if departements.is_empty() {
+            return invalid("`departements` is empty".into());
+        }
+        let mut queries = Vec::new();
+        for q in file.queries {
+            let valid_name = !q.name.is_empty()
+                && q.name.len() <= 64
+                && q.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid_name {
+                return invalid(format!(
+                    "query name {:?} must be 1-64 letters, digits, '_' or '-'",
+                    q.name
+                ));
+            }
+            if queries.iter().any(|x: &StudyQuery| x.name == q.name) {
+                return invalid(format!("two queries are named {:?}", q.name));
+            }
+            if q.measures.is_empty() {
+                return invalid(format!("query {:?} has no measures", q.name));
+            }
+            let filters = q
+                .filters
+                .into_iter()
+                .map(|(dimension, v)| {
+                    let values = match v {
+                        FilterValue::Text(s) => vec![s],
+                        FilterValue::Int(i) => vec![i.to_string()],
+                        FilterValue::List(l) => l.into_iter().map(Scalar::into_string).collect(),
+                    };
+                    Filter { dimension, values }
+                })
+                .collect::<Vec<_>>();
+            if let Some(f) = filters.iter().find(|f| f.values.is_empty()) {
+                return invalid(format!(
+                    "query {:?}: filter on {:?} has no value",
+                    q.name, f.dimension
+                ));
+            }
+            queries.push(StudyQuery {
+                title: q.title.unwrap_or_else(|| q.name.clone()),
+                name: q.name,
+                query: AggregateQuery {
+                    dataset: q.dataset,
+                    group_by: q.group_by,
+                    measures: q.measures,
+                    filters,
+                },
+            });
+        }
+        Ok(Study {
+            title: file.title,
+            purpose: file.purpose,
+            diffusion: file.diffusion,
+            diffusion_terms: file.diffusion_terms,
+            departements,
+            queries,
+        })
+    }
+
+    /// The canonical encoding the digest is computed over.
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("studies always serialize")
+    }
+
+    /// SHA-256 of the canonical encoding, hex.
+    pub fn digest(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical()))
+    }
+
+    /// The study's id: `S-` and the first 12 hex digits of its digest.
+    pub fn id(&self) -> String {
+        format!("S-{}", &self.digest()[..12])
+    }
+}
+
+impl StudyQuery {
+    /// The query as the coordinator sends it: a mean always comes with its count, so that
+    /// regional means can be weighted.
+    pub fn effective(&self) -> StudyQuery {
+        let mut q = self.clone();
+        let measures = &q.query.measures;
+        let has_mean = measures.iter().any(|m| m.aggregate == Aggregate::Mean);
+        let has_count = measures.iter().any(|m| m.aggregate == Aggregate::Count);
+        if has_mean && !has_count {
+            q.query.measures.insert(0, Measure::count());
+        }
+        q
+    }
+}
