@@ -70,22 +70,19 @@ pub fn approval(s: &StoredStudy, cdg: Cdg) -> Option<&StoredDecision> {
     verdict(s, cdg).filter(|d| d.is(Decision::Approve))
 }
 
-/// The study's state: "in question", "completed", "approved" (by every département asked),
-/// or "submitted".
+/// The study's state: "in question"; "approved" by every département asked, then "completed"
+/// once run; or "submitted" while approvals are missing.
 pub fn state(s: &StoredStudy, has_result: bool) -> &'static str {
-    if open_question(s).is_some() {
-        "in question"
-    } else if has_result {
-        "completed"
-    } else if s
+    let approved = s
         .study
         .departements
         .iter()
-        .all(|c| approval(s, *c).is_some())
-    {
-        "approved"
-    } else {
-        "submitted"
+        .all(|c| approval(s, *c).is_some());
+    match (open_question(s).is_some(), approved, has_result) {
+        (true, _, _) => "in question",
+        (false, true, true) => "completed",
+        (false, true, false) => "approved",
+        (false, false, _) => "submitted",
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: real servers on 127.0.0.1:0, real mutual TLS, real DuckDB files.
 //! One test binary, one module per concern.
 
+mod approvals;
 mod attacks;
 mod demo;
 mod inference;

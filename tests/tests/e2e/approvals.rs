@@ -1,0 +1,285 @@
+//! Directors' approvals: forged ones sent straight to a node by the coordinator's identity (what
+//! a compromised coordinator could do), and the study lifecycle through the coordinator.
+
+use std::time::{Duration, SystemTime};
+
+use cdg_certs_dev::Validity;
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1::SignedDecision;
+use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
+use cdg_shared::signing::{Decision, Signer};
+use cdg_shared::study::Study;
+use cdg_shared::tls::TlsFiles;
+use cdg_tests::{
+    OneNode, approval, as_role, execute, identity, one_node, query, start_coordinator, study_of,
+    with_filters, year_filter,
+};
+use tonic::Code;
+
+fn signer(n: &OneNode, who: Principal) -> Signer {
+    Signer::from_files(&identity(&n.pki, who)).unwrap()
+}
+
+fn director(cdg: Cdg) -> Principal {
+    Principal::new(Role::Director, cdg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_refuses_every_forged_or_misplaced_approval() {
+    let n = one_node().await;
+    let q = with_filters(query("agents", &["sexe"]), year_filter());
+    let study: Study = study_of(Cdg::Aisne, &q).unwrap();
+    let digest = study.digest();
+    let request = |study: &Study, approvals: Vec<SignedDecision>| {
+        let mut r = execute(q.clone());
+        r.study = study.canonical();
+        r.approvals = approvals;
+        r
+    };
+    let own = signer(&n, director(Cdg::Aisne));
+
+    // An approval signed with another key than its certificate's.
+    let mut wrong_key = own.decide(&digest, Decision::Approve, "").unwrap();
+    wrong_key.signature = signer(&n, director(Cdg::Nord))
+        .decide(&digest, Decision::Approve, "")
+        .unwrap()
+        .signature;
+    // An expired certificate of the right director.
+    let expired_dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        expired_dir.path().join("d.pem"),
+        expired_dir.path().join("d.key"),
+    );
+    let day = Duration::from_secs(86_400);
+    cdg_certs_dev::issue_leaf(
+        n.pki.dir(),
+        director(Cdg::Aisne),
+        &cert,
+        &key,
+        Validity {
+            not_before: SystemTime::now() - 30 * day,
+            not_after: SystemTime::now() - day,
+        },
+    )
+    .unwrap();
+    let expired = Signer::from_files(&TlsFiles {
+        ca: n.pki.ca_cert(),
+        cert,
+        key,
+    })
+    .unwrap();
+    // A director of this CDG in another federation.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_pki = cdg_tests::pki(other_dir.path());
+    let stranger = Signer::from_files(&identity(&other_pki, director(Cdg::Aisne))).unwrap();
+    // Another study, and this one edited after approval.
+    let mut other_q = q.clone();
+    other_q.group_by = vec!["categorie".into()];
+    let other_study = study_of(Cdg::Aisne, &other_q).unwrap();
+    let mut edited = study.clone();
+    edited.queries[0].query.group_by = vec!["statut".into()];
+
+    let cases: Vec<(&str, cdg_shared::proto::v1::ExecuteRequest, &str)> = vec![
+        ("no study", execute(q.clone()), "carries no study"),
+        (
+            "no approval",
+            request(&study, vec![]),
+            "no approval was sent",
+        ),
+        (
+            "another CDG's director",
+            request(&study, vec![approval(&n.pki, director(Cdg::Nord), &study)]),
+            "director of another CDG",
+        ),
+        (
+            "the chargé.e de mission signing",
+            request(
+                &study,
+                vec![
+                    signer(&n, Principal::new(Role::ChargeDeMission, Cdg::Nord))
+                        .decide(&digest, Decision::Approve, "")
+                        .unwrap(),
+                ],
+            ),
+            "not a director",
+        ),
+        (
+            "the wrong key",
+            request(&study, vec![wrong_key]),
+            "signature does not verify",
+        ),
+        (
+            "an expired certificate",
+            request(
+                &study,
+                vec![expired.decide(&digest, Decision::Approve, "").unwrap()],
+            ),
+            "not trusted",
+        ),
+        (
+            "another federation's director",
+            request(
+                &study,
+                vec![stranger.decide(&digest, Decision::Approve, "").unwrap()],
+            ),
+            "not trusted",
+        ),
+        (
+            "an approval copied from another study",
+            request(
+                &study,
+                vec![approval(&n.pki, director(Cdg::Aisne), &other_study)],
+            ),
+            "signed for another study",
+        ),
+        (
+            "the study edited after approval",
+            request(
+                &edited,
+                vec![approval(&n.pki, director(Cdg::Aisne), &study)],
+            ),
+            "not one of the queries",
+        ),
+        (
+            "a rejection",
+            request(
+                &study,
+                vec![own.decide(&digest, Decision::Reject, "").unwrap()],
+            ),
+            "not an approval",
+        ),
+    ];
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    for (case, request, expected) in cases {
+        let status = c.execute(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{case}");
+        assert!(
+            status.message().contains(expected),
+            "{case}: {}",
+            status.message()
+        );
+    }
+    // The same query, with its director's approval among forged ones: answered.
+    let valid = request(
+        &study,
+        vec![
+            approval(&n.pki, director(Cdg::Nord), &study),
+            own.decide(&digest, Decision::Approve, "").unwrap(),
+        ],
+    );
+    assert!(c.execute(valid).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_runs_only_where_approved_and_never_while_in_question() {
+    let n = one_node().await;
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator =
+        start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
+    let url = coordinator.url();
+    let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = cdg_tests::coordinator_client(&url, &me).await;
+    let study = cdg_coordinator::demo::DEMO_STUDY.replace(
+        "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
+        "departements = [\"02\"]",
+    );
+    let id = client.submit(study).await.unwrap().study_id;
+    let outcome = |r: &cdg_shared::proto::v1::StudyResult| r.outcomes[0].clone();
+
+    // Not approved yet: the node is not even asked.
+    let r = client.run(&id).await.unwrap();
+    assert_eq!(outcome(&r).status, OutcomeStatus::Refused as i32);
+    assert!(
+        outcome(&r).message.contains("not approved"),
+        "{}",
+        outcome(&r).message
+    );
+
+    let as_director = |cdg: Cdg| identity(&n.pki, director(cdg));
+    let decide = |cdg: Cdg, d: Decision| {
+        let (url, tls) = (url.clone(), as_director(cdg));
+        let id = id.clone();
+        async move {
+            cdg_tests::coordinator_client(&url, &tls)
+                .await
+                .decide(&tls, &id, d, "comité technique")
+                .await
+        }
+    };
+    // Only the directors of the départements asked approve; nobody signs for another.
+    let err = decide(Cdg::Nord, Decision::Approve).await.unwrap_err();
+    assert!(err.to_string().contains("does not ask CDG 59"), "{err:#}");
+    let (d02, d80) = (as_director(Cdg::Aisne), as_director(Cdg::Somme));
+    let forwarded = Signer::from_files(&d80)
+        .unwrap()
+        .decide(&r.digest, Decision::Approve, "")
+        .unwrap();
+    let err = cdg_tests::coordinator_client(&url, &d02)
+        .await
+        .send_decision(&id, forwarded)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("sent by"), "{}", err.message());
+    let err = client
+        .send_decision(&id, SignedDecision::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{}", err.message());
+
+    let status = decide(Cdg::Aisne, Decision::Approve).await.unwrap();
+    assert_eq!(
+        (
+            status.departements[0].decision.as_str(),
+            status.decisions.len()
+        ),
+        ("approved", 1)
+    );
+    let r = client.run(&id).await.unwrap();
+    assert_eq!(
+        outcome(&r).status,
+        OutcomeStatus::Answered as i32,
+        "{}",
+        outcome(&r).message
+    );
+
+    // In question: no run, for anybody, until a director arbitrates.
+    assert_eq!(
+        decide(Cdg::Somme, Decision::Question).await.unwrap().state,
+        "in question"
+    );
+    let err = client.run(&id).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("arbitrate"), "{}", err.message());
+    decide(Cdg::Nord, Decision::Arbitrate).await.unwrap();
+    assert!(client.run(&id).await.is_ok());
+
+    // Rejected: refused again, with the director's note.
+    decide(Cdg::Aisne, Decision::Reject).await.unwrap();
+    let r = client.run(&id).await.unwrap();
+    assert_eq!(outcome(&r).status, OutcomeStatus::Refused as i32);
+    assert!(
+        outcome(&r)
+            .message
+            .contains("rejected by urn:cdg-hdf:director:02")
+    );
+
+    // Every decision is in the audit log, in order, with its signature.
+    let log = std::fs::read_to_string(dir.path().join("coordinator/audit.log")).unwrap();
+    let kinds: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+        .filter(|k| k.contains("study.") && !k.contains("run"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "\"study.submitted\"",
+            "\"study.approve\"",
+            "\"study.question\"",
+            "\"study.arbitrate\"",
+            "\"study.reject\"",
+        ]
+    );
+}
