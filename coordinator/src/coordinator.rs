@@ -48,7 +48,8 @@ fn now() -> String {
 impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         let state = StateDir::open(&config.state_dir)?;
-        let audit = AuditLog::open(&state.audit_log_path())?;
+        let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
+        let audit = AuditLog::open_signed(&state.audit_log_path(), signer)?;
         Ok(Coordinator {
             nodes: NodeClient::all(config, &config.tls)?,
             node_timeout: Duration::from_secs(config.node_timeout_secs),
@@ -272,6 +273,22 @@ impl Coordinator {
         )
         .await?;
         Ok(result)
+    }
+
+    /// The audit log and its checkpoints, as on disk. Directors.
+    pub async fn audit_log(&self, caller: Principal) -> Result<(Vec<u8>, Vec<u8>)> {
+        Self::require(caller, &[Role::Director], "reading the audit log")?;
+        let _writing = self.audit.lock().await;
+        let path = self.state.audit_log_path();
+        let read = |p: &std::path::Path| match std::fs::read(p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
+        Ok((
+            read(&path)?,
+            read(&cdg_shared::audit::checkpoints_path(&path))?,
+        ))
     }
 
     pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {

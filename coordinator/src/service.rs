@@ -4,8 +4,8 @@ use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
 use cdg_shared::proto::v1::{
-    DecideStudyRequest, GetResultRequest, GetStudyRequest, RunStudyRequest, StudyResult,
-    StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
+    AuditLogRequest, AuditLogResponse, DecideStudyRequest, GetResultRequest, GetStudyRequest,
+    RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
@@ -124,5 +124,17 @@ impl CoordinatorService for CoordinatorServiceImpl {
         Ok(Response::new(
             self.coordinator.study_status(caller, &study_id).await?,
         ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn get_audit_log(
+        &self,
+        request: Request<AuditLogRequest>,
+    ) -> Result<Response<AuditLogResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        check_protocol_version(request.get_ref().protocol_version)?;
+        let (log, checkpoints) = self.coordinator.audit_log(caller).await?;
+        Ok(Response::new(AuditLogResponse { log, checkpoints }))
     }
 }

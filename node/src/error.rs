@@ -26,6 +26,9 @@ pub enum NodeError {
     /// The analyst's daily budget of released cells is spent.
     #[error("{0}")]
     Budget(String),
+    /// The request speaks another protocol version.
+    #[error("{0}")]
+    Protocol(String),
     /// Today is outside the convention's validity.
     #[error("{0}")]
     OutsideConvention(String),
@@ -46,7 +49,7 @@ impl From<NodeError> for tonic::Status {
                 tonic::Status::permission_denied(message)
             }
             NodeError::Budget(_) => tonic::Status::resource_exhausted(message),
-            NodeError::Import(_) | NodeError::OutsideConvention(_) => {
+            NodeError::Import(_) | NodeError::OutsideConvention(_) | NodeError::Protocol(_) => {
                 tonic::Status::failed_precondition(message)
             }
             NodeError::Database(_) | NodeError::Arrow(_) | NodeError::Internal(_) => {

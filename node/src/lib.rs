@@ -2,6 +2,7 @@
 //! disclosure-controlled queries, over gRPC with mutual TLS, to the federation's coordinator.
 
 pub mod approval;
+pub mod audit;
 pub mod bench;
 pub mod catalogue;
 pub mod codes;

@@ -51,11 +51,15 @@ pub async fn run_with_clock(
     let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&config.tls.ca)
         .context("reading the federation CA for approvals")?;
     let approvals = crate::approval::ApprovalCheck::new(trusted, config.cdg);
+    let signer = cdg_shared::signing::Signer::from_files(&config.tls)
+        .context("reading the node's key to sign audit checkpoints")?;
+    let audit = crate::audit::NodeAudit::open(&config.audit_log_path(), signer)?;
     let service = NodeServiceServer::new(NodeServiceImpl::new(
         Arc::new(config),
         Arc::new(store),
         clock,
         approvals,
+        audit,
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);

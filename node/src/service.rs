@@ -7,8 +7,8 @@ use cdg_shared::arrow_ipc;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
-    DataVersion, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo, DisclosurePolicy,
-    ExecuteRequest, ExecuteResponse,
+    AuditLogRequest, AuditLogResponse, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse,
+    DimensionInfo, DisclosurePolicy, ExecuteRequest, ExecuteResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -16,6 +16,7 @@ use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
 
 use crate::approval::ApprovalCheck;
+use crate::audit::{NodeAudit, Seen};
 use crate::catalogue::{self, Values};
 use crate::compile;
 use crate::config::{NodeConfig, PolicyConfig};
@@ -38,6 +39,7 @@ pub struct NodeServiceImpl {
     perturbation: Arc<Perturbation>,
     clock: Clock,
     approvals: ApprovalCheck,
+    audit: NodeAudit,
 }
 
 impl NodeServiceImpl {
@@ -46,6 +48,7 @@ impl NodeServiceImpl {
         store: Arc<Store>,
         clock: Clock,
         approvals: ApprovalCheck,
+        audit: NodeAudit,
     ) -> Self {
         NodeServiceImpl {
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
@@ -53,6 +56,7 @@ impl NodeServiceImpl {
             store,
             clock,
             approvals,
+            audit,
         }
     }
 
@@ -99,6 +103,83 @@ impl NodeServiceImpl {
                 unit: d.unit.as_str().to_string(),
             })
             .collect()
+    }
+
+    /// Checks and answers one Execute request.
+    async fn answer(
+        &self,
+        caller: Principal,
+        req: ExecuteRequest,
+    ) -> Result<ExecuteResponse, NodeError> {
+        require(caller, Role::Coordinator, "Execute")
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        check_protocol_version(req.protocol_version)
+            .map_err(|s| NodeError::Protocol(s.message().to_string()))?;
+        let span = tracing::Span::current();
+        span.record("study_id", req.study_id.as_str());
+        span.record("query_name", req.query_name.as_str());
+        self.check_convention()
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        let query = req
+            .query
+            .ok_or_else(|| NodeError::InvalidQuery("missing field `query`".into()))
+            .and_then(|q| {
+                AggregateQuery::try_from(q).map_err(|e| NodeError::InvalidQuery(e.to_string()))
+            })?;
+        span.record("dataset", query.dataset.as_str());
+        let approved = self
+            .approvals
+            .check(&req.study, &query, &req.approvals)
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        span.record("director", approved.director.uri());
+        let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
+            .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
+        let policy = self.config.policy.clone();
+        let perturbation = self.perturbation.clone();
+        let analyst = if req.analyst.is_empty() {
+            caller.uri()
+        } else {
+            req.analyst.clone()
+        };
+        let today = (self.clock)().to_string();
+        let query_digest = query_digest(&query);
+        let (released, versions) = self
+            .blocking(move |store| {
+                let released = release::answer(store, &compiled, &policy, &perturbation)?;
+                store.record_release(
+                    &Release {
+                        analyst: &analyst,
+                        day: &today,
+                        dataset: compiled.dataset.name,
+                        query: &query_digest,
+                        cells: released.released,
+                        small_groups: &released.small_groups,
+                    },
+                    &policy,
+                )?;
+                // The versions the answer was computed on: the dataset's and those it joins.
+                let reads = compiled.dataset.reads();
+                let versions: Vec<DataVersion> = store
+                    .data_versions()?
+                    .into_iter()
+                    .filter(|v| reads.contains(&v.dataset.as_str()))
+                    .collect();
+                Ok((released, versions))
+            })
+            .await?;
+        let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
+            .map_err(NodeError::from)?;
+        tracing::info!(
+            released = released.released,
+            suppressed = released.suppressed,
+            "query answered"
+        );
+        Ok(ExecuteResponse {
+            arrow_ipc,
+            cells_released: released.released,
+            cells_suppressed: released.suppressed,
+            data_versions: versions,
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -175,75 +256,31 @@ impl NodeService for NodeServiceImpl {
         request: Request<ExecuteRequest>,
     ) -> Result<Response<ExecuteResponse>, Status> {
         let caller = peer_principal(&request)?;
-        let span = tracing::Span::current();
-        span.record("caller", caller.uri());
-        require(caller, Role::Coordinator, "Execute")
-            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
+        tracing::Span::current().record("caller", caller.uri());
         let req = request.into_inner();
-        check_protocol_version(req.protocol_version)?;
-        span.record("study_id", req.study_id.as_str());
-        span.record("query_name", req.query_name.as_str());
-        self.check_convention()
-            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
-        let query = req
-            .query
-            .ok_or_else(|| NodeError::InvalidQuery("missing field `query`".into()))
-            .and_then(|q| {
-                AggregateQuery::try_from(q).map_err(|e| NodeError::InvalidQuery(e.to_string()))
-            })?;
-        span.record("dataset", query.dataset.as_str());
-        let approved = self
-            .approvals
-            .check(&req.study, &query, &req.approvals)
-            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
-        span.record("director", approved.director.uri());
-        let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
-            .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
-        let policy = self.config.policy.clone();
-        let perturbation = self.perturbation.clone();
-        let analyst = if req.analyst.is_empty() {
-            caller.uri()
-        } else {
-            req.analyst.clone()
-        };
-        let today = (self.clock)().to_string();
-        let query_digest = query_digest(&query);
-        let (released, versions) = self
-            .blocking(move |store| {
-                let released = release::answer(store, &compiled, &policy, &perturbation)?;
-                store.record_release(
-                    &Release {
-                        analyst: &analyst,
-                        day: &today,
-                        dataset: compiled.dataset.name,
-                        query: &query_digest,
-                        cells: released.released,
-                        small_groups: &released.small_groups,
-                    },
-                    &policy,
-                )?;
-                // The versions the answer was computed on: the dataset's and those it joins.
-                let reads = compiled.dataset.reads();
-                let versions: Vec<DataVersion> = store
-                    .data_versions()?
-                    .into_iter()
-                    .filter(|v| reads.contains(&v.dataset.as_str()))
-                    .collect();
-                Ok((released, versions))
-            })
-            .await?;
-        let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
-            .map_err(NodeError::from)?;
-        tracing::info!(
-            released = released.released,
-            suppressed = released.suppressed,
-            "query answered"
-        );
-        Ok(Response::new(ExecuteResponse {
-            arrow_ipc,
-            cells_released: released.released,
-            cells_suppressed: released.suppressed,
-            data_versions: versions,
-        }))
+        let seen = Seen::of(caller, &req);
+        let outcome = self.answer(caller, req).await;
+        self.audit.record(&seen, &outcome).await?;
+        Ok(Response::new(outcome?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn get_audit_log(
+        &self,
+        request: Request<AuditLogRequest>,
+    ) -> Result<Response<AuditLogResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        check_protocol_version(request.get_ref().protocol_version)?;
+        if !matches!(caller.role, Role::Director | Role::Coordinator) {
+            return Err(NodeError::Forbidden {
+                what: "reading the audit log",
+                required: Role::Director,
+                actual: caller.role,
+            }
+            .into());
+        }
+        let (log, checkpoints) = self.audit.read().await?;
+        Ok(Response::new(AuditLogResponse { log, checkpoints }))
     }
 }

@@ -108,6 +108,7 @@ pub fn prepare_node_at_scale(
         policy: PolicyConfig::default(),
         // Beside the database, where imports without a configured key look for it.
         record_key: None,
+        audit_log: None,
         limits: Limits::default(),
         import: Default::default(),
     };

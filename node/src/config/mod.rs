@@ -32,6 +32,10 @@ pub struct NodeConfig {
     /// key gives other noise, so answers would change.
     #[serde(default)]
     pub record_key: Option<PathBuf>,
+    /// The node's audit log of every request (hash-chained; checkpoints beside it). Defaults
+    /// to `<database>.audit.log`.
+    #[serde(default)]
+    pub audit_log: Option<PathBuf>,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
@@ -84,6 +88,15 @@ impl NodeConfig {
             .unwrap_or_else(|| crate::perturb::default_record_key_path(&self.database))
     }
 
+    /// The audit log's file: the configured one, or the default beside the database.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.audit_log.clone().unwrap_or_else(|| {
+            let mut name = self.database.as_os_str().to_owned();
+            name.push(".audit.log");
+            name.into()
+        })
+    }
+
     /// Loads, resolves relative paths against the file's folder, and validates.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;
@@ -91,6 +104,7 @@ impl NodeConfig {
         config.database = base.join(&config.database);
         config.tls = config.tls.resolved(&base);
         config.record_key = config.record_key.map(|key| base.join(key));
+        config.audit_log = config.audit_log.map(|log| base.join(log));
         config.validate(path)?;
         Ok(config)
     }

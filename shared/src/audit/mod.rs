@@ -3,10 +3,22 @@
 //! Each entry carries the hash of the previous one, and its own hash covers its content and that
 //! link, so editing, deleting or reordering an entry breaks the chain at a named place. An entry
 //! is written and fsynced before [`AuditLog::append`] returns, so an action is never acknowledged
-//! before it is on disk.
+//! before it is on disk. With a signer, every append also writes a signed checkpoint of the
+//! chain head beside the log (`<log>.checkpoints`): cutting entries off the end, which the chain
+//! alone cannot show, then contradicts a checkpoint.
+//!
+//! A crash in the middle of a write leaves a torn last line: [`verify`] reports it and checks
+//! everything before it; [`AuditLog::open`] moves it to `<log>.torn`, records that in a new
+//! entry, and goes on (the torn entry's action was never acknowledged).
+
+mod checkpoint;
+mod verify;
+
+pub use checkpoint::{Checkpoint, checkpoints_path, verify_checkpoints};
+pub use verify::{Verified, verify, verify_bytes};
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +44,7 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    fn compute_hash(&self) -> String {
+    pub(crate) fn compute_hash(&self) -> String {
         let mut unhashed = self.clone();
         unhashed.hash = String::new();
         let body = serde_json::to_vec(&unhashed).expect("audit entries always serialize");
@@ -62,12 +74,29 @@ pub struct AuditLog {
     file: File,
     head: String,
     next_seq: u64,
+    checkpoints: Option<checkpoint::Writer>,
 }
 
 impl AuditLog {
     /// Opens (or creates) the log, verifying the whole existing chain first: a broken log is not
     /// appended to.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
+        Self::open_with(path, None)
+    }
+
+    /// [`AuditLog::open`], and signs a checkpoint of the chain head with `signer` after every
+    /// append.
+    pub fn open_signed(
+        path: &Path,
+        signer: crate::signing::Signer,
+    ) -> Result<AuditLog, AuditError> {
+        Self::open_with(path, Some(signer))
+    }
+
+    fn open_with(
+        path: &Path,
+        signer: Option<crate::signing::Signer>,
+    ) -> Result<AuditLog, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_path_buf(),
             source,
@@ -75,26 +104,59 @@ impl AuditLog {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let entries = if path.exists() {
-            verify(path)?
+        let verified = if path.exists() {
+            verify::verify_file(path)?
         } else {
-            Vec::new()
+            Verified::default()
         };
+        if let Some(torn) = &verified.torn {
+            // The torn line's action was never acknowledged: keep its bytes aside, cut it off.
+            let mut aside = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path.with_extension("log.torn"))
+                .map_err(io)?;
+            aside.write_all(&torn.bytes).map_err(io)?;
+            aside.write_all(b"\n").map_err(io)?;
+            aside.sync_all().map_err(io)?;
+            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.set_len(torn.offset).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            tracing::warn!(
+                path = %path.display(),
+                bytes = torn.bytes.len(),
+                "audit log ended with a torn record (crash during a write); moved aside"
+            );
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .map_err(io)?;
-        let (head, next_seq) = entries
+        let (head, next_seq) = verified
+            .entries
             .last()
             .map(|e| (e.hash.clone(), e.seq + 1))
             .unwrap_or_else(|| (GENESIS.to_string(), 1));
-        Ok(AuditLog {
+        let mut log = AuditLog {
             path: path.to_path_buf(),
             file,
             head,
             next_seq,
-        })
+            checkpoints: signer.map(|s| checkpoint::Writer::new(path, s)),
+        };
+        if let Some(torn) = verified.torn {
+            log.append(
+                "audit.torn_record",
+                "system",
+                "",
+                serde_json::json!({
+                    "bytes": torn.bytes.len(),
+                    "moved_to": path.with_extension("log.torn").display().to_string(),
+                }),
+            )?;
+        }
+        Ok(log)
     }
 
     /// Appends one entry and fsyncs it before returning it.
@@ -126,6 +188,9 @@ impl AuditLog {
         self.file.sync_data().map_err(io)?;
         self.head = entry.hash.clone();
         self.next_seq += 1;
+        if let Some(w) = &mut self.checkpoints {
+            w.write(&entry)?;
+        }
         Ok(entry)
     }
 
@@ -133,50 +198,6 @@ impl AuditLog {
     pub fn head(&self) -> &str {
         &self.head
     }
-}
-
-/// Reads and verifies a whole log, returning its entries or the first place the chain breaks.
-pub fn verify(path: &Path) -> Result<Vec<AuditEntry>, AuditError> {
-    let file = File::open(path).map_err(|source| AuditError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut entries: Vec<AuditEntry> = Vec::new();
-    let mut prev = GENESIS.to_string();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line_no = index as u64 + 1;
-        let broken = |reason: String| AuditError::Broken {
-            path: path.to_path_buf(),
-            line: line_no,
-            reason,
-        };
-        let line = line.map_err(|e| broken(e.to_string()))?;
-        let entry: AuditEntry = serde_json::from_str(&line).map_err(|e| {
-            broken(format!(
-                "not an audit entry ({e}); the line was altered or truncated"
-            ))
-        })?;
-        if entry.seq != line_no {
-            return Err(broken(format!(
-                "sequence number {} where {line_no} was expected: an entry was removed or inserted",
-                entry.seq
-            )));
-        }
-        if entry.prev_hash != prev {
-            return Err(broken(format!(
-                "prev_hash does not match the previous entry's hash: entry {} was altered, removed or reordered",
-                line_no.saturating_sub(1)
-            )));
-        }
-        if entry.compute_hash() != entry.hash {
-            return Err(broken(format!(
-                "entry {line_no}'s content does not match its hash: it was edited"
-            )));
-        }
-        prev = entry.hash.clone();
-        entries.push(entry);
-    }
-    Ok(entries)
 }
 
 #[cfg(test)]

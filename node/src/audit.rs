@@ -1,0 +1,108 @@
+//! The node's own audit log: every Execute request it receives, answered or refused, chained
+//! and checkpointed like the coordinator's (`cdg_shared::audit`), written and fsynced before
+//! the answer leaves. Directors read it (`GetAuditLog`) and reconcile it with the coordinator's
+//! (`cdg audit crosscheck`).
+
+use std::path::Path;
+
+use cdg_shared::audit::AuditLog;
+use cdg_shared::identity::Principal;
+use cdg_shared::proto::v1::{ExecuteRequest, ExecuteResponse};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::error::NodeError;
+
+pub struct NodeAudit {
+    log: Mutex<AuditLog>,
+    path: std::path::PathBuf,
+}
+
+/// What a request claimed, noted before it is checked.
+pub struct Seen {
+    caller: String,
+    study_id: String,
+    query_name: String,
+    study_digest: String,
+    /// Who the approvals sent say they are signed by (verified or not).
+    approvals: Vec<String>,
+}
+
+impl Seen {
+    pub fn of(caller: Principal, req: &ExecuteRequest) -> Seen {
+        Seen {
+            caller: caller.uri(),
+            study_id: req.study_id.clone(),
+            query_name: req.query_name.clone(),
+            study_digest: if req.study.is_empty() {
+                String::new()
+            } else {
+                hex::encode(Sha256::digest(&req.study))
+            },
+            approvals: req
+                .approvals
+                .iter()
+                .map(|a| {
+                    Principal::from_certificate_der(&a.certificate)
+                        .map(|p| p.uri())
+                        .unwrap_or_else(|_| "(unreadable certificate)".into())
+                })
+                .collect(),
+        }
+    }
+}
+
+impl NodeAudit {
+    /// Opens the log at `path`, signing checkpoints with the node's key.
+    pub fn open(path: &Path, signer: cdg_shared::signing::Signer) -> anyhow::Result<NodeAudit> {
+        Ok(NodeAudit {
+            log: Mutex::new(AuditLog::open_signed(path, signer)?),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Records the decision on a request; the answer is only sent once this returns.
+    pub async fn record(
+        &self,
+        seen: &Seen,
+        outcome: &Result<ExecuteResponse, NodeError>,
+    ) -> Result<(), NodeError> {
+        let mut details = json!({
+            "query_name": seen.query_name,
+            "study_digest": seen.study_digest,
+            "approvals": seen.approvals,
+        });
+        let kind = match outcome {
+            Ok(r) => {
+                details["cells_released"] = json!(r.cells_released);
+                details["cells_suppressed"] = json!(r.cells_suppressed);
+                "execute.answered"
+            }
+            Err(e) => {
+                details["reason"] = json!(e.to_string());
+                "execute.refused"
+            }
+        };
+        self.log
+            .lock()
+            .await
+            .append(kind, &seen.caller, &seen.study_id, details)
+            .map(|_| ())
+            .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
+    }
+
+    /// The log and its checkpoints, as on disk.
+    pub async fn read(&self) -> Result<(Vec<u8>, Vec<u8>), NodeError> {
+        let _writing = self.log.lock().await;
+        let read = |p: &Path| match std::fs::read(p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(NodeError::Internal(format!("{}: {e}", p.display()))),
+        };
+        Ok((
+            read(&self.path)?,
+            read(&cdg_shared::audit::checkpoints_path(&self.path))?,
+        ))
+    }
+}
