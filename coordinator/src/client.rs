@@ -9,8 +9,9 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cdg_shared::proto::v1::{
-    DecideStudyRequest, GetResultRequest, GetStudyRequest, RunStudyRequest, SignedDecision,
-    StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
+    AuditLogRequest, AuditLogResponse, DecideStudyRequest, GetResultRequest, GetStudyRequest,
+    RunStudyRequest, SignedDecision, StudyResult, StudyStatus, SubmitStudyRequest,
+    SubmitStudyResponse,
 };
 use cdg_shared::signing::{Decision, Signer};
 use cdg_shared::study::Study;
@@ -146,6 +147,14 @@ impl CoordinatorClient {
             study_id: study_id.to_string(),
         };
         Ok(self.inner.get_result(req).await?.into_inner())
+    }
+
+    /// The coordinator's audit log and checkpoints (directors).
+    pub async fn audit_log(&mut self) -> Result<AuditLogResponse, tonic::Status> {
+        let req = AuditLogRequest {
+            protocol_version: PROTOCOL_VERSION,
+        };
+        Ok(self.inner.get_audit_log(req).await?.into_inner())
     }
 
     /// A study with its decisions and state.

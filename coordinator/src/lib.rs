@@ -2,6 +2,7 @@
 //! queries out to the nodes over mutual TLS, merges the answers into regional tables, keeps the
 //! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
 
+pub mod audit_tools;
 pub mod client;
 pub mod config;
 pub mod coordinator;

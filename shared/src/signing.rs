@@ -13,8 +13,6 @@ use std::sync::Arc;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, Ed25519KeyPair, UnparsedPublicKey};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::ClientCertVerifier;
 
 use crate::identity::{Principal, Role};
 use crate::proto::v1::SignedDecision;
@@ -219,12 +217,12 @@ pub fn verify_bytes(
 /// Checks certificates and signatures against a federation CA file.
 #[derive(Clone)]
 pub struct TrustedSigners {
-    verifier: Arc<dyn ClientCertVerifier>,
+    anchors: Arc<Vec<rustls::pki_types::TrustAnchor<'static>>>,
 }
 
 impl std::fmt::Debug for TrustedSigners {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TrustedSigners")
+        write!(f, "TrustedSigners({} anchors)", self.anchors.len())
     }
 }
 
@@ -233,27 +231,61 @@ impl TrustedSigners {
     pub fn from_ca_file(ca: &Path) -> Result<TrustedSigners, SigningError> {
         use rustls::pki_types::pem::PemObject;
         let pem = read(ca)?;
-        let mut roots = rustls::RootCertStore::empty();
+        let mut anchors = Vec::new();
         for der in CertificateDer::pem_slice_iter(&pem) {
             let der = der.map_err(|e| SigningError::Key(format!("{}: {e}", ca.display())))?;
-            roots
-                .add(der)
+            let anchor = webpki::anchor_from_trusted_cert(&der)
                 .map_err(|e| SigningError::Key(format!("{}: {e}", ca.display())))?;
+            anchors.push(anchor.to_owned());
         }
-        let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
-            .build()
-            .map_err(|e| SigningError::Key(format!("{}: {e}", ca.display())))?;
-        Ok(TrustedSigners { verifier })
+        if anchors.is_empty() {
+            return Err(SigningError::Key(format!(
+                "{} holds no PEM certificate",
+                ca.display()
+            )));
+        }
+        Ok(TrustedSigners {
+            anchors: Arc::new(anchors),
+        })
     }
 
-    /// The identity of a certificate that chains to the CA and is valid now.
-    pub fn trusted_identity(&self, certificate: &[u8]) -> Result<Principal, SigningError> {
+    /// The identity of a certificate that chains to the CA, is valid now, and may be used for
+    /// client authentication (directors and the coordinator) or, if `servers_too`, for server
+    /// authentication (nodes, which sign their audit checkpoints).
+    pub fn trusted_identity_for(
+        &self,
+        certificate: &[u8],
+        servers_too: bool,
+    ) -> Result<Principal, SigningError> {
         let der = CertificateDer::from(certificate.to_vec());
-        self.verifier
-            .verify_client_cert(&der, &[], UnixTime::now())
+        let cert = webpki::EndEntityCert::try_from(&der)
             .map_err(|e| SigningError::Untrusted(e.to_string()))?;
+        let now = UnixTime::now();
+        let verify = |usage| {
+            cert.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &self.anchors,
+                &[],
+                now,
+                usage,
+                None,
+                None,
+            )
+            .map(|_| ())
+        };
+        let client = verify(webpki::KeyUsage::client_auth());
+        let result = match client {
+            Err(_) if servers_too => verify(webpki::KeyUsage::server_auth()),
+            other => other,
+        };
+        result.map_err(|e| SigningError::Untrusted(format!("{e:?}")))?;
         Principal::from_certificate_der(certificate)
             .map_err(|e| SigningError::Identity(e.to_string()))
+    }
+
+    /// [`TrustedSigners::trusted_identity_for`] a client certificate.
+    pub fn trusted_identity(&self, certificate: &[u8]) -> Result<Principal, SigningError> {
+        self.trusted_identity_for(certificate, false)
     }
 
     /// Verifies a decision: trusted director certificate and valid signature. Returns the
@@ -273,48 +305,46 @@ impl TrustedSigners {
     }
 }
 
+/// A CA and one director (CDG 62) certificate in `dir`, made with rcgen directly.
+#[cfg(test)]
+pub(crate) fn test_director(dir: &Path) -> TlsFiles {
+    use crate::cdg::Cdg;
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair as RcKey, SanType,
+    };
+    let ca_key = RcKey::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    let key = RcKey::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let uri = Principal::new(Role::Director, Cdg::PasDeCalais).uri();
+    p.subject_alt_names = vec![SanType::URI(
+        rcgen::string::Ia5String::try_from(uri.as_str()).unwrap(),
+    )];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = p.signed_by(&key, &Issuer::new(ca, ca_key)).unwrap();
+    std::fs::write(dir.join("d.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("d.key"), key.serialize_pem()).unwrap();
+    TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("d.pem"),
+        key: dir.join("d.key"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cdg::Cdg;
 
-    fn pki_files(dir: &Path, name: &str) -> TlsFiles {
-        TlsFiles {
-            ca: dir.join("ca.pem"),
-            cert: dir.join(format!("{name}.pem")),
-            key: dir.join(format!("{name}.key")),
-        }
-    }
-
-    /// A CA and one director (CDG 62) certificate, made with rcgen directly.
-    fn director(dir: &Path) -> TlsFiles {
-        use rcgen::{
-            BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer,
-            KeyPair as RcKey, SanType,
-        };
-        let ca_key = RcKey::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
-        let key = RcKey::generate().unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        let uri = Principal::new(Role::Director, Cdg::PasDeCalais).uri();
-        p.subject_alt_names = vec![SanType::URI(
-            rcgen::string::Ia5String::try_from(uri.as_str()).unwrap(),
-        )];
-        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let cert = p.signed_by(&key, &Issuer::new(ca, ca_key)).unwrap();
-        std::fs::write(dir.join("d.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.join("d.key"), key.serialize_pem()).unwrap();
-        pki_files(dir, "d")
-    }
-
     #[test]
     fn a_decision_verifies_and_any_change_breaks_it() {
         crate::tls::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
-        let files = director(dir.path());
+        let files = test_director(dir.path());
         let signer = Signer::from_files(&files).unwrap();
         let trusted = TrustedSigners::from_ca_file(&files.ca).unwrap();
         let d = signer.decide("ab12", Decision::Approve, "ok").unwrap();
@@ -342,7 +372,7 @@ mod tests {
         ));
         // Another federation's CA does not vouch for this director.
         let other = tempfile::tempdir().unwrap();
-        let other_files = director(other.path());
+        let other_files = test_director(other.path());
         let strangers = TrustedSigners::from_ca_file(&other_files.ca).unwrap();
         assert!(matches!(
             strangers.verify_decision(&d),

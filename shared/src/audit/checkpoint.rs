@@ -121,7 +121,7 @@ pub fn verify_checkpoints(
         let certificate = hex::decode(&c.certificate).unwrap_or_default();
         let signature = hex::decode(&c.signature).unwrap_or_default();
         trusted
-            .trusted_identity(&certificate)
+            .trusted_identity_for(&certificate, true)
             .map_err(|e| broken(format!("checkpoint signer: {e}")))?;
         crate::signing::verify_bytes(&certificate, &c.payload(), &signature)
             .map_err(|e| broken(format!("checkpoint of entry {}: {e}", c.seq)))?;

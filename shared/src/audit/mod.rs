@@ -246,4 +246,84 @@ mod tests {
             "a broken log is not appended to"
         );
     }
+
+    /// A log of 5 entries with signed checkpoints, and the CA that trusts its signer.
+    fn signed_log(dir: &Path) -> (PathBuf, crate::signing::TrustedSigners) {
+        crate::tls::install_crypto_provider();
+        let files = crate::signing::test_director(dir);
+        let signer = crate::signing::Signer::from_files(&files).unwrap();
+        let path = dir.join("audit.log");
+        let mut log = AuditLog::open_signed(&path, signer).unwrap();
+        for i in 0..5 {
+            log.append("node.outcome", "system", "S-1", serde_json::json!({"i": i}))
+                .unwrap();
+        }
+        let trusted = crate::signing::TrustedSigners::from_ca_file(&files.ca).unwrap();
+        (path, trusted)
+    }
+
+    fn check(path: &Path, trusted: &crate::signing::TrustedSigners) -> Result<usize, AuditError> {
+        let entries = verify(path)?;
+        let checkpoints = std::fs::read_to_string(checkpoints_path(path)).unwrap();
+        verify_checkpoints(&entries, &checkpoints, path, trusted)
+    }
+
+    #[test]
+    fn every_kind_of_tampering_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, trusted) = signed_log(dir.path());
+        assert_eq!(check(&path, &trusted).unwrap(), 5);
+        let original = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = original.lines().collect();
+        let rewrite = |ls: Vec<&str>| std::fs::write(&path, ls.join("\n") + "\n").unwrap();
+
+        // One flipped byte in entry 3.
+        let mut bytes = original.clone().into_bytes();
+        let at = original.find("\"i\":2").unwrap() + 4;
+        bytes[at] = b'9';
+        std::fs::write(&path, &bytes).unwrap();
+        let err = check(&path, &trusted).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("edited"), "{err}");
+        // Entry 2 deleted.
+        rewrite(vec![lines[0], lines[2], lines[3], lines[4]]);
+        let err = check(&path, &trusted).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("removed"), "{err}");
+        // Entries 3 and 4 swapped.
+        rewrite(vec![lines[0], lines[1], lines[3], lines[2], lines[4]]);
+        let err = check(&path, &trusted).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        // The last two cut off: the chain holds, the checkpoints do not.
+        rewrite(lines[..3].to_vec());
+        assert_eq!(verify(&path).unwrap().len(), 3);
+        let err = check(&path, &trusted).unwrap_err().to_string();
+        assert!(
+            err.contains("ends at entry 3") && err.contains("vouches for entry 4"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_torn_last_record_is_reported_then_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, trusted) = signed_log(dir.path());
+        // A crash in the middle of writing a sixth entry.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":6,\"time\":\"2026-").unwrap();
+        drop(f);
+        let err = verify(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 6")
+                && err.contains("torn")
+                && err.contains("5 entries before it verify"),
+            "{err}"
+        );
+        // Reopening keeps the five, sets the torn bytes aside and says so in entry 6.
+        let log = AuditLog::open(&path).unwrap();
+        drop(log);
+        let entries = verify(&path).unwrap();
+        assert_eq!(entries.len(), 6);
+        assert_eq!(entries[5].kind, "audit.torn_record");
+        assert!(path.with_extension("log.torn").is_file());
+        assert_eq!(check(&path, &trusted).unwrap(), 5);
+    }
 }

@@ -144,6 +144,8 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
             .is_file()
     );
 
+    audit_tools_work_on_the_running_network(&network_file, dir.path());
+
     let pid = nix_pid(demo.id());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = demo.wait().unwrap();
@@ -199,4 +201,59 @@ fn demo_interrupted_while_starting_stops_every_child() {
         std::net::TcpStream::connect(addr.trim()).is_err(),
         "node {addr} still listening after the demo was interrupted"
     );
+}
+
+/// The comité technique's `cdg audit` commands, as a director runs them.
+fn audit_tools_work_on_the_running_network(network: &std::path::Path, workdir: &std::path::Path) {
+    let cdg = |args: &[&str]| {
+        let out = Command::new(binary("cdg"))
+            .arg("--network")
+            .arg(network)
+            .args(["--as", "director-80", "audit"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, text) = cdg(&["verify"]);
+    assert!(ok && text.contains("entries verify"), "{text}");
+    let (ok, text) = cdg(&["verify", "--node", "02"]);
+    assert!(ok && text.contains("node of CDG 02"), "{text}");
+    let (ok, text) = cdg(&["crosscheck"]);
+    assert!(ok && text.contains("agree"), "{text}");
+    let (ok, text) = cdg(&["list", "--kind", "study.approve"]);
+    assert!(ok, "{text}");
+    assert_eq!(text.lines().count(), 5, "five approvals: {text}");
+    let export = workdir.join("audit.json");
+    let (ok, text) = cdg(&[
+        "export",
+        "--format",
+        "json",
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&export).unwrap()).unwrap();
+    assert!(entries.iter().any(|e| e["kind"] == "study.run.completed"));
+
+    // A copy of the log with one byte changed in entry 3: verify names it.
+    let copy = workdir.join("copy.log");
+    let mut bytes = std::fs::read(workdir.join("coordinator/audit.log")).unwrap();
+    let third = bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .map(|(i, _)| i)
+        .unwrap();
+    let at = third + 40;
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&copy, bytes).unwrap();
+    let (ok, text) = cdg(&["verify", "--file", copy.to_str().unwrap()]);
+    assert!(!ok && text.contains("line 3"), "{text}");
 }

@@ -12,6 +12,10 @@ use cdg_shared::signing::Decision;
 use cdg_shared::tls::TlsFiles;
 use clap::{Args, Parser, Subcommand};
 
+mod audit;
+
+use audit::AuditCommand;
+
 #[derive(Parser)]
 #[command(
     name = "cdg",
@@ -26,10 +30,10 @@ struct Cli {
 }
 
 #[derive(Args)]
-struct Connection {
+pub(crate) struct Connection {
     /// network.json describing a running network.
     #[arg(long, global = true, env = "CDG_NETWORK")]
-    network: Option<PathBuf>,
+    pub(crate) network: Option<PathBuf>,
     /// With --network: whose certificate to use, charge-de-mission or director-<cdg>.
     #[arg(
         long = "as",
@@ -43,7 +47,7 @@ struct Connection {
     coordinator: Option<String>,
     /// Federation CA certificate (PEM).
     #[arg(long, global = true, env = "CDG_CA")]
-    ca: Option<PathBuf>,
+    pub(crate) ca: Option<PathBuf>,
     /// Your certificate (PEM).
     #[arg(long, global = true, env = "CDG_CERT")]
     cert: Option<PathBuf>,
@@ -58,6 +62,11 @@ enum Command {
     Study {
         #[command(subcommand)]
         command: StudyCommand,
+    },
+    /// The audit logs, for the comité technique: verify, list, show, export, crosscheck.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Run a complete local network (certificates, synthetic data, five nodes, coordinator) and
     /// the demonstration study.
@@ -128,7 +137,7 @@ struct OutArgs {
 }
 
 impl Connection {
-    fn resolve(&self) -> anyhow::Result<(String, TlsFiles)> {
+    pub(crate) fn resolve(&self) -> anyhow::Result<(String, TlsFiles)> {
         if let Some(path) = &self.network {
             let network = Network::load(path)?;
             return Ok((
@@ -221,6 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Audit { command } => audit::run(&cli.connection, command).await,
         Command::Study { command } => match command {
             StudyCommand::Submit { file } => {
                 let text = std::fs::read_to_string(&file)
