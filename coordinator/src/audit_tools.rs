@@ -143,8 +143,13 @@ pub fn list(entries: &[&AuditEntry]) -> String {
             .and_then(|v| v.as_str())
             .map(|c| format!(" CDG {c}"))
             .unwrap_or_default();
+        let external = if e.details.get("external").and_then(|v| v.as_bool()) == Some(true) {
+            "  [diffusion externe: comité technique]"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "{:>5}  {}  {:<20} {:<16} {}{cdg}\n",
+            "{:>5}  {}  {:<20} {:<16} {}{cdg}{external}\n",
             e.seq, e.time, e.kind, e.study_id, e.actor
         ));
     }
@@ -232,4 +237,66 @@ pub fn crosscheck(
         }
     }
     differences
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: &str, study: &str, details: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            seq: 1,
+            time: "2026-06-15T10:00:00.000Z".into(),
+            kind: kind.into(),
+            actor: "system".into(),
+            study_id: study.into(),
+            details,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn crosscheck_lists_answers_missing_on_either_side() {
+        let answered = |study: &str, cdg: &str| {
+            entry(
+                "node.outcome",
+                study,
+                serde_json::json!({"cdg": cdg, "status": "STATUS_ANSWERED"}),
+            )
+        };
+        let coordinator = vec![answered("S-a", "02"), answered("S-b", "02")];
+        let node = |study: &str| entry("execute.answered", study, serde_json::json!({}));
+        let agree = BTreeMap::from([(Cdg::Aisne, vec![node("S-a"), node("S-b")])]);
+        assert!(crosscheck(&coordinator, &agree).is_empty());
+        let differ = BTreeMap::from([(Cdg::Aisne, vec![node("S-a"), node("S-c")])]);
+        let d = crosscheck(&coordinator, &differ);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].contains("S-b") && d[0].contains("no answer"), "{d:?}");
+        assert!(d[1].contains("S-c") && d[1].contains("no outcome"), "{d:?}");
+    }
+
+    #[test]
+    fn filters_and_the_external_flag() {
+        let submitted = entry(
+            "study.submitted",
+            "S-a",
+            serde_json::json!({"external": true}),
+        );
+        let outcome = entry("node.outcome", "S-b", serde_json::json!({"cdg": "62"}));
+        let f = Filters {
+            cdg: Some(Cdg::PasDeCalais),
+            ..Filters::default()
+        };
+        assert!(!f.keeps(&submitted) && f.keeps(&outcome));
+        let f = Filters {
+            kind: Some("study.".into()),
+            since: Some("2026-06-15".into()),
+            ..Filters::default()
+        };
+        assert!(f.keeps(&submitted) && !f.keeps(&outcome));
+        assert!(list(&[&submitted]).contains("diffusion externe"));
+        let csv = export(&[&submitted, &outcome], true).unwrap();
+        assert_eq!(csv.lines().count(), 3);
+    }
 }

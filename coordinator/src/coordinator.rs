@@ -49,7 +49,8 @@ impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         let state = StateDir::open(&config.state_dir)?;
         let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
-        let audit = AuditLog::open_signed(&state.audit_log_path(), signer)?;
+        let mut audit = AuditLog::open_signed(&state.audit_log_path(), signer)?;
+        mark_interrupted_runs(&mut audit, &state.audit_log_path())?;
         Ok(Coordinator {
             nodes: NodeClient::all(config, &config.tls)?,
             node_timeout: Duration::from_secs(config.node_timeout_secs),
@@ -120,6 +121,9 @@ impl Coordinator {
             "digest": digest,
             "title": stored.study.title,
             "diffusion": stored.study.diffusion,
+            // Diffusion beyond the five CDGs: flagged for the comité technique.
+            "external": stored.study.diffusion == crate::study::Diffusion::Externe,
+            "diffusion_terms": stored.study.diffusion_terms,
             "departements": stored.study.departements,
             "queries": stored.study.queries.len(),
         });
@@ -298,10 +302,45 @@ impl Coordinator {
             "reading a study result",
         )?;
         self.stored_study(id)?;
-        self.state
+        let result = self
+            .state
             .load_result(id)?
-            .ok_or_else(|| CoordinatorError::NoResult(id.to_string()))
+            .ok_or_else(|| CoordinatorError::NoResult(id.to_string()))?;
+        // Who took the results out, and when.
+        self.audit(
+            "study.result.read",
+            caller,
+            id,
+            json!({"digest": result.digest, "finished_at": result.finished_at}),
+        )
+        .await?;
+        Ok(result)
     }
+}
+
+/// Records, after a crash, each run that started and never completed: the study is then
+/// clearly marked interrupted, and may be run again.
+fn mark_interrupted_runs(audit: &mut AuditLog, path: &std::path::Path) -> Result<()> {
+    let mut open: Vec<(String, u64)> = Vec::new();
+    for e in cdg_shared::audit::verify(path)? {
+        match e.kind.as_str() {
+            "study.run.started" => open.push((e.study_id.clone(), e.seq)),
+            "study.run.completed" | "study.run.interrupted" => {
+                open.retain(|(id, _)| *id != e.study_id)
+            }
+            _ => {}
+        }
+    }
+    for (study_id, started) in open {
+        tracing::warn!(%study_id, "a run was interrupted (coordinator stopped during it)");
+        audit.append(
+            "study.run.interrupted",
+            "system",
+            &study_id,
+            json!({"started_at_entry": started, "resume": "run the study again"}),
+        )?;
+    }
+    Ok(())
 }
 
 /// What every query of a run carries to the nodes.

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod attacks;
+mod crash;
 mod demo;
 mod inference;
 mod security;

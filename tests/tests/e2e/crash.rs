@@ -1,0 +1,113 @@
+//! Crash safety: the coordinator killed with SIGKILL in the middle of a run.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_tests::{binary, identity, pki};
+
+/// Starts `cdg-coordinator serve` and returns it with its URL once it listens.
+fn start(config: &std::path::Path, ready: &std::path::Path) -> (Child, String) {
+    let _ = std::fs::remove_file(ready);
+    let child = Command::new(binary("cdg-coordinator"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .arg("--ready-file")
+        .arg(ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !ready.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "coordinator did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr = std::fs::read_to_string(ready).unwrap();
+    (child, format!("https://{}", addr.trim()))
+}
+
+fn kinds(log: &std::path::Path) -> Vec<String> {
+    cdg_shared::audit::verify(log)
+        .expect("the log verifies")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(&dir.path().join("certs"));
+    // A node that accepts connections and never answers: the run waits on it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tls = identity(&pki, Principal::new(Role::Coordinator, Cdg::Nord));
+    let config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nstate_dir = \"state\"\nnode_timeout_secs = 120\n\n\
+             [tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n\n\
+             [[nodes]]\ncdg = \"02\"\naddress = \"https://{}\"\n",
+            tls.ca,
+            tls.cert,
+            tls.key,
+            silent.local_addr().unwrap()
+        ),
+    )
+    .unwrap();
+    let ready = dir.path().join("ready");
+    let (mut coordinator, url) = start(&config, &ready);
+
+    let me = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = cdg_tests::coordinator_client(&url, &me).await;
+    let study = cdg_coordinator::demo::DEMO_STUDY.replace(
+        "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
+        "departements = [\"02\"]",
+    );
+    let id = client.submit(study).await.unwrap().study_id;
+    cdg_tests::approve_as_directors(&url, &pki, &id, &[Cdg::Aisne]).await;
+    let run = tokio::spawn(async move { client.run(&id).await });
+
+    let log = dir.path().join("state/audit.log");
+    let start_wait = Instant::now();
+    while !kinds(&log).contains(&"study.run.started".to_string()) {
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(30),
+            "the run did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    coordinator.kill().unwrap(); // SIGKILL
+    coordinator.wait().unwrap();
+    assert!(
+        run.await.unwrap().is_err(),
+        "the run died with the coordinator"
+    );
+
+    // Every acknowledged entry is there and the chain holds.
+    assert_eq!(
+        kinds(&log),
+        ["study.submitted", "study.approve", "study.run.started"]
+    );
+    // Restarted, the coordinator marks the run interrupted; the checkpoints still agree.
+    let (mut coordinator, _) = start(&config, &ready);
+    assert_eq!(kinds(&log).last().unwrap(), "study.run.interrupted");
+    let entries = cdg_shared::audit::verify(&log).unwrap();
+    let checkpoints = std::fs::read_to_string(cdg_shared::audit::checkpoints_path(&log)).unwrap();
+    let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&pki.ca_cert()).unwrap();
+    let checked =
+        cdg_shared::audit::verify_checkpoints(&entries, &checkpoints, &log, &trusted).unwrap();
+    assert_eq!(checked, entries.len());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(coordinator.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(coordinator.wait().unwrap().success());
+    drop(silent);
+}
