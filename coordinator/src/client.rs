@@ -9,8 +9,8 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, AuditLogResponse, DecideStudyRequest, GetResultRequest, GetStudyRequest,
-    RunStudyRequest, SignedDecision, StudyResult, StudyStatus, SubmitStudyRequest,
+    AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
+    GetStudyRequest, RunStudyRequest, SignedDecision, StudyResult, StudyStatus, SubmitStudyRequest,
     SubmitStudyResponse,
 };
 use cdg_shared::signing::{Decision, Signer};
@@ -155,6 +155,20 @@ impl CoordinatorClient {
             protocol_version: PROTOCOL_VERSION,
         };
         Ok(self.inner.get_audit_log(req).await?.into_inner())
+    }
+
+    /// Records that a completed study's results were diffused.
+    pub async fn diffuse(
+        &mut self,
+        study_id: &str,
+        note: &str,
+    ) -> Result<StudyStatus, tonic::Status> {
+        let req = DiffuseStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+            note: note.to_string(),
+        };
+        Ok(self.inner.diffuse_study(req).await?.into_inner())
     }
 
     /// A study with its decisions and state.

@@ -31,6 +31,8 @@ pub struct Coordinator {
     audit: Mutex<AuditLog>,
     /// Verifies directors' signed decisions against the federation CA.
     pub(crate) trusted: TrustedSigners,
+    /// Studies being run now.
+    pub(crate) running: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The answer to a submission.
@@ -57,6 +59,7 @@ impl Coordinator {
             state,
             audit: Mutex::new(audit),
             trusted: TrustedSigners::from_ca_file(&config.tls.ca)?,
+            running: Default::default(),
         })
     }
 
@@ -115,6 +118,7 @@ impl Coordinator {
             submitted_at: now(),
             study,
             decisions: Vec::new(),
+            diffused: None,
         };
         self.state.save_study(&stored)?;
         let details = json!({
@@ -175,6 +179,7 @@ impl Coordinator {
 
     pub async fn run(&self, caller: Principal, id: &str) -> Result<StudyResult> {
         Self::require(caller, &[Role::ChargeDeMission], "running a study")?;
+        let _running = Running::start(self, id)?;
         let stored = self.stored_study(id)?;
         if let Some(q) = open_question(&stored) {
             return Err(CoordinatorError::NotRunnable(format!(
@@ -341,6 +346,35 @@ fn mark_interrupted_runs(audit: &mut AuditLog, path: &std::path::Path) -> Result
         )?;
     }
     Ok(())
+}
+
+/// A study in `Coordinator::running` for as long as this lives.
+struct Running<'a> {
+    coordinator: &'a Coordinator,
+    id: String,
+}
+
+impl<'a> Running<'a> {
+    fn start(coordinator: &'a Coordinator, id: &str) -> Result<Running<'a>> {
+        let mut running = coordinator.running.lock().expect("running set");
+        if !running.insert(id.to_string()) {
+            return Err(CoordinatorError::NotRunnable(format!(
+                "study {id} is already running"
+            )));
+        }
+        Ok(Running {
+            coordinator,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.coordinator.running.lock() {
+            running.remove(&self.id);
+        }
+    }
 }
 
 /// What every query of a run carries to the nodes.

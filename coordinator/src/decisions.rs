@@ -70,19 +70,22 @@ pub fn approval(s: &StoredStudy, cdg: Cdg) -> Option<&StoredDecision> {
     verdict(s, cdg).filter(|d| d.is(Decision::Approve))
 }
 
-/// The study's state: "in question"; "approved" by every département asked, then "completed"
-/// once run; or "submitted" while approvals are missing.
-pub fn state(s: &StoredStudy, has_result: bool) -> &'static str {
+/// The study's state: "in question"; "approved" by every département asked, "running",
+/// "completed" once run, "diffused" once its results are recorded as diffused; or "submitted"
+/// while approvals are missing.
+pub fn state(s: &StoredStudy, has_result: bool, running: bool) -> &'static str {
     let approved = s
         .study
         .departements
         .iter()
         .all(|c| approval(s, *c).is_some());
-    match (open_question(s).is_some(), approved, has_result) {
-        (true, _, _) => "in question",
-        (false, true, true) => "completed",
-        (false, true, false) => "approved",
-        (false, false, _) => "submitted",
+    match (open_question(s).is_some(), approved, running, has_result) {
+        (true, ..) => "in question",
+        (false, _, true, _) => "running",
+        (false, true, false, true) if s.diffused.is_some() => "diffused",
+        (false, true, false, true) => "completed",
+        (false, true, false, false) => "approved",
+        (false, false, false, _) => "submitted",
     }
 }
 
@@ -163,13 +166,47 @@ impl Coordinator {
         self.status_of(&stored)
     }
 
+    fn is_running(&self, id: &str) -> bool {
+        self.running.lock().is_ok_and(|r| r.contains(id))
+    }
+
+    /// Records that study `id`'s results were diffused. Chargé.e de mission, once completed.
+    pub async fn diffuse(&self, caller: Principal, id: &str, note: &str) -> Result<StudyStatus> {
+        Self::require(caller, &[Role::ChargeDeMission], "recording a diffusion")?;
+        let mut stored = self.stored_study(id)?;
+        let has_result = self.state.load_result(id)?.is_some();
+        let now = state(&stored, has_result, self.is_running(id));
+        if now != "completed" {
+            return Err(CoordinatorError::NotRunnable(format!(
+                "study {id} is {now}: only a completed study (approved by every département \
+                 asked and run) can be diffused"
+            )));
+        }
+        let external = stored.study.diffusion == crate::study::Diffusion::Externe;
+        self.audit(
+            "study.diffused",
+            caller,
+            id,
+            json!({
+                "note": note,
+                "external": external,
+                "diffusion_terms": stored.study.diffusion_terms,
+            }),
+        )
+        .await?;
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        stored.diffused = Some((at, note.to_string()));
+        self.state.save_study(&stored)?;
+        self.status_of(&stored)
+    }
+
     fn status_of(&self, s: &StoredStudy) -> Result<StudyStatus> {
         let has_result = self.state.load_result(&s.id)?.is_some();
         Ok(StudyStatus {
             study_id: s.id.clone(),
             digest: s.digest.clone(),
             title: s.study.title.clone(),
-            state: state(s, has_result).to_string(),
+            state: state(s, has_result, self.is_running(&s.id)).to_string(),
             study_json: String::from_utf8_lossy(&s.study.canonical()).into_owned(),
             decisions: s.decisions.iter().map(StoredDecision::to_proto).collect(),
             departements: s

@@ -4,8 +4,9 @@ use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, AuditLogResponse, DecideStudyRequest, GetResultRequest, GetStudyRequest,
-    RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
+    AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
+    GetStudyRequest, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
+    SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
@@ -136,5 +137,18 @@ impl CoordinatorService for CoordinatorServiceImpl {
         check_protocol_version(request.get_ref().protocol_version)?;
         let (log, checkpoints) = self.coordinator.audit_log(caller).await?;
         Ok(Response::new(AuditLogResponse { log, checkpoints }))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn diffuse_study(
+        &self,
+        request: Request<DiffuseStudyRequest>,
+    ) -> Result<Response<StudyStatus>, Status> {
+        let (caller, (study_id, note)) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), (r.study_id, r.note))
+        })?;
+        Ok(Response::new(
+            self.coordinator.diffuse(caller, &study_id, &note).await?,
+        ))
     }
 }

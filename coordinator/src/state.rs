@@ -22,6 +22,9 @@ pub struct StoredStudy {
     /// Directors' verified decisions, in the order received.
     #[serde(default)]
     pub decisions: Vec<crate::decisions::StoredDecision>,
+    /// When the results were recorded as diffused, and the note given.
+    #[serde(default)]
+    pub diffused: Option<(String, String)>,
 }
 
 pub struct StateDir {

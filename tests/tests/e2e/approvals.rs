@@ -195,6 +195,8 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
         "{}",
         outcome(&r).message
     );
+    let err = client.diffuse(&id, "trop tôt").await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
 
     let as_director = |cdg: Cdg| identity(&n.pki, director(cdg));
     let decide = |cdg: Cdg, d: Decision| {
@@ -254,6 +256,12 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
     assert!(err.message().contains("arbitrate"), "{}", err.message());
     decide(Cdg::Nord, Decision::Arbitrate).await.unwrap();
     assert!(client.run(&id).await.is_ok());
+    // Completed: its diffusion is recorded.
+    let status = client
+        .diffuse(&id, "rapport de l'observatoire")
+        .await
+        .unwrap();
+    assert_eq!(status.state, "diffused");
 
     // Rejected: refused again, with the director's note.
     decide(Cdg::Aisne, Decision::Reject).await.unwrap();
@@ -279,6 +287,7 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
             "\"study.approve\"",
             "\"study.question\"",
             "\"study.arbitrate\"",
+            "\"study.diffused\"",
             "\"study.reject\"",
         ]
     );

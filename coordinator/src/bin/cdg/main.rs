@@ -102,6 +102,8 @@ enum StudyCommand {
     Question(DecisionArgs),
     /// Settle a question, so that the study may run. Directors.
     Arbitrate(DecisionArgs),
+    /// Record that a completed study's results were diffused. Chargé.e de mission.
+    Diffuse(DecisionArgs),
     /// Run a study across the nodes whose directors approved it, and print the regional
     /// tables. STUDY is a study id, or a study file (submitted first). Chargé.e de mission.
     Run {
@@ -259,6 +261,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             StudyCommand::Question(args) => decide(&cli.connection, args, Decision::Question).await,
             StudyCommand::Arbitrate(args) => {
                 decide(&cli.connection, args, Decision::Arbitrate).await
+            }
+            StudyCommand::Diffuse(args) => {
+                let status = cli
+                    .connection
+                    .connect()
+                    .await?
+                    .diffuse(&args.id, &args.note)
+                    .await?;
+                print!("{}", output::render_status(&status));
+                Ok(())
             }
             StudyCommand::Run { study, out } => {
                 let mut client = cli.connection.connect().await?;
