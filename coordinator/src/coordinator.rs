@@ -242,6 +242,11 @@ impl Coordinator {
             outcomes.push(outcome);
         }
 
+        if let Err(message) = check_quorum(study, &outcomes) {
+            self.audit("study.run.failed", caller, id, json!({"reason": message}))
+                .await?;
+            return Err(CoordinatorError::NotRunnable(message));
+        }
         let mut query_results = Vec::new();
         for (i, q) in queries.iter().enumerate() {
             let answers: Vec<(Cdg, arrow::array::RecordBatch)> = results
@@ -321,6 +326,32 @@ impl Coordinator {
         .await?;
         Ok(result)
     }
+}
+
+/// The study's quorum against the outcomes: a message naming what is missing when too few
+/// départements answered.
+fn check_quorum(study: &Study, outcomes: &[NodeOutcome]) -> std::result::Result<(), String> {
+    let Some(quorum) = study.quorum else {
+        return Ok(());
+    };
+    let answered = outcomes
+        .iter()
+        .filter(|o| o.status == OutcomeStatus::Answered as i32)
+        .count();
+    if answered >= quorum {
+        return Ok(());
+    }
+    let missing: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status != OutcomeStatus::Answered as i32)
+        .map(|o| format!("CDG {} ({})", o.cdg, o.message))
+        .collect();
+    Err(format!(
+        "quorum not reached: {answered} of {} départements answered, the study needs {quorum}; \
+         missing: {}",
+        outcomes.len(),
+        missing.join("; ")
+    ))
 }
 
 /// Records, after a crash, each run that started and never completed: the study is then

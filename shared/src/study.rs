@@ -49,6 +49,14 @@ impl Scalar {
     }
 }
 
+/// `quorum = 3` or `quorum = "tous"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum QuorumFile {
+    Count(i64),
+    Word(String),
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StudyFile {
@@ -59,6 +67,8 @@ struct StudyFile {
     diffusion_terms: Option<String>,
     #[serde(default)]
     departements: Option<Vec<Cdg>>,
+    #[serde(default)]
+    quorum: Option<QuorumFile>,
     #[serde(rename = "query")]
     queries: Vec<QueryFile>,
 }
@@ -93,6 +103,10 @@ pub struct Study {
     pub diffusion: Diffusion,
     pub diffusion_terms: Option<String>,
     pub departements: Vec<Cdg>,
+    /// Départements that must answer for a run to give a result (absent: any number).
+    /// Left out of the encoding when absent, so that older studies keep their digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<usize>,
     pub queries: Vec<StudyQuery>,
 }
 
@@ -140,6 +154,17 @@ impl Study {
         if departements.is_empty() {
             return invalid("`departements` is empty".into());
         }
+        let asked = departements.len();
+        let quorum = match file.quorum {
+            None => None,
+            Some(QuorumFile::Word(w)) if w == "tous" => Some(asked),
+            Some(QuorumFile::Count(n)) if (1..=asked as i64).contains(&n) => Some(n as usize),
+            Some(q) => {
+                return invalid(format!(
+                    "quorum {q:?}: expected \"tous\" or a number from 1 to the {asked} départements asked"
+                ));
+            }
+        };
         let mut queries = Vec::new();
         for q in file.queries {
             let valid_name = !q.name.is_empty()
@@ -194,6 +219,7 @@ impl Study {
             diffusion: file.diffusion,
             diffusion_terms: file.diffusion_terms,
             departements,
+            quorum,
             queries,
         })
     }

@@ -414,6 +414,7 @@ pub fn study_of(cdg: Cdg, q: &v1::AggregateQuery) -> Option<Study> {
         diffusion: Diffusion::Interne,
         diffusion_terms: None,
         departements: vec![cdg],
+        quorum: None,
         queries: vec![StudyQuery {
             name: "q".into(),
             title: "q".into(),

@@ -292,3 +292,58 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_below_its_quorum_fails_naming_what_is_missing() {
+    let n = one_node().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Only CDG 02's node is configured: CDG 62 is unreachable.
+    let coordinator =
+        start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
+    let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
+    let with_quorum = |q: &str| {
+        cdg_coordinator::demo::DEMO_STUDY.replace(
+            "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
+            &format!("departements = [\"02\", \"62\"]\nquorum = {q}"),
+        )
+    };
+    let bad = client.submit(with_quorum("3")).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("quorum"), "{}", bad.message());
+
+    let all = client
+        .submit(with_quorum("\"tous\""))
+        .await
+        .unwrap()
+        .study_id;
+    let one = client.submit(with_quorum("1")).await.unwrap().study_id;
+    for id in [&all, &one] {
+        cdg_tests::approve_as_directors(
+            &coordinator.url(),
+            &n.pki,
+            id,
+            &[Cdg::Aisne, Cdg::PasDeCalais],
+        )
+        .await;
+    }
+    let err = client.run(&all).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("1 of 2") && err.message().contains("CDG 62"),
+        "{}",
+        err.message()
+    );
+    assert!(
+        client.result(&all).await.is_err(),
+        "no result is kept below the quorum"
+    );
+    let r = client.run(&one).await.unwrap();
+    let answered: Vec<&str> = r
+        .outcomes
+        .iter()
+        .filter(|o| o.status == OutcomeStatus::Answered as i32)
+        .map(|o| o.cdg.as_str())
+        .collect();
+    assert_eq!(answered, ["02"]);
+}
