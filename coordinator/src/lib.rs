@@ -9,6 +9,7 @@ pub mod coordinator;
 pub mod decisions;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod fanout;
 pub mod merge;
 pub mod output;

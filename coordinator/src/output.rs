@@ -1,9 +1,8 @@
-//! Showing and writing study results: a readable terminal rendering (one pivot table per measure,
-//! départements as columns), and files in CSV, Arrow IPC or Parquet.
+//! Showing study results: a readable terminal rendering (one pivot table per measure,
+//! départements as columns). Files are written by `export.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -15,23 +14,7 @@ use cdg_shared::query::{
     DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED, natural_order_all,
 };
 
-/// File formats `--out` can write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Csv,
-    Arrow,
-    Parquet,
-}
-
-impl Format {
-    fn extension(self) -> &'static str {
-        match self {
-            Format::Csv => "csv",
-            Format::Arrow => "arrow",
-            Format::Parquet => "parquet",
-        }
-    }
-}
+pub use crate::export::{Format, write_all};
 
 /// Decodes one query's regional table.
 pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
@@ -265,35 +248,4 @@ pub fn render_status(s: &cdg_shared::proto::v1::StudyStatus) -> String {
         out.push_str(&format!("  {} {} {}{note}\n", d.signed_at, d.decision, who));
     }
     out
-}
-
-pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    for q in &result.queries {
-        let batch = query_batch(q)?;
-        let path = dir.join(format!("{}.{}", q.name, format.extension()));
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        match format {
-            Format::Csv => {
-                let mut w = arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(file);
-                w.write(&batch)?;
-            }
-            Format::Arrow => {
-                let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())?;
-                w.write(&batch)?;
-                w.finish()?;
-            }
-            Format::Parquet => {
-                let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
-                w.write(&batch)?;
-                w.close()?;
-            }
-        }
-        written.push(path);
-    }
-    Ok(written)
 }

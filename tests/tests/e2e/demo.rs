@@ -144,6 +144,40 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
             .is_file()
     );
 
+    // The same result as JSON files and as one workbook for spreadsheet users.
+    for format in ["json", "xlsx"] {
+        let out = Command::new(binary("cdg"))
+            .arg("--network")
+            .arg(&network_file)
+            .args(["study", "result", &study_id, "--format", format, "--out"])
+            .arg(dir.path().join(format))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("json/pyramide_des_ages.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["study_id"], study_id.as_str());
+    assert!(json["rows"].as_array().unwrap().len() > 10);
+    use calamine::Reader;
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook(dir.path().join(format!("xlsx/{study_id}.xlsx"))).unwrap();
+    let sheets = workbook.sheet_names();
+    assert_eq!(sheets[0], "Origine");
+    assert!(
+        sheets.contains(&"pyramide_des_ages".to_string()),
+        "{sheets:?}"
+    );
+    let table = workbook.worksheet_range("pyramide_des_ages").unwrap();
+    assert_eq!(table.get((0, 0)).unwrap().to_string(), "departement");
+    assert!(table.height() > 10);
+
     audit_tools_work_on_the_running_network(&network_file, dir.path());
 
     let pid = nix_pid(demo.id());

@@ -1,0 +1,190 @@
+//! Study results as files: one per query in CSV, Arrow IPC, Parquet or JSON, or one XLSX
+//! workbook (a sheet per query and one for the provenance), for the people who read these
+//! tables in spreadsheets.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use cdg_shared::proto::v1::StudyResult;
+use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
+
+use crate::output::query_batch;
+
+/// File formats `--out` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Arrow,
+    Parquet,
+    Json,
+    Xlsx,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Arrow => "arrow",
+            Format::Parquet => "parquet",
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// A cell as JSON: text, integer, number or null.
+fn json_value(batch: &RecordBatch, col: usize, row: usize) -> serde_json::Value {
+    let a = batch.column(col);
+    if a.is_null(row) {
+        return serde_json::Value::Null;
+    }
+    match a.data_type() {
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(row).into(),
+        DataType::Float64 => a.as_primitive::<Float64Type>().value(row).into(),
+        DataType::Utf8 => a.as_string::<i32>().value(row).into(),
+        other => format!("({other})").into(),
+    }
+}
+
+/// The rows of a table as JSON objects keyed by column name.
+fn json_rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
+    let schema = batch.schema();
+    (0..batch.num_rows())
+        .map(|r| {
+            let row: serde_json::Map<String, serde_json::Value> = schema
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(c, f)| (f.name().clone(), json_value(batch, c, r)))
+                .collect();
+            row.into()
+        })
+        .collect()
+}
+
+/// Writes the study's tables into `dir`; returns the files written.
+pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if format == Format::Xlsx {
+        let path = dir.join(format!("{}.xlsx", result.study_id));
+        write_workbook(result, &path)?;
+        return Ok(vec![path]);
+    }
+    let mut written = Vec::new();
+    for q in &result.queries {
+        let batch = query_batch(q)?;
+        let path = dir.join(format!("{}.{}", q.name, format.extension()));
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        match format {
+            Format::Csv => {
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(file);
+                w.write(&batch)?;
+            }
+            Format::Arrow => {
+                let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())?;
+                w.write(&batch)?;
+                w.finish()?;
+            }
+            Format::Parquet => {
+                let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
+                w.write(&batch)?;
+                w.close()?;
+            }
+            Format::Json => {
+                let doc = serde_json::json!({
+                    "study_id": result.study_id,
+                    "digest": result.digest,
+                    "query": q.name,
+                    "title": q.title,
+                    "rows": json_rows(&batch),
+                });
+                serde_json::to_writer_pretty(file, &doc)?;
+            }
+            Format::Xlsx => unreachable!("written as one workbook above"),
+        }
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
+fn sheet_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .take(31)
+        .collect()
+}
+
+fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
+    use rust_xlsxwriter::{Format as CellFormat, Workbook};
+    let mut book = Workbook::new();
+    let bold = CellFormat::new().set_bold();
+    let about = book.add_worksheet().set_name("Origine")?;
+    let lines = [
+        ("Étude", format!("{} {}", result.study_id, result.title)),
+        ("Empreinte SHA-256", result.digest.clone()),
+        ("Début", result.started_at.clone()),
+        ("Fin", result.finished_at.clone()),
+    ];
+    for (r, (k, v)) in lines.iter().enumerate() {
+        about.write_string_with_format(r as u32, 0, *k, &bold)?;
+        about.write_string(r as u32, 1, v)?;
+    }
+    let first = lines.len() as u32 + 1;
+    about.write_string_with_format(first, 0, "Département", &bold)?;
+    about.write_string_with_format(first, 1, "Réponse", &bold)?;
+    about.write_string_with_format(first, 2, "Versions des données", &bold)?;
+    for (i, o) in result.outcomes.iter().enumerate() {
+        let r = first + 1 + i as u32;
+        let status = OutcomeStatus::try_from(o.status).unwrap_or(OutcomeStatus::Unspecified);
+        let answer = if o.message.is_empty() {
+            status.as_str_name().to_string()
+        } else {
+            format!("{}: {}", status.as_str_name(), o.message)
+        };
+        about.write_string(r, 0, &o.cdg)?;
+        about.write_string(r, 1, &answer)?;
+        let versions: Vec<String> = o
+            .data_versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} {} ({})",
+                    v.dataset,
+                    v.year,
+                    &v.digest[..v.digest.len().min(12)]
+                )
+            })
+            .collect();
+        about.write_string(r, 2, versions.join(", "))?;
+    }
+    for q in &result.queries {
+        let batch = query_batch(q)?;
+        let sheet = book.add_worksheet().set_name(sheet_name(&q.name))?;
+        for (c, f) in batch.schema().fields().iter().enumerate() {
+            sheet.write_string_with_format(0, c as u16, f.name(), &bold)?;
+        }
+        for r in 0..batch.num_rows() {
+            for c in 0..batch.num_columns() {
+                let (row, col) = (r as u32 + 1, c as u16);
+                match json_value(&batch, c, r) {
+                    serde_json::Value::Number(n) => {
+                        sheet.write_number(row, col, n.as_f64().unwrap_or(f64::NAN))?;
+                    }
+                    serde_json::Value::String(s) => {
+                        sheet.write_string(row, col, s)?;
+                    }
+                    _ => {} // withheld: left empty, its `diffusion` says why
+                }
+            }
+        }
+    }
+    book.save(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
