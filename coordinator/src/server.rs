@@ -20,6 +20,18 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let coordinator = Arc::new(Coordinator::new(&config)?);
+    serve(coordinator, config, listener, shutdown).await
+}
+
+/// Serves an opened coordinator (its state and audit log already checked and recovered, so
+/// that announcing readiness before this is honest).
+pub async fn serve(
+    coordinator: Arc<Coordinator>,
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
     let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
         anyhow::ensure!(
             own.role == Role::Coordinator,
@@ -28,7 +40,6 @@ pub async fn run(
         );
         Ok(())
     })?;
-    let coordinator = Arc::new(Coordinator::new(&config)?);
     let max = config.max_message_bytes;
     let service = CoordinatorServiceServer::new(CoordinatorServiceImpl::new(coordinator))
         .max_decoding_message_size(max)

@@ -50,7 +50,11 @@ fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async move {
         // Handlers first: the ready file invites a supervisor to signal us.
         let stop = cdg_shared::serving::signal();
+        // The state and audit log are opened (and recovered after a crash) before the ready
+        // file announces the coordinator.
+        let coordinator =
+            std::sync::Arc::new(cdg_coordinator::coordinator::Coordinator::new(&config)?);
         let listener = cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
-        cdg_coordinator::server::run(config, listener, stop).await
+        cdg_coordinator::server::serve(coordinator, config, listener, stop).await
     })
 }

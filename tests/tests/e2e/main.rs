@@ -6,5 +6,6 @@ mod attacks;
 mod crash;
 mod demo;
 mod inference;
+mod policy;
 mod security;
 mod study;
