@@ -80,6 +80,7 @@ impl Writer {
             .map_err(|e| io(std::io::Error::other(e.to_string())))?;
         c.signature = hex::encode(signature);
         if self.file.is_none() {
+            cut_torn_tail(&self.path).map_err(io)?;
             self.file = Some(
                 OpenOptions::new()
                     .create(true)
@@ -94,6 +95,24 @@ impl Writer {
         file.write_all(&line).map_err(io)?;
         file.sync_data().map_err(io)
     }
+}
+
+/// A crash while writing a checkpoint leaves a line without its end: cut it off, so that the
+/// next checkpoint starts on a line of its own. (The entry it was for is still covered by the
+/// chain and the next checkpoint.)
+fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(keep as u64)?;
+    f.sync_all()
 }
 
 /// Checks every checkpoint of `text` against `entries` (a verified chain): trusted signer,

