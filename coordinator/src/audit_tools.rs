@@ -28,8 +28,9 @@ pub struct FetchedLog {
 impl FetchedLog {
     /// A log file and, if present, its checkpoints beside it.
     pub fn from_file(path: &Path) -> anyhow::Result<FetchedLog> {
-        let log = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let checkpoints = std::fs::read(audit::checkpoints_path(path)).unwrap_or_default();
+        anyhow::ensure!(path.is_file(), "no log file at {}", path.display());
+        let (log, checkpoints) = audit::read_with_checkpoints(path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Ok(FetchedLog {
             origin: path.display().to_string(),
             log,

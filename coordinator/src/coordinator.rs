@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cdg_shared::arrow_ipc;
-use cdg_shared::audit::AuditLog;
+use cdg_shared::audit::{AuditEntry, AuditLog};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
@@ -51,8 +51,8 @@ impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         let state = StateDir::open(&config.state_dir)?;
         let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
-        let mut audit = AuditLog::open_signed(&state.audit_log_path(), signer)?;
-        mark_interrupted_runs(&mut audit, &state.audit_log_path())?;
+        let (mut audit, entries) = AuditLog::open_signed(&state.audit_log_path(), signer)?;
+        mark_interrupted_runs(&mut audit, &entries)?;
         Ok(Coordinator {
             nodes: NodeClient::all(config, &config.tls)?,
             node_timeout: Duration::from_secs(config.node_timeout_secs),
@@ -293,16 +293,9 @@ impl Coordinator {
     pub async fn audit_log(&self, caller: Principal) -> Result<(Vec<u8>, Vec<u8>)> {
         Self::require(caller, &[Role::Director], "reading the audit log")?;
         let _writing = self.audit.lock().await;
-        let path = self.state.audit_log_path();
-        let read = |p: &std::path::Path| match std::fs::read(p) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e),
-        };
-        Ok((
-            read(&path)?,
-            read(&cdg_shared::audit::checkpoints_path(&path))?,
-        ))
+        Ok(cdg_shared::audit::read_with_checkpoints(
+            &self.state.audit_log_path(),
+        )?)
     }
 
     pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {
@@ -356,9 +349,9 @@ fn check_quorum(study: &Study, outcomes: &[NodeOutcome]) -> std::result::Result<
 
 /// Records, after a crash, each run that started and never completed: the study is then
 /// clearly marked interrupted, and may be run again.
-fn mark_interrupted_runs(audit: &mut AuditLog, path: &std::path::Path) -> Result<()> {
+fn mark_interrupted_runs(audit: &mut AuditLog, entries: &[AuditEntry]) -> Result<()> {
     let mut open: Vec<(String, u64)> = Vec::new();
-    for e in cdg_shared::audit::verify(path)? {
+    for e in entries {
         match e.kind.as_str() {
             "study.run.started" => open.push((e.study_id.clone(), e.seq)),
             "study.run.completed" | "study.run.interrupted" => {

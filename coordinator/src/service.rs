@@ -132,9 +132,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         &self,
         request: Request<AuditLogRequest>,
     ) -> Result<Response<AuditLogResponse>, Status> {
-        let caller = peer_principal(&request)?;
-        tracing::Span::current().record("caller", caller.uri());
-        check_protocol_version(request.get_ref().protocol_version)?;
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         let (log, checkpoints) = self.coordinator.audit_log(caller).await?;
         Ok(Response::new(AuditLogResponse { log, checkpoints }))
     }

@@ -57,7 +57,7 @@ impl NodeAudit {
     /// Opens the log at `path`, signing checkpoints with the node's key.
     pub fn open(path: &Path, signer: cdg_shared::signing::Signer) -> anyhow::Result<NodeAudit> {
         Ok(NodeAudit {
-            log: Mutex::new(AuditLog::open_signed(path, signer)?),
+            log: Mutex::new(AuditLog::open_signed(path, signer)?.0),
             path: path.to_path_buf(),
         })
     }
@@ -95,14 +95,7 @@ impl NodeAudit {
     /// The log and its checkpoints, as on disk.
     pub async fn read(&self) -> Result<(Vec<u8>, Vec<u8>), NodeError> {
         let _writing = self.log.lock().await;
-        let read = |p: &Path| match std::fs::read(p) {
-            Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(NodeError::Internal(format!("{}: {e}", p.display()))),
-        };
-        Ok((
-            read(&self.path)?,
-            read(&cdg_shared::audit::checkpoints_path(&self.path))?,
-        ))
+        cdg_shared::audit::read_with_checkpoints(&self.path)
+            .map_err(|e| NodeError::Internal(format!("{}: {e}", self.path.display())))
     }
 }

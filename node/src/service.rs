@@ -219,9 +219,7 @@ impl NodeService for NodeServiceImpl {
         &self,
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
-        let caller = peer_principal(&request)?;
-        tracing::Span::current().record("caller", caller.uri());
-        check_protocol_version(request.get_ref().protocol_version)?;
+        cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         let data_versions = self.blocking(|s| s.data_versions()).await?;
         let p = &self.config.policy;
         let convention = p.convention.validity();
@@ -269,9 +267,7 @@ impl NodeService for NodeServiceImpl {
         &self,
         request: Request<AuditLogRequest>,
     ) -> Result<Response<AuditLogResponse>, Status> {
-        let caller = peer_principal(&request)?;
-        tracing::Span::current().record("caller", caller.uri());
-        check_protocol_version(request.get_ref().protocol_version)?;
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         if !matches!(caller.role, Role::Director | Role::Coordinator) {
             return Err(NodeError::Forbidden {
                 what: "reading the audit log",

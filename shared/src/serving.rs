@@ -46,6 +46,19 @@ pub fn mtls_server(
     Ok((own, server))
 }
 
+/// The caller of a request, from its verified client certificate, recorded in the current span
+/// (a `caller` field), once the request's protocol version is checked.
+#[allow(clippy::result_large_err)]
+pub fn caller<T>(
+    request: &tonic::Request<T>,
+    protocol_version: u32,
+) -> Result<Principal, tonic::Status> {
+    let caller = crate::tls::peer_principal(request)?;
+    tracing::Span::current().record("caller", caller.uri());
+    crate::proto::check_protocol_version(protocol_version)?;
+    Ok(caller)
+}
+
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 ///
 /// The handlers are installed when this function is called, not when the future is first

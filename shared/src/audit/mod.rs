@@ -77,26 +77,37 @@ pub struct AuditLog {
     checkpoints: Option<checkpoint::Writer>,
 }
 
+/// A log's bytes and its checkpoints' (empty when a file does not exist yet).
+pub fn read_with_checkpoints(path: &Path) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    let read = |p: &Path| match std::fs::read(p) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    };
+    Ok((read(path)?, read(&checkpoints_path(path))?))
+}
+
 impl AuditLog {
     /// Opens (or creates) the log, verifying the whole existing chain first: a broken log is not
     /// appended to.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        Self::open_with(path, None)
+        Self::open_with(path, None).map(|(log, _)| log)
     }
 
     /// [`AuditLog::open`], and signs a checkpoint of the chain head with `signer` after every
-    /// append.
+    /// append. Also returns the entries found (verified), so that callers need not read the
+    /// log again.
     pub fn open_signed(
         path: &Path,
         signer: crate::signing::Signer,
-    ) -> Result<AuditLog, AuditError> {
+    ) -> Result<(AuditLog, Vec<AuditEntry>), AuditError> {
         Self::open_with(path, Some(signer))
     }
 
     fn open_with(
         path: &Path,
         signer: Option<crate::signing::Signer>,
-    ) -> Result<AuditLog, AuditError> {
+    ) -> Result<(AuditLog, Vec<AuditEntry>), AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_path_buf(),
             source,
@@ -145,8 +156,9 @@ impl AuditLog {
             next_seq,
             checkpoints: signer.map(|s| checkpoint::Writer::new(path, s)),
         };
+        let mut entries = verified.entries;
         if let Some(torn) = verified.torn {
-            log.append(
+            entries.push(log.append(
                 "audit.torn_record",
                 "system",
                 "",
@@ -154,9 +166,9 @@ impl AuditLog {
                     "bytes": torn.bytes.len(),
                     "moved_to": path.with_extension("log.torn").display().to_string(),
                 }),
-            )?;
+            )?);
         }
-        Ok(log)
+        Ok((log, entries))
     }
 
     /// Appends one entry and fsyncs it before returning it.
@@ -253,7 +265,7 @@ mod tests {
         let files = crate::signing::test_director(dir);
         let signer = crate::signing::Signer::from_files(&files).unwrap();
         let path = dir.join("audit.log");
-        let mut log = AuditLog::open_signed(&path, signer).unwrap();
+        let (mut log, _) = AuditLog::open_signed(&path, signer).unwrap();
         for i in 0..5 {
             log.append("node.outcome", "system", "S-1", serde_json::json!({"i": i}))
                 .unwrap();
