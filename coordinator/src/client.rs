@@ -8,10 +8,11 @@ use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
+use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
     AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
-    GetStudyRequest, RunStudyRequest, SignedDecision, StudyResult, StudyStatus, SubmitStudyRequest,
-    SubmitStudyResponse,
+    GetStudyRequest, NodeProgress, RunEvent, RunStudyRequest, SignedDecision, StudyResult,
+    StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::signing::{Decision, Signer};
 use cdg_shared::study::Study;
@@ -96,6 +97,24 @@ impl Network {
     }
 }
 
+/// Reads a stream of run events to its end: progress to `on_progress`, the result assembled.
+async fn collect(
+    mut stream: tonic::Streaming<RunEvent>,
+    mut on_progress: impl FnMut(&NodeProgress),
+) -> Result<StudyResult, tonic::Status> {
+    let mut assembler = crate::chunks::Assembler::default();
+    while let Some(event) = stream.message().await? {
+        match event.event {
+            Some(Event::Progress(p)) => on_progress(&p),
+            Some(other) => assembler.take(other).map_err(tonic::Status::data_loss)?,
+            None => {}
+        }
+    }
+    assembler.finish().ok_or_else(|| {
+        tonic::Status::data_loss("the coordinator closed the stream without a result")
+    })
+}
+
 /// A connected client of the coordinator.
 pub struct CoordinatorClient {
     inner: CoordinatorServiceClient<Channel>,
@@ -139,6 +158,31 @@ impl CoordinatorClient {
             study_id: study_id.to_string(),
         };
         Ok(self.inner.run_study(req).await?.into_inner())
+    }
+
+    /// Runs the study, handing each node's progress to `on_progress` as it comes; the result
+    /// arrives in chunks and is put back together. Dropping the future cancels the run.
+    pub async fn watch_run(
+        &mut self,
+        study_id: &str,
+        on_progress: impl FnMut(&NodeProgress),
+    ) -> Result<StudyResult, tonic::Status> {
+        let req = RunStudyRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+        };
+        let stream = self.inner.watch_study_run(req).await?.into_inner();
+        collect(stream, on_progress).await
+    }
+
+    /// A kept result, streamed in chunks (however large it is).
+    pub async fn stream_result(&mut self, study_id: &str) -> Result<StudyResult, tonic::Status> {
+        let req = GetResultRequest {
+            protocol_version: PROTOCOL_VERSION,
+            study_id: study_id.to_string(),
+        };
+        let stream = self.inner.stream_result(req).await?.into_inner();
+        collect(stream, |_| {}).await
     }
 
     pub async fn result(&mut self, study_id: &str) -> Result<StudyResult, tonic::Status> {

@@ -21,6 +21,15 @@ pub struct CoordinatorConfig {
     /// Deadline for one node to answer one query, seconds.
     #[serde(default = "default_node_timeout")]
     pub node_timeout_secs: u64,
+    /// Deadline for a whole study run (every node, every query), seconds.
+    #[serde(default = "default_study_timeout")]
+    pub study_timeout_secs: u64,
+    /// Extra attempts at a query when a node is unreachable (a transient error), with a
+    /// doubling pause from `retry_backoff_ms`. Refusals and timeouts are never retried.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_retry_backoff")]
+    pub retry_backoff_ms: u64,
     /// Largest message exchanged with nodes and clients, bytes.
     #[serde(default = "default_max_message")]
     pub max_message_bytes: usize,
@@ -39,6 +48,18 @@ pub struct NodeEntry {
 
 fn default_node_timeout() -> u64 {
     30
+}
+
+fn default_study_timeout() -> u64 {
+    600
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+fn default_retry_backoff() -> u64 {
+    250
 }
 
 fn default_max_message() -> usize {
@@ -86,6 +107,21 @@ impl CoordinatorConfig {
             return Err(invalid(
                 "node_timeout_secs",
                 "must be between 1 and 3600".into(),
+            ));
+        }
+        if self.study_timeout_secs < self.node_timeout_secs || self.study_timeout_secs > 86_400 {
+            return Err(invalid(
+                "study_timeout_secs",
+                format!(
+                    "must be between node_timeout_secs ({}) and 86400",
+                    self.node_timeout_secs
+                ),
+            ));
+        }
+        if self.retries > 10 || self.retry_backoff_ms > 60_000 {
+            return Err(invalid(
+                "retries",
+                "retries must be at most 10 and retry_backoff_ms at most 60000".into(),
             ));
         }
         if self.max_message_bytes < 64 * 1024 {

@@ -1,8 +1,8 @@
 //! The coordinator's domain logic: submit a study, run it across the nodes, keep the result,
 //! and record each step in the audit log before acknowledging it.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cdg_shared::arrow_ipc;
 use cdg_shared::audit::{AuditEntry, AuditLog};
@@ -12,22 +12,27 @@ use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
 use futures::future::join_all;
 use serde_json::json;
-use tokio::sync::Mutex;
 
 use cdg_shared::signing::TrustedSigners;
 
 use crate::config::CoordinatorConfig;
 use crate::decisions::{approval, open_question, verdict};
 use crate::error::{CoordinatorError, Result};
-use crate::fanout::{self, NodeAnswer, NodeClient, NodeFailure};
+use crate::fanout::{self, Asking, NodeAnswer, NodeClient, NodeFailure};
 use crate::merge;
+use crate::progress::{Progress, Step};
 use crate::state::{StateDir, StoredStudy};
 use crate::study::{Study, StudyQuery};
 
 pub struct Coordinator {
     nodes: Vec<NodeClient>,
     node_timeout: Duration,
+    study_timeout: Duration,
+    retries: u32,
+    retry_backoff: Duration,
     pub(crate) state: StateDir,
+    /// Appends are short (one fsynced line), so a plain mutex: a cancelled run can still
+    /// record its cancellation while being dropped.
     audit: Mutex<AuditLog>,
     /// Verifies directors' signed decisions against the federation CA.
     pub(crate) trusted: TrustedSigners,
@@ -56,6 +61,9 @@ impl Coordinator {
         Ok(Coordinator {
             nodes: NodeClient::all(config, &config.tls)?,
             node_timeout: Duration::from_secs(config.node_timeout_secs),
+            study_timeout: Duration::from_secs(config.study_timeout_secs),
+            retries: config.retries,
+            retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
             audit: Mutex::new(audit),
             trusted: TrustedSigners::from_ca_file(&config.tls.ca)?,
@@ -93,8 +101,21 @@ impl Coordinator {
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<()> {
-        let mut log = self.audit.lock().await;
-        log.append(kind, &actor.uri(), study_id, details)?;
+        self.append(kind, &actor.uri(), study_id, details)
+    }
+
+    fn append(
+        &self,
+        kind: &str,
+        actor: &str,
+        study_id: &str,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let mut log = self
+            .audit
+            .lock()
+            .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
+        log.append(kind, actor, study_id, details)?;
         Ok(())
     }
 
@@ -145,7 +166,19 @@ impl Coordinator {
         node: &NodeClient,
         study: &StudyContext<'_>,
         queries: &[StudyQuery],
+        asking: Asking,
+        progress: &Progress,
     ) -> Result<Vec<NodeAnswer>, NodeFailure> {
+        let step = |step, query: &StudyQuery, done, message: String| {
+            progress.report(Step {
+                cdg: node.cdg,
+                step,
+                query_name: &query.name,
+                queries_done: done,
+                queries_total: queries.len(),
+                message,
+            })
+        };
         let approval = match approval(study.stored, node.cdg) {
             Some(a) => a.to_proto(),
             None => {
@@ -153,6 +186,9 @@ impl Coordinator {
                     Some(d) => format!("rejected by {} ({})", d.director, d.note),
                     None => format!("not approved yet by the director of CDG {}", node.cdg),
                 };
+                if let Some(q) = queries.first() {
+                    step("failed", q, 0, message.clone());
+                }
                 return Err(NodeFailure {
                     status: OutcomeStatus::Refused,
                     message,
@@ -160,26 +196,47 @@ impl Coordinator {
             }
         };
         let mut answers = Vec::with_capacity(queries.len());
-        for q in queries {
+        for (i, q) in queries.iter().enumerate() {
+            step("asking", q, i, String::new());
             let answer = node
-                .execute(study, q, std::slice::from_ref(&approval), self.node_timeout)
+                .execute_retrying(study, q, std::slice::from_ref(&approval), asking, |n, f| {
+                    step(
+                        "retrying",
+                        q,
+                        i,
+                        format!("attempt {n} failed: {}", f.message),
+                    )
+                })
                 .await
+                .and_then(|answer| {
+                    merge::check_schema(&q.query, node.cdg, &answer.batch)
+                        .map(|_| answer)
+                        .map_err(|e| NodeFailure {
+                            status: OutcomeStatus::Incompatible,
+                            message: e.to_string(),
+                        })
+                })
                 .map_err(|mut f| {
                     f.message = format!("query {}: {}", q.name, f.message);
+                    step("failed", q, i, f.message.clone());
                     f
                 })?;
-            merge::check_schema(&q.query, node.cdg, &answer.batch).map_err(|e| NodeFailure {
-                status: OutcomeStatus::Incompatible,
-                message: format!("query {}: {e}", q.name),
-            })?;
+            step("answered", q, i + 1, String::new());
             answers.push(answer);
         }
         Ok(answers)
     }
 
-    pub async fn run(&self, caller: Principal, id: &str) -> Result<StudyResult> {
+    /// Runs study `id` on its départements' nodes and merges the answers. Dropping the future
+    /// cancels the run: the nodes' calls are abandoned and the log records the cancellation.
+    pub async fn run(
+        &self,
+        caller: Principal,
+        id: &str,
+        progress: &Progress,
+    ) -> Result<StudyResult> {
         Self::require(caller, &[Role::ChargeDeMission], "running a study")?;
-        let _running = Running::start(self, id)?;
+        let mut running = Running::start(self, id, caller)?;
         let stored = self.stored_study(id)?;
         if let Some(q) = open_question(&stored) {
             return Err(CoordinatorError::NotRunnable(format!(
@@ -203,13 +260,23 @@ impl Coordinator {
             json!({"digest": stored.digest, "departements": study.departements}),
         )
         .await?;
+        running.logged_start = true;
         let queries: Vec<StudyQuery> = study.queries.iter().map(StudyQuery::effective).collect();
+        let asking = Asking {
+            per_query: self.node_timeout,
+            study_deadline: Instant::now() + self.study_timeout,
+            retries: self.retries,
+            backoff: self.retry_backoff,
+        };
 
         let runs = study.departements.iter().map(|cdg| {
             let (queries, context) = (&queries, &context);
             async move {
                 let result = match self.nodes.iter().find(|n| n.cdg == *cdg) {
-                    Some(node) => self.run_on_node(node, context, queries).await,
+                    Some(node) => {
+                        self.run_on_node(node, context, queries, asking, progress)
+                            .await
+                    }
                     None => Err(NodeFailure {
                         status: OutcomeStatus::Unreachable,
                         message: format!("no node configured for CDG {cdg}"),
@@ -236,6 +303,8 @@ impl Coordinator {
                     "cells_released": outcome.cells_released,
                     "cells_suppressed": outcome.cells_suppressed,
                     "data_versions": outcome.data_versions.iter().map(|v| format!("{}/{}:{}", v.dataset, v.year, &v.digest[..12.min(v.digest.len())])).collect::<Vec<_>>(),
+                    "policy_version": outcome.policy_version,
+                    "attempts": outcome.attempts,
                 }),
             )
             .await?;
@@ -243,17 +312,29 @@ impl Coordinator {
         }
 
         if let Err(message) = check_quorum(study, &outcomes) {
+            running.ended = true;
             self.audit("study.run.failed", caller, id, json!({"reason": message}))
                 .await?;
             return Err(CoordinatorError::NotRunnable(message));
         }
+        let missing: Vec<Cdg> = results
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(cdg, _)| *cdg)
+            .collect();
         let mut query_results = Vec::new();
         for (i, q) in queries.iter().enumerate() {
-            let answers: Vec<(Cdg, arrow::array::RecordBatch)> = results
+            let answers: Vec<merge::Answer> = results
                 .iter()
-                .filter_map(|(cdg, r)| r.as_ref().ok().map(|a| (*cdg, a[i].batch.clone())))
+                .filter_map(|(cdg, r)| {
+                    r.as_ref().ok().map(|a| merge::Answer {
+                        cdg: *cdg,
+                        batch: &a[i].batch,
+                        published: &a[i].published,
+                    })
+                })
                 .collect();
-            let batch = merge::merge(&q.query, &answers)
+            let batch = merge::merge(&q.query, &answers, &missing)
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             let bytes = arrow_ipc::encode(&batch.schema(), std::slice::from_ref(&batch))
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
@@ -273,6 +354,7 @@ impl Coordinator {
             queries: query_results,
         };
         self.state.save_result(&result)?;
+        running.ended = true;
         let answered: Vec<&str> = result
             .outcomes
             .iter()
@@ -292,7 +374,10 @@ impl Coordinator {
     /// The audit log and its checkpoints, as on disk. Directors.
     pub async fn audit_log(&self, caller: Principal) -> Result<(Vec<u8>, Vec<u8>)> {
         Self::require(caller, &[Role::Director], "reading the audit log")?;
-        let _writing = self.audit.lock().await;
+        let _writing = self
+            .audit
+            .lock()
+            .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
         Ok(cdg_shared::audit::read_with_checkpoints(
             &self.state.audit_log_path(),
         )?)
@@ -354,9 +439,10 @@ fn mark_interrupted_runs(audit: &mut AuditLog, entries: &[AuditEntry]) -> Result
     for e in entries {
         match e.kind.as_str() {
             "study.run.started" => open.push((e.study_id.clone(), e.seq)),
-            "study.run.completed" | "study.run.interrupted" => {
-                open.retain(|(id, _)| *id != e.study_id)
-            }
+            "study.run.completed"
+            | "study.run.interrupted"
+            | "study.run.failed"
+            | "study.run.cancelled" => open.retain(|(id, _)| *id != e.study_id),
             _ => {}
         }
     }
@@ -372,14 +458,18 @@ fn mark_interrupted_runs(audit: &mut AuditLog, entries: &[AuditEntry]) -> Result
     Ok(())
 }
 
-/// A study in `Coordinator::running` for as long as this lives.
+/// A study in `Coordinator::running` for as long as this lives. Dropped after its start was
+/// logged and before its end, the run was cancelled (its caller went away): that is logged.
 struct Running<'a> {
     coordinator: &'a Coordinator,
     id: String,
+    caller: Principal,
+    logged_start: bool,
+    ended: bool,
 }
 
 impl<'a> Running<'a> {
-    fn start(coordinator: &'a Coordinator, id: &str) -> Result<Running<'a>> {
+    fn start(coordinator: &'a Coordinator, id: &str, caller: Principal) -> Result<Running<'a>> {
         let mut running = coordinator.running.lock().expect("running set");
         if !running.insert(id.to_string()) {
             return Err(CoordinatorError::NotRunnable(format!(
@@ -389,12 +479,27 @@ impl<'a> Running<'a> {
         Ok(Running {
             coordinator,
             id: id.to_string(),
+            caller,
+            logged_start: false,
+            ended: false,
         })
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
+        if self.logged_start && !self.ended {
+            tracing::warn!(study_id = %self.id, "run cancelled by its caller");
+            let logged = self.coordinator.append(
+                "study.run.cancelled",
+                &self.caller.uri(),
+                &self.id,
+                json!({"reason": "the caller stopped waiting; the nodes' calls were abandoned"}),
+            );
+            if let Err(e) = logged {
+                tracing::error!(error = %e, "could not log the cancellation");
+            }
+        }
         if let Ok(mut running) = self.coordinator.running.lock() {
             running.remove(&self.id);
         }

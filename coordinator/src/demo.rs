@@ -321,7 +321,15 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 .await?;
         }
         step(start, "approved by the five directors (signed decisions)");
-        let result = client.run(&submitted.study_id).await?;
+        let result = client
+            .watch_run(&submitted.study_id, |p| {
+                // Each node's end, and anything that went wrong on the way.
+                let done = p.step == "answered" && p.queries_done == p.queries_total;
+                if done || matches!(p.step.as_str(), "retrying" | "failed") {
+                    println!("           {}", output::progress_line(p, false));
+                }
+            })
+            .await?;
         step(start, "study run completed\n");
         print!("{}", output::render(&result)?);
         anyhow::Ok((network_path, submitted.study_id))

@@ -12,9 +12,11 @@ use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 
 use crate::output::query_batch;
 
-/// File formats `--out` can write.
+/// Output formats: `table` prints the pivot tables (and writes CSV files with `--out`); the
+/// others are written as files with `--out`, and `json` is printed without it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    Table,
     Csv,
     Arrow,
     Parquet,
@@ -25,7 +27,7 @@ pub enum Format {
 impl Format {
     fn extension(self) -> &'static str {
         match self {
-            Format::Csv => "csv",
+            Format::Table | Format::Csv => "csv",
             Format::Arrow => "arrow",
             Format::Parquet => "parquet",
             Format::Json => "json",
@@ -64,6 +66,48 @@ fn json_rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The whole result as one JSON document, for scripts: provenance, per-département outcome
+/// and every table's rows.
+pub fn result_json(result: &StudyResult) -> anyhow::Result<serde_json::Value> {
+    let outcomes: Vec<serde_json::Value> = result
+        .outcomes
+        .iter()
+        .map(|o| {
+            let status = OutcomeStatus::try_from(o.status).unwrap_or(OutcomeStatus::Unspecified);
+            serde_json::json!({
+                "cdg": o.cdg,
+                "status": status.as_str_name().trim_start_matches("STATUS_").to_lowercase(),
+                "message": o.message,
+                "cells_released": o.cells_released,
+                "cells_suppressed": o.cells_suppressed,
+                "policy_version": o.policy_version,
+                "attempts": o.attempts,
+                "data_versions": o.data_versions.iter().map(|v| serde_json::json!({
+                    "dataset": v.dataset, "year": v.year, "digest": v.digest,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut tables = Vec::new();
+    for q in &result.queries {
+        let batch = query_batch(q)?;
+        tables.push(serde_json::json!({
+            "query": q.name,
+            "title": q.title,
+            "rows": json_rows(&batch),
+        }));
+    }
+    Ok(serde_json::json!({
+        "study_id": result.study_id,
+        "digest": result.digest,
+        "title": result.title,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "outcomes": outcomes,
+        "tables": tables,
+    }))
+}
+
 /// Writes the study's tables into `dir`; returns the files written.
 pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -79,7 +123,7 @@ pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Re
         let file =
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         match format {
-            Format::Csv => {
+            Format::Table | Format::Csv => {
                 let mut w = arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(file);

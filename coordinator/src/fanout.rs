@@ -1,7 +1,7 @@
 //! Fan-out: one reused mTLS channel per node, every node asked concurrently, each with a deadline,
-//! and every outcome reported per département.
+//! transient errors retried with backoff, and every outcome reported per département.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use cdg_shared::arrow_ipc;
@@ -14,6 +14,7 @@ use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome, SignedDeci
 use cdg_shared::tls::TlsFiles;
 use tonic::transport::Channel;
 
+use crate::bounds::Published;
 use crate::config::CoordinatorConfig;
 use crate::coordinator::StudyContext;
 use crate::study::StudyQuery;
@@ -32,6 +33,21 @@ pub struct NodeAnswer {
     pub cells_released: u32,
     pub cells_suppressed: u32,
     pub data_versions: Vec<DataVersion>,
+    pub policy_version: String,
+    /// What the node's policy says of its withheld cells and its measures.
+    pub published: Published,
+    /// Attempts it took (1 unless a transient error was retried).
+    pub attempts: u32,
+}
+
+/// How a node is asked: its deadline per query, the study's, and retries.
+#[derive(Debug, Clone, Copy)]
+pub struct Asking {
+    pub per_query: Duration,
+    /// When the whole study run must be over.
+    pub study_deadline: Instant,
+    pub retries: u32,
+    pub backoff: Duration,
 }
 
 /// Why a node did not answer.
@@ -62,6 +78,57 @@ impl NodeClient {
                 })
             })
             .collect()
+    }
+
+    /// Runs one query on this node, retrying while it is unreachable (with a doubling pause),
+    /// within the per-query deadline and what is left of the study's. `retrying` hears of each
+    /// retry and its reason.
+    pub async fn execute_retrying(
+        &self,
+        study: &StudyContext<'_>,
+        query: &StudyQuery,
+        approvals: &[SignedDecision],
+        asking: Asking,
+        mut retrying: impl FnMut(u32, &NodeFailure),
+    ) -> Result<NodeAnswer, NodeFailure> {
+        let mut pause = asking.backoff;
+        let mut attempt = 1;
+        loop {
+            let left = asking
+                .study_deadline
+                .saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(NodeFailure {
+                    status: OutcomeStatus::TimedOut,
+                    message: "the study's deadline passed before this node answered".into(),
+                });
+            }
+            let result = self
+                .execute(study, query, approvals, asking.per_query.min(left))
+                .await;
+            match result {
+                Err(f)
+                    if f.status == OutcomeStatus::Unreachable
+                        && attempt <= asking.retries
+                        && pause < left =>
+                {
+                    retrying(attempt, &f);
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+                Err(mut f) => {
+                    if attempt > 1 {
+                        f.message = format!("{} (after {attempt} attempts)", f.message);
+                    }
+                    return Err(f);
+                }
+                Ok(mut answer) => {
+                    answer.attempts = attempt;
+                    return Ok(answer);
+                }
+            }
+        }
     }
 
     /// Runs one query on this node, within `deadline`.
@@ -116,13 +183,23 @@ impl NodeClient {
             cells_released: response.cells_released,
             cells_suppressed: response.cells_suppressed,
             data_versions: response.data_versions,
+            policy_version: response.policy_version,
+            published: Published {
+                secret_bounds: response.secret_bounds,
+                measure_ranges: response.measure_ranges,
+            },
+            attempts: 1,
         })
     }
 
     fn classify(&self, status: tonic::Status) -> NodeFailure {
         use tonic::Code;
         let kind = match status.code() {
-            Code::Unavailable | Code::Unknown if status.message().contains("connect") => {
+            // The connection failed or broke (the node stopped, or its network): transient.
+            Code::Unknown
+                if status.message().contains("connect")
+                    || status.message().contains("transport error") =>
+            {
                 OutcomeStatus::Unreachable
             }
             Code::Unavailable => OutcomeStatus::Unreachable,
@@ -131,6 +208,20 @@ impl NodeClient {
                 OutcomeStatus::Incompatible
             }
             Code::Unimplemented => OutcomeStatus::Incompatible,
+            // Our own decoding limit (the node's answer is too large for this coordinator).
+            Code::OutOfRange | Code::ResourceExhausted
+                if status.message().contains("message length too large") =>
+            {
+                return NodeFailure {
+                    status: OutcomeStatus::Incompatible,
+                    message: format!(
+                        "the answer is larger than the coordinator's max_message_bytes: {}; \
+                         raise max_message_bytes in the coordinator's configuration, or ask for \
+                         fewer cells (fewer dimensions, filters)",
+                        status.message()
+                    ),
+                };
+            }
             _ => OutcomeStatus::Refused,
         };
         let mut message = format!("{}: {}", code_name(status.code()), error_chain(&status));
@@ -175,6 +266,9 @@ pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeO
                     }
                 }
             }
+            let mut policies: Vec<&str> =
+                answers.iter().map(|a| a.policy_version.as_str()).collect();
+            policies.dedup();
             NodeOutcome {
                 cdg: cdg.code().to_string(),
                 status: OutcomeStatus::Answered as i32,
@@ -182,6 +276,8 @@ pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeO
                 cells_released: answers.iter().map(|a| a.cells_released).sum(),
                 cells_suppressed: answers.iter().map(|a| a.cells_suppressed).sum(),
                 data_versions: versions,
+                policy_version: policies.join(","),
+                attempts: answers.iter().map(|a| a.attempts).max().unwrap_or(1),
             }
         }
         Err(f) => NodeOutcome {
@@ -191,6 +287,8 @@ pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeO
             cells_released: 0,
             cells_suppressed: 0,
             data_versions: Vec::new(),
+            policy_version: String::new(),
+            attempts: 0,
         },
     }
 }

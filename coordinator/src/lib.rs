@@ -3,6 +3,8 @@
 //! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
 
 pub mod audit_tools;
+pub mod bounds;
+pub mod chunks;
 pub mod client;
 pub mod config;
 pub mod coordinator;
@@ -13,6 +15,7 @@ pub mod export;
 pub mod fanout;
 pub mod merge;
 pub mod output;
+pub mod progress;
 pub mod server;
 pub mod service;
 pub mod state;

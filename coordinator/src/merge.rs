@@ -1,9 +1,10 @@
 //! The regional merge: the nodes' tables stacked with a `departement` column, plus regional rows.
 //!
 //! Regional values are computed from released département cells only. When some département's
-//! cell is suppressed, the regional row says so (`partiel`) and its value covers only the released
-//! départements, so subtracting the published départements from it reveals nothing about the
-//! hidden one.
+//! cell is withheld, the regional value is null and the row gives its bounds instead
+//! (`bounds.rs`), computed from the withholding node's public bounds: subtracting the published
+//! départements from them gives back those public bounds, never the hidden value. Every measure
+//! has a lower and an upper bound column; for a released cell both equal the value.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,8 +19,13 @@ use cdg_shared::query::{
     Aggregate, AggregateQuery, DEPARTEMENT_COLUMN, REGION, RELEASED, natural_order_all,
 };
 
+use crate::bounds::{Accumulator, Interval, Published};
+
 /// `diffusion` of a regional cell where every département's cell is suppressed.
 pub const REGION_SECRET: &str = "secret";
+/// Suffixes of the bound columns of a measure.
+pub const LOWER: &str = "_borne_basse";
+pub const UPPER: &str = "_borne_haute";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
@@ -67,13 +73,11 @@ pub fn check_schema(
     }
 }
 
-/// A regional cell being accumulated: sums of released values (weighted sums for means), the
-/// weights of the means, and how many départements' cells were released or suppressed.
-struct RegionalCell {
-    sums: Vec<f64>,
-    weights: Vec<f64>,
-    released: usize,
-    suppressed: usize,
+/// One node's answer to a query.
+pub struct Answer<'a> {
+    pub cdg: Cdg,
+    pub batch: &'a RecordBatch,
+    pub published: &'a Published,
 }
 
 struct Row {
@@ -81,9 +85,11 @@ struct Row {
     dims: Vec<String>,
     diffusion: String,
     values: Vec<Option<f64>>,
+    bounds: Vec<Interval>,
 }
 
-fn read_rows(query: &AggregateQuery, cdg: Cdg, batch: &RecordBatch) -> Vec<Row> {
+fn read_rows(query: &AggregateQuery, answer: &Answer) -> Vec<Row> {
+    let batch = answer.batch;
     let dims = query.group_by.len();
     let text = |i: usize| {
         batch
@@ -114,13 +120,52 @@ fn read_rows(query: &AggregateQuery, cdg: Cdg, batch: &RecordBatch) -> Vec<Row> 
         })
         .collect();
     (0..batch.num_rows())
-        .map(|r| Row {
-            departement: cdg.code().to_string(),
-            dims: dim_cols.iter().map(|c| c.value(r).to_string()).collect(),
-            diffusion: diffusion.value(r).to_string(),
-            values: measures.iter().map(|m| m[r]).collect(),
+        .map(|r| {
+            let status = diffusion.value(r).to_string();
+            let values: Vec<Option<f64>> = measures.iter().map(|m| m[r]).collect();
+            // A département's own cell: its value, or what its node says of withheld cells.
+            let mut cells =
+                accumulate(query, std::iter::once((&status, &values, answer.published)));
+            let (values, bounds) = cells.iter_mut().map(|(a, agg)| a.finish(*agg)).unzip();
+            Row {
+                departement: answer.cdg.code().to_string(),
+                dims: dim_cols.iter().map(|c| c.value(r).to_string()).collect(),
+                diffusion: status,
+                values,
+                bounds,
+            }
         })
         .collect()
+}
+
+/// Accumulates cells of one group: released values, or the bounds of withheld ones.
+fn accumulate<'a>(
+    query: &AggregateQuery,
+    cells: impl Iterator<Item = (&'a String, &'a Vec<Option<f64>>, &'a Published)>,
+) -> Vec<(Accumulator, Aggregate)> {
+    let count_index = query
+        .measures
+        .iter()
+        .position(|m| m.aggregate == Aggregate::Count);
+    let mut acc: Vec<(Accumulator, Aggregate)> = query
+        .measures
+        .iter()
+        .map(|m| (Accumulator::default(), m.aggregate))
+        .collect();
+    for (status, values, published) in cells {
+        if status == RELEASED {
+            let weight = count_index.and_then(|i| values[i]).unwrap_or(0.0);
+            for ((a, agg), v) in acc.iter_mut().zip(values) {
+                a.released(v.unwrap_or(0.0), weight, *agg);
+            }
+        } else {
+            let rows = published.rows(status);
+            for ((a, _), m) in acc.iter_mut().zip(&query.measures) {
+                a.withheld(rows, published.range(&m.column));
+            }
+        }
+    }
+    acc
 }
 
 /// The schema of a regional table.
@@ -128,77 +173,83 @@ pub fn regional_schema(query: &AggregateQuery) -> SchemaRef {
     let node = query.result_schema();
     let mut fields = vec![Field::new(DEPARTEMENT_COLUMN, DataType::Utf8, false)];
     fields.extend(node.fields().iter().map(|f| f.as_ref().clone()));
+    for suffix in [LOWER, UPPER] {
+        for m in &query.measures {
+            let ty = if m.aggregate == Aggregate::Count {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            fields.push(Field::new(format!("{}{suffix}", m.output_name()), ty, true));
+        }
+    }
     Arc::new(Schema::new(fields))
 }
 
+/// A département's cell of a regional group: its status, its values when released (else
+/// empty), and what its node published about withheld cells.
+type GroupCell<'a> = (String, Vec<Option<f64>>, &'a Published);
+
 /// Merges the answered départements' batches (already schema-checked) into the regional table.
+/// `missing` are the départements asked that did not answer: the regional rows name them.
 pub fn merge(
     query: &AggregateQuery,
-    answers: &[(Cdg, RecordBatch)],
+    answers: &[Answer],
+    missing: &[Cdg],
 ) -> Result<RecordBatch, MergeError> {
     let mut rows: Vec<Row> = Vec::new();
-    for (cdg, batch) in answers {
-        check_schema(query, *cdg, batch)?;
-        rows.extend(read_rows(query, *cdg, batch));
-    }
-    let count_index = query
-        .measures
-        .iter()
-        .position(|m| m.aggregate == Aggregate::Count);
-    let mut regional: BTreeMap<Vec<String>, RegionalCell> = BTreeMap::new();
-    for row in &rows {
-        let acc = regional
-            .entry(row.dims.clone())
-            .or_insert_with(|| RegionalCell {
-                sums: vec![0.0; query.measures.len()],
-                weights: vec![0.0; query.measures.len()],
-                released: 0,
-                suppressed: 0,
-            });
-        if row.diffusion != RELEASED {
-            acc.suppressed += 1;
-            continue;
-        }
-        acc.released += 1;
-        let weight = count_index.and_then(|i| row.values[i]).unwrap_or(0.0);
-        for (i, m) in query.measures.iter().enumerate() {
-            let v = row.values[i].unwrap_or(0.0);
-            if m.aggregate == Aggregate::Mean {
-                acc.sums[i] += v * weight;
-                acc.weights[i] += weight;
-            } else {
-                acc.sums[i] += v;
-            }
+    let mut groups: BTreeMap<Vec<String>, Vec<GroupCell>> = BTreeMap::new();
+    for answer in answers {
+        check_schema(query, answer.cdg, answer.batch)?;
+        for row in read_rows(query, answer) {
+            let released = row.diffusion == RELEASED;
+            groups.entry(row.dims.clone()).or_default().push((
+                row.diffusion.clone(),
+                if released {
+                    row.values.clone()
+                } else {
+                    Vec::new()
+                },
+                answer.published,
+            ));
+            rows.push(row);
         }
     }
-    for (dims, cell) in regional {
-        let RegionalCell {
-            sums,
-            weights,
-            released,
-            suppressed,
-        } = cell;
-        let diffusion = match (released, suppressed) {
+    let without = if missing.is_empty() {
+        String::new()
+    } else {
+        let codes: Vec<&str> = missing.iter().map(|c| c.code()).collect();
+        format!("; sans réponse de: {}", codes.join(", "))
+    };
+    for (dims, cells) in groups {
+        let no_values = vec![None; query.measures.len()];
+        let hidden = cells.iter().filter(|c| c.0 != RELEASED).count();
+        let mut acc = accumulate(
+            query,
+            cells.iter().map(|(status, values, published)| {
+                (
+                    status,
+                    if values.is_empty() {
+                        &no_values
+                    } else {
+                        values
+                    },
+                    *published,
+                )
+            }),
+        );
+        let diffusion = match (cells.len() - hidden, hidden) {
             (_, 0) => RELEASED.to_string(),
             (0, _) => REGION_SECRET.to_string(),
-            (_, n) => format!("partiel: {n} département(s) en secret, non comptés"),
-        };
-        let values = query
-            .measures
-            .iter()
-            .enumerate()
-            .map(|(i, m)| match (released, m.aggregate) {
-                (0, _) => None,
-                (_, Aggregate::Mean) if weights[i] > 0.0 => Some(sums[i] / weights[i]),
-                (_, Aggregate::Mean) => None,
-                _ => Some(sums[i]),
-            })
-            .collect();
+            (_, n) => format!("partiel: {n} département(s) en secret, valeur encadrée"),
+        } + &without;
+        let (values, bounds) = acc.iter_mut().map(|(a, agg)| a.finish(*agg)).unzip();
         rows.push(Row {
             departement: REGION.to_string(),
             dims,
             diffusion,
             values,
+            bounds,
         });
     }
     rows.sort_by(|a, b| {
@@ -207,6 +258,36 @@ pub fn merge(
             .then_with(|| a.departement.cmp(&b.departement))
     });
     build(query, &rows)
+}
+
+/// A builder per measure column, typed as the measure.
+enum Column {
+    Int(Int64Builder),
+    Float(Float64Builder),
+}
+
+impl Column {
+    fn of(aggregate: Aggregate) -> Column {
+        if aggregate == Aggregate::Count {
+            Column::Int(Int64Builder::new())
+        } else {
+            Column::Float(Float64Builder::new())
+        }
+    }
+
+    fn append(&mut self, v: Option<f64>) {
+        match self {
+            Column::Int(b) => b.append_option(v.map(|x| x.round() as i64)),
+            Column::Float(b) => b.append_option(v),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Column::Int(b) => Arc::new(b.finish()),
+            Column::Float(b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 fn build(query: &AggregateQuery, rows: &[Row]) -> Result<RecordBatch, MergeError> {
@@ -218,40 +299,31 @@ fn build(query: &AggregateQuery, rows: &[Row]) -> Result<RecordBatch, MergeError
         .map(|_| StringBuilder::new())
         .collect();
     let mut diffusion = StringBuilder::new();
-    let mut measures: Vec<(Option<Int64Builder>, Option<Float64Builder>)> = query
-        .measures
-        .iter()
-        .map(|m| {
-            if m.aggregate == Aggregate::Count {
-                (Some(Int64Builder::new()), None)
-            } else {
-                (None, Some(Float64Builder::new()))
-            }
-        })
-        .collect();
+    let columns_of = || -> Vec<Column> {
+        query
+            .measures
+            .iter()
+            .map(|m| Column::of(m.aggregate))
+            .collect()
+    };
+    let (mut values, mut lows, mut highs) = (columns_of(), columns_of(), columns_of());
     for row in rows {
         dep.append_value(&row.departement);
         for (b, v) in dims.iter_mut().zip(&row.dims) {
             b.append_value(v);
         }
         diffusion.append_value(&row.diffusion);
-        for (b, v) in measures.iter_mut().zip(&row.values) {
-            match b {
-                (Some(b), _) => b.append_option(v.map(|x| x.round() as i64)),
-                (_, Some(b)) => b.append_option(*v),
-                _ => {}
-            }
+        for (i, (v, b)) in row.values.iter().zip(&row.bounds).enumerate() {
+            values[i].append(*v);
+            lows[i].append(b.low);
+            highs[i].append(b.high);
         }
     }
     let mut columns: Vec<ArrayRef> = vec![Arc::new(dep.finish())];
     columns.extend(dims.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     columns.push(Arc::new(diffusion.finish()));
-    for b in &mut measures {
-        columns.push(match b {
-            (Some(b), _) => Arc::new(b.finish()),
-            (_, Some(b)) => Arc::new(b.finish()),
-            _ => unreachable!("every measure has one builder"),
-        });
+    for c in values.iter_mut().chain(&mut lows).chain(&mut highs) {
+        columns.push(c.finish());
     }
     debug_assert_eq!(schema.fields().len(), columns.len());
     Ok(RecordBatch::try_new(schema, columns)?)
@@ -264,6 +336,34 @@ mod tests {
     use cdg_shared::query::Measure;
 
     use super::*;
+    use crate::bounds::Published;
+    use cdg_shared::proto::v1::{MeasureRange, SecretBound};
+
+    fn published() -> Published {
+        Published {
+            secret_bounds: vec![SecretBound {
+                status: "secret: seuil".into(),
+                count_min: 0,
+                count_max: Some(14),
+            }],
+            measure_ranges: vec![MeasureRange {
+                column: "etpr".into(),
+                min: 0.0,
+                max: 1.0,
+            }],
+        }
+    }
+
+    fn answers<'a>(p: &'a Published, batches: &'a [(Cdg, RecordBatch)]) -> Vec<Answer<'a>> {
+        batches
+            .iter()
+            .map(|(cdg, batch)| Answer {
+                cdg: *cdg,
+                batch,
+                published: p,
+            })
+            .collect()
+    }
 
     fn query() -> AggregateQuery {
         AggregateQuery {
@@ -307,7 +407,9 @@ mod tests {
             ("H", "secret: seuil", None, None),
         ]);
         let c = node_batch(&[("H", "secret: seuil", None, None)]);
-        let merged = merge(&query(), &[(Cdg::Aisne, a), (Cdg::Nord, b), (Cdg::Oise, c)]).unwrap();
+        let p = published();
+        let batches = [(Cdg::Aisne, a), (Cdg::Nord, b), (Cdg::Oise, c)];
+        let merged = merge(&query(), &answers(&p, &batches), &[Cdg::Somme]).unwrap();
         let dep = merged.column(0).as_string::<i32>();
         let sexe = merged.column(1).as_string::<i32>();
         let diffusion = merged.column(2).as_string::<i32>();
@@ -318,19 +420,44 @@ mod tests {
                 .find(|&r| dep.value(r) == REGION && sexe.value(r) == s)
                 .unwrap()
         };
+        let col = |name: &str| merged.schema().index_of(name).unwrap();
+        let count_low = merged
+            .column(col("nombre_borne_basse"))
+            .as_primitive::<Int64Type>();
+        let count_high = merged
+            .column(col("nombre_borne_haute"))
+            .as_primitive::<Int64Type>();
+        let mean_low = merged
+            .column(col("moyenne_etpr_borne_basse"))
+            .as_primitive::<Float64Type>();
         let f = region("F");
-        assert_eq!((diffusion.value(f), count.value(f)), (RELEASED, 400));
+        assert_eq!(
+            diffusion.value(f),
+            format!("{RELEASED}; sans réponse de: 80"),
+            "the regional total says who is missing"
+        );
+        assert_eq!(count.value(f), 400);
+        assert_eq!((count_low.value(f), count_high.value(f)), (400, 400));
         assert!((mean.value(f) - (100.0 * 0.9 + 300.0 * 0.5) / 400.0).abs() < 1e-12);
         let h = region("H");
         assert!(diffusion.value(h).starts_with("partiel"));
-        assert_eq!(count.value(h), 50, "the hidden départements add nothing");
+        assert!(count.is_null(h) && mean.is_null(h), "never a point");
+        // Two withheld cells of at most 14 rows each: [50, 50 + 28].
+        assert_eq!((count_low.value(h), count_high.value(h)), (50, 78));
+        assert!((mean_low.value(h) - 50.0 / 78.0).abs() < 1e-12);
+        // A withheld département row carries the public bounds only.
+        let nord_h = (0..merged.num_rows())
+            .find(|&r| dep.value(r) == "59" && sexe.value(r) == "H")
+            .unwrap();
+        assert_eq!((count_low.value(nord_h), count_high.value(nord_h)), (0, 14));
         assert_eq!(merged.num_rows(), 5 + 2);
     }
 
     #[test]
     fn all_suppressed_is_secret_and_schemas_are_checked() {
         let a = node_batch(&[("F", "secret: seuil", None, None)]);
-        let merged = merge(&query(), &[(Cdg::Aisne, a.clone())]).unwrap();
+        let p = published();
+        let merged = merge(&query(), &answers(&p, &[(Cdg::Aisne, a.clone())]), &[]).unwrap();
         let region = merged.num_rows() - 1;
         assert_eq!(
             merged.column(2).as_string::<i32>().value(region),
@@ -339,7 +466,9 @@ mod tests {
         assert!(merged.column(3).is_null(region));
         let mut other = query();
         other.group_by = vec!["categorie".into()];
-        let err = merge(&other, &[(Cdg::Somme, a)]).unwrap_err().to_string();
+        let err = merge(&other, &answers(&p, &[(Cdg::Somme, a)]), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("CDG 80") && err.contains("sexe"), "{err}");
     }
 }

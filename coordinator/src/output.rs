@@ -14,7 +14,44 @@ use cdg_shared::query::{
     DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED, natural_order_all,
 };
 
-pub use crate::export::{Format, write_all};
+pub use crate::export::{Format, result_json, write_all};
+
+/// One progress step for the terminal (`json`: one JSON object per line, for scripts).
+pub fn progress_line(p: &cdg_shared::proto::v1::NodeProgress, json: bool) -> String {
+    if json {
+        return serde_json::json!({
+            "cdg": p.cdg,
+            "step": p.step,
+            "query": p.query_name,
+            "done": p.queries_done,
+            "total": p.queries_total,
+            "message": p.message,
+            "elapsed_ms": p.elapsed_ms,
+        })
+        .to_string();
+    }
+    let step = match p.step.as_str() {
+        "asking" => "interrogé",
+        "answered" => "réponse reçue",
+        "retrying" => "nouvel essai",
+        "failed" => "échec",
+        other => other,
+    };
+    let mut line = format!(
+        "[{:>6.1} s] CDG {} {} {}/{} {}",
+        p.elapsed_ms as f64 / 1000.0,
+        p.cdg,
+        p.query_name,
+        p.queries_done,
+        p.queries_total,
+        step
+    );
+    if !p.message.is_empty() {
+        line.push_str(": ");
+        line.push_str(&p.message);
+    }
+    line
+}
 
 /// Decodes one query's regional table.
 pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
@@ -89,9 +126,10 @@ fn table(header: &[String], rows: &[Vec<String>]) -> String {
 }
 
 /// A pivot of one measure: one row per cell, one column per département and the region.
-/// `s` marks a cell under statistical secrecy; `*` a regional total covering only the released
-/// départements.
-fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
+/// `s` marks a cell under statistical secrecy; a regional total with a withheld département
+/// shows its bounds, `[low ; high]` or `≥low`; `*` marks a regional total some départements
+/// did not answer for. `bounds` are the measure's lower and upper bound columns.
+fn pivot(batch: &RecordBatch, measure_col: usize, bounds: (usize, usize)) -> String {
     let schema = batch.schema();
     let dep = schema.index_of(DEPARTEMENT_COLUMN).unwrap_or(0);
     let diff = schema.index_of(DIFFUSION_COLUMN).unwrap_or(0);
@@ -106,12 +144,20 @@ fn pivot(batch: &RecordBatch, measure_col: usize) -> String {
         let key: Vec<String> = dims.iter().map(|&c| cell_text(batch, c, row)).collect();
         let status = cell_text(batch, diff, row);
         let value = cell_text(batch, measure_col, row);
+        let (low, high) = (
+            cell_text(batch, bounds.0, row),
+            cell_text(batch, bounds.1, row),
+        );
         let text = if status == RELEASED {
             value
-        } else if value.is_empty() {
-            "s".to_string()
-        } else {
+        } else if !value.is_empty() {
             format!("{value}*")
+        } else if d != REGION || low.is_empty() || status == crate::merge::REGION_SECRET {
+            "s".to_string()
+        } else if high.is_empty() {
+            format!("≥{low}")
+        } else {
+            format!("[{low} ; {high}]")
         };
         cells.entry(key).or_default().insert(d, text);
     }
@@ -209,14 +255,18 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
         let batch = query_batch(q)?;
         let schema = batch.schema();
         let diff = schema.index_of(DIFFUSION_COLUMN)?;
-        for measure in diff + 1..schema.fields().len() {
+        // The measures, then their lower bounds, then their upper bounds.
+        let measures = (schema.fields().len() - diff - 1) / 3;
+        for i in 0..measures {
+            let measure = diff + 1 + i;
             writeln!(out, "\n{} — {}", q.title, schema.field(measure).name())?;
-            out.push_str(&pivot(&batch, measure));
+            let bounds = (measure + measures, measure + 2 * measures);
+            out.push_str(&pivot(&batch, measure, bounds));
         }
     }
     writeln!(
         out,
-        "\ns = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance) ; * = total régional des seuls départements diffusés ; valeurs diffusées perturbées (méthode des clés de cellule)"
+        "\ns = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = total régional encadré, un département au moins étant en secret ; * = total des seuls départements qui ont répondu ; valeurs diffusées perturbées (méthode des clés de cellule)"
     )?;
     Ok(out)
 }

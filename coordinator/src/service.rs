@@ -3,15 +3,36 @@
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
+use std::pin::Pin;
+
+use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
     AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
-    GetStudyRequest, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
+    GetStudyRequest, RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
     SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::chunks::result_events;
 use crate::coordinator::SharedCoordinator;
+use crate::progress::Progress;
+
+/// A stream of run events.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<RunEvent, Status>> + Send>>;
+
+/// Sends `events` on `tx`; false when the receiver has gone.
+async fn send_all(tx: &mpsc::Sender<Result<RunEvent, Status>>, events: Vec<RunEvent>) -> bool {
+    for e in events {
+        if tx.send(Ok(e)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
 
 /// Largest study file accepted, bytes.
 pub const MAX_STUDY_BYTES: usize = 256 * 1024;
@@ -77,9 +98,78 @@ impl CoordinatorService for CoordinatorServiceImpl {
         let (caller, study_id) = study_request(request, |r| {
             (r.protocol_version, r.study_id.clone(), r.study_id)
         })?;
-        let result = self.coordinator.run(caller, &study_id).await?;
+        let result = self
+            .coordinator
+            .run(caller, &study_id, &Progress::none())
+            .await?;
         tracing::info!("study run completed");
         Ok(Response::new(result))
+    }
+
+    type WatchStudyRunStream = EventStream;
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn watch_study_run(
+        &self,
+        request: Request<RunStudyRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (caller, study_id) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), r.study_id)
+        })?;
+        let (tx, rx) = mpsc::channel(16);
+        let coordinator = self.coordinator.clone();
+        tokio::spawn(async move {
+            let (progress, mut steps) = Progress::channel();
+            let run = coordinator.run(caller, &study_id, &progress);
+            tokio::pin!(run);
+            // Progress is forwarded while the run goes; if the watcher leaves, the run is
+            // dropped, which cancels it (see `Coordinator::run`).
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut run => break Some(outcome),
+                    Some(step) = steps.recv() => {
+                        let event = RunEvent { event: Some(Event::Progress(step)) };
+                        if tx.send(Ok(event)).await.is_err() {
+                            break None;
+                        }
+                    }
+                    _ = tx.closed() => break None,
+                }
+            };
+            match outcome {
+                None => tracing::warn!(%study_id, "the watcher left: run cancelled"),
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(e.into())).await;
+                }
+                Some(Ok(result)) => {
+                    while let Ok(step) = steps.try_recv() {
+                        let event = RunEvent {
+                            event: Some(Event::Progress(step)),
+                        };
+                        let _ = tx.send(Ok(event)).await;
+                    }
+                    tracing::info!(%study_id, "study run completed");
+                    send_all(&tx, result_events(result)).await;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type StreamResultStream = EventStream;
+
+    #[tracing::instrument(skip_all, fields(caller, study_id))]
+    async fn stream_result(
+        &self,
+        request: Request<GetResultRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (caller, study_id) = study_request(request, |r| {
+            (r.protocol_version, r.study_id.clone(), r.study_id)
+        })?;
+        let result = self.coordinator.result(caller, &study_id).await?;
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(async move { send_all(&tx, result_events(result)).await });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     #[tracing::instrument(skip_all, fields(caller, study_id))]

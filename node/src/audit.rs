@@ -81,7 +81,11 @@ impl NodeAudit {
             }
             Err(e) => {
                 details["reason"] = json!(e.to_string());
-                "execute.refused"
+                if matches!(e, NodeError::Cancelled(_)) {
+                    "execute.cancelled"
+                } else {
+                    "execute.refused"
+                }
             }
         };
         self.log

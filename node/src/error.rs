@@ -32,6 +32,12 @@ pub enum NodeError {
     /// Today is outside the convention's validity.
     #[error("{0}")]
     OutsideConvention(String),
+    /// The answer would be larger than the node's message limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The caller went away (cancelled or past its deadline): the work was stopped.
+    #[error("cancelled: {0}")]
+    Cancelled(String),
     #[error("encoding the result failed: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
@@ -48,7 +54,10 @@ impl From<NodeError> for tonic::Status {
             NodeError::Policy(_) | NodeError::Forbidden { .. } | NodeError::NotApproved(_) => {
                 tonic::Status::permission_denied(message)
             }
-            NodeError::Budget(_) => tonic::Status::resource_exhausted(message),
+            NodeError::Budget(_) | NodeError::TooLarge(_) => {
+                tonic::Status::resource_exhausted(message)
+            }
+            NodeError::Cancelled(_) => tonic::Status::cancelled(message),
             NodeError::Import(_) | NodeError::OutsideConvention(_) | NodeError::Protocol(_) => {
                 tonic::Status::failed_precondition(message)
             }

@@ -4,6 +4,7 @@
 pub mod approval;
 pub mod audit;
 pub mod bench;
+pub mod bounds;
 pub mod catalogue;
 pub mod codes;
 pub mod compile;

@@ -8,7 +8,7 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
     AuditLogRequest, AuditLogResponse, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse,
-    DimensionInfo, DisclosurePolicy, ExecuteRequest, ExecuteResponse,
+    DimensionInfo, ExecuteRequest, ExecuteResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -17,12 +17,14 @@ use tonic::{Request, Response, Status};
 
 use crate::approval::ApprovalCheck;
 use crate::audit::{NodeAudit, Seen};
+use crate::bounds;
 use crate::catalogue::{self, Values};
 use crate::compile;
 use crate::config::{NodeConfig, PolicyConfig};
 use crate::error::NodeError;
 use crate::perturb::Perturbation;
 use crate::release;
+use crate::store::cancel::{self, CancelToken};
 use crate::store::{Release, Store};
 
 /// Today's date, as the node sees it (injectable for tests).
@@ -39,7 +41,38 @@ pub struct NodeServiceImpl {
     perturbation: Arc<Perturbation>,
     clock: Clock,
     approvals: ApprovalCheck,
-    audit: NodeAudit,
+    audit: Arc<NodeAudit>,
+}
+
+/// Watches one Execute: if its future is dropped before the end (the coordinator cancelled
+/// or gave up), the database work is stopped and the log says so.
+struct Abandoned {
+    store: Arc<Store>,
+    token: Arc<CancelToken>,
+    audit: Arc<NodeAudit>,
+    seen: Option<Seen>,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        let Some(seen) = self.seen.take() else {
+            return;
+        };
+        self.store.cancel(&self.token);
+        tracing::warn!("request abandoned by its caller: its work is stopped");
+        let audit = self.audit.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let outcome = Err(NodeError::Cancelled(
+                    "the caller went away before the answer (cancelled, or past its deadline)"
+                        .into(),
+                ));
+                if let Err(e) = audit.record(&seen, &outcome).await {
+                    tracing::error!(error = %e, "could not log the cancellation");
+                }
+            });
+        }
+    }
 }
 
 impl NodeServiceImpl {
@@ -56,7 +89,7 @@ impl NodeServiceImpl {
             store,
             clock,
             approvals,
-            audit,
+            audit: Arc::new(audit),
         }
     }
 
@@ -110,6 +143,7 @@ impl NodeServiceImpl {
         &self,
         caller: Principal,
         req: ExecuteRequest,
+        token: Arc<CancelToken>,
     ) -> Result<ExecuteResponse, NodeError> {
         require(caller, Role::Coordinator, "Execute")
             .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
@@ -136,6 +170,7 @@ impl NodeServiceImpl {
             .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
         let policy = self.config.policy.clone();
         let perturbation = self.perturbation.clone();
+        let measure_ranges = bounds::measure_ranges(&compiled);
         let analyst = if req.analyst.is_empty() {
             caller.uri()
         } else {
@@ -143,32 +178,55 @@ impl NodeServiceImpl {
         };
         let today = (self.clock)().to_string();
         let query_digest = query_digest(&query);
-        let (released, versions) = self
+        let (released, versions, secret_bounds) = self
             .blocking(move |store| {
-                let released = release::answer(store, &compiled, &policy, &perturbation)?;
-                store.record_release(
-                    &Release {
-                        analyst: &analyst,
-                        day: &today,
-                        dataset: compiled.dataset.name,
-                        query: &query_digest,
-                        cells: released.released,
-                        small_groups: &released.small_groups,
-                    },
-                    &policy,
-                )?;
-                // The versions the answer was computed on: the dataset's and those it joins.
-                let reads = compiled.dataset.reads();
-                let versions: Vec<DataVersion> = store
-                    .data_versions()?
-                    .into_iter()
-                    .filter(|v| reads.contains(&v.dataset.as_str()))
-                    .collect();
-                Ok((released, versions))
+                cancel::with_token(token, || {
+                    let released = release::answer(store, &compiled, &policy, &perturbation)?;
+                    store.record_release(
+                        &Release {
+                            analyst: &analyst,
+                            day: &today,
+                            dataset: compiled.dataset.name,
+                            query: &query_digest,
+                            cells: released.released,
+                            small_groups: &released.small_groups,
+                        },
+                        &policy,
+                    )?;
+                    // The versions the answer was computed on: the dataset's and those it joins.
+                    let reads = compiled.dataset.reads();
+                    let versions: Vec<DataVersion> = store
+                        .data_versions()?
+                        .into_iter()
+                        .filter(|v| reads.contains(&v.dataset.as_str()))
+                        .collect();
+                    let years = versions
+                        .iter()
+                        .filter(|v| v.dataset == compiled.dataset.name)
+                        .count();
+                    let secret_bounds = bounds::secret_bounds(&compiled, &policy, years);
+                    Ok((released, versions, secret_bounds))
+                })
             })
             .await?;
         let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
             .map_err(NodeError::from)?;
+        // Room for the response's other fields, well under a kilobyte per data version.
+        let limit = self
+            .config
+            .limits
+            .max_message_bytes
+            .saturating_sub(64 * 1024);
+        if arrow_ipc.len() > limit {
+            return Err(NodeError::TooLarge(format!(
+                "the answer has {} cells and takes {} bytes, more than this node's \
+                 limits.max_message_bytes allows ({} bytes, less 64 KiB for the rest of the \
+                 response): group by fewer dimensions or filter",
+                released.batch.num_rows(),
+                arrow_ipc.len(),
+                self.config.limits.max_message_bytes
+            )));
+        }
         tracing::info!(
             released = released.released,
             suppressed = released.suppressed,
@@ -179,6 +237,9 @@ impl NodeServiceImpl {
             cells_released: released.released,
             cells_suppressed: released.suppressed,
             data_versions: versions,
+            policy_version: bounds::policy_version(&bounds::published_policy(&self.config.policy)),
+            secret_bounds,
+            measure_ranges,
         })
     }
 
@@ -222,27 +283,12 @@ impl NodeService for NodeServiceImpl {
         cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         let data_versions = self.blocking(|s| s.data_versions()).await?;
         let p = &self.config.policy;
-        let convention = p.convention.validity();
         Ok(Response::new(DescribeResponse {
             protocol_version: PROTOCOL_VERSION,
             cdg: self.config.cdg.code().to_string(),
             departement: self.config.cdg.name().to_string(),
             datasets: Self::describe_datasets(p),
-            policy: Some(DisclosurePolicy {
-                min_agents_per_cell: p.min_agents_per_cell,
-                min_employers_per_cell: p.min_employers_per_cell,
-                max_group_by: p.max_group_by,
-                max_noise: p.perturbation.max_noise,
-                noise_variance: p.perturbation.variance,
-                magnitude_noise: p.perturbation.magnitude_noise,
-                dominance_p: p.dominance_p,
-                convention_start: convention.0.to_string(),
-                convention_end: convention.1.to_string(),
-                employer_dominance: p.employer_dominance,
-                max_cells_per_analyst_per_day: p.max_cells_per_analyst_per_day,
-                overlap_small_group: p.overlap.small_group,
-                overlap_refuse_after: p.overlap.refuse_after,
-            }),
+            policy: Some(bounds::published_policy(&self.config.policy)),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),
         }))
@@ -256,8 +302,15 @@ impl NodeService for NodeServiceImpl {
         let caller = peer_principal(&request)?;
         tracing::Span::current().record("caller", caller.uri());
         let req = request.into_inner();
-        let seen = Seen::of(caller, &req);
-        let outcome = self.answer(caller, req).await;
+        let token = CancelToken::new();
+        let mut watch = Abandoned {
+            store: self.store.clone(),
+            token: token.clone(),
+            audit: self.audit.clone(),
+            seen: Some(Seen::of(caller, &req)),
+        };
+        let outcome = self.answer(caller, req, token).await;
+        let seen = watch.seen.take().expect("seen until the answer");
         self.audit.record(&seen, &outcome).await?;
         Ok(Response::new(outcome?))
     }

@@ -134,7 +134,7 @@ pub fn prepare_node_at_scale(
 }
 
 /// Binds 127.0.0.1:0 and spawns `run` on it with a stop signal that `Running` fires.
-async fn serve<F, Fut>(run: F) -> Running
+pub(crate) async fn serve<F, Fut>(run: F) -> Running
 where
     F: FnOnce(tokio::net::TcpListener, futures_stop::Stop) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -151,6 +151,9 @@ where
         handle: Some(handle),
     }
 }
+
+pub mod process;
+pub mod regional;
 
 mod futures_stop {
     use std::future::Future;
@@ -204,6 +207,9 @@ pub async fn start_coordinator(
         state_dir: dir.join("coordinator"),
         tls: identity(pki, Principal::new(Role::Coordinator, Cdg::Nord)),
         node_timeout_secs,
+        study_timeout_secs: 600,
+        retries: 2,
+        retry_backoff_ms: 50,
         max_message_bytes: 16 * 1024 * 1024,
         nodes: nodes
             .iter()

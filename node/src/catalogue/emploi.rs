@@ -147,13 +147,13 @@ pub const OFFRES: Dataset = Dataset {
             "pourvue",
             "CASE t.statut_offre WHEN 'pourvue' THEN 1.0 WHEN 'non pourvue' THEN 0.0 END",
             "1 pour une offre pourvue, 0 non pourvue, vide sinon: sa moyenne est le taux de pourvoi",
-        ),
+        ).indicator(),
         measure(
             "nomination_contractuel",
             "CASE WHEN t.type_nomination IS NULL THEN NULL \
              WHEN t.type_nomination = 'contractuel' THEN 1.0 ELSE 0.0 END",
             "1 pour une nomination de contractuel, 0 sinon: sa moyenne est la part des contractuels recrutés",
-        ),
+        ).indicator(),
         measure(
             "nb_republications",
             "t.nb_republications",
@@ -264,7 +264,8 @@ pub const DEMANDES: Dataset = Dataset {
         "laureat",
         "CASE WHEN t.laureat_concours = 'oui' THEN 1.0 ELSE 0.0 END",
         "1 pour un lauréat de concours, 0 sinon: sa moyenne est la part des lauréats",
-    )],
+    )
+    .indicator()],
     key: &["demande_id"],
     references: &[],
 };

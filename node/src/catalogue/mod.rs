@@ -184,6 +184,18 @@ pub struct MeasureColumn {
     pub name: &'static str,
     pub description: &'static str,
     pub sql: &'static str,
+    /// The range of a computed measure's values (a column's range comes from its type).
+    pub range: Option<(f64, f64)>,
+}
+
+impl MeasureColumn {
+    /// An indicator: 1 or 0 (or empty), so that its mean is a share.
+    pub const fn indicator(self) -> MeasureColumn {
+        MeasureColumn {
+            range: Some((0.0, 1.0)),
+            ..self
+        }
+    }
 }
 
 /// A measure column studies may sum or average.
@@ -196,6 +208,7 @@ pub const fn measure(
         name,
         description,
         sql,
+        range: None,
     }
 }
 
@@ -276,6 +289,26 @@ impl Dataset {
 
     pub fn dimension_names(&self) -> Vec<&'static str> {
         self.dimensions.iter().map(|d| d.name).collect()
+    }
+
+    /// The range of a measure's values: its own for a computed measure, its column's for a
+    /// measure read from a numeric column; `None` when nothing bounds it.
+    pub fn measure_range(&self, name: &str) -> Option<(f64, f64)> {
+        let m = self.measure(name)?;
+        if m.range.is_some() {
+            return m.range;
+        }
+        let column = self.column(m.sql.strip_prefix("t.")?)?;
+        match column.ty {
+            ColumnType::Int { min, max } => Some((min as f64, max as f64)),
+            ColumnType::Decimal { min, max } => Some((min, max)),
+            _ => None,
+        }
+    }
+
+    /// Whether a unit has at most one row in a year (its identifier is the key).
+    pub fn one_row_per_unit(&self) -> bool {
+        self.key == [self.unit_column()].as_slice()
     }
 
     pub fn measure_names(&self) -> Vec<&'static str> {

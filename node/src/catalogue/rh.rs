@@ -272,12 +272,14 @@ pub const AGENTS: Dataset = Dataset {
             "contractuel",
             "CASE WHEN t.statut LIKE 'contractuel%' THEN 1.0 ELSE 0.0 END",
             "1 pour un agent contractuel, 0 sinon: sa moyenne est la part des contractuels",
-        ),
+        )
+        .indicator(),
         measure(
             "femme",
             "CASE WHEN t.sexe = 'F' THEN 1.0 ELSE 0.0 END",
             "1 pour une femme, 0 sinon: sa moyenne est la part des femmes",
-        ),
+        )
+        .indicator(),
     ],
     key: &["agent_id", "employeur_id"],
     references: &[EMPLOYEUR_REF],

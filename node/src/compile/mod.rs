@@ -34,6 +34,9 @@ pub struct CompiledQuery {
     pub complements: Vec<ComplementCheck>,
     /// One check per filter on a sensitive dimension (the 100% rule).
     pub whole_groups: Vec<WholeGroupCheck>,
+    /// How many years a cell's rows can come from: 1 when grouped by year, the number of
+    /// years filtered on, or `None` for every loaded year.
+    pub years_per_cell: Option<usize>,
 }
 
 /// Per cell, the rows of its group that a filter on a sensitive dimension leaves out: a cell
@@ -123,6 +126,7 @@ pub fn compile(
     }
     // Each cell holds one year's rows when grouped by year or filtered on a single year.
     let mut single_year = used.contains(&"annee");
+    let mut years_per_cell = single_year.then_some(1);
 
     let mut conditions = Vec::new();
     let mut params = Vec::new();
@@ -151,8 +155,11 @@ pub fn compile(
             .collect::<Result<Vec<_>, _>>()?;
         let placeholders = vec!["?"; filter.values.len()].join(", ");
         let condition = format!("({}) IN ({placeholders})", dim.sql);
-        if dim.name == "annee" && values.iter().all(|v| *v == values[0]) {
-            single_year = true;
+        if dim.name == "annee" {
+            let distinct: std::collections::BTreeSet<String> =
+                values.iter().map(|v| format!("{v:?}")).collect();
+            single_year |= distinct.len() == 1;
+            years_per_cell = Some(years_per_cell.map_or(distinct.len(), |n| n.min(distinct.len())));
         }
         params.extend(values.iter().cloned());
         conditions.push(condition.clone());
@@ -232,6 +239,7 @@ pub fn compile(
         exact_sql,
         params,
         dimensions: query.group_by.clone(),
+        years_per_cell,
         measures,
         complements,
         whole_groups,

@@ -13,6 +13,7 @@ use crate::catalogue::{self, Dataset};
 use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
 
+pub mod cancel;
 mod ledger;
 pub mod slices;
 
@@ -86,7 +87,33 @@ pub struct SliceSource {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    holder: cancel::Holder,
     path: PathBuf,
+}
+
+/// The connection, held by the request whose token runs on this thread.
+pub(crate) struct ConnGuard<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    holder: &'a cancel::Holder,
+}
+
+impl std::ops::Deref for ConnGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for ConnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for ConnGuard<'_> {
+    fn drop(&mut self) {
+        self.holder.set(None);
+    }
 }
 
 impl Store {
@@ -151,15 +178,38 @@ impl Store {
             slices::refresh_view(&conn, ds)?;
         }
         Ok(Store {
+            holder: cancel::Holder::new(conn.interrupt_handle()),
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
         })
     }
 
-    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
-        self.conn
+    /// The connection, once the requests before have let it go; refused to a cancelled
+    /// request (see `cancel.rs`).
+    pub(crate) fn conn(&self) -> Result<ConnGuard<'_>> {
+        let token = cancel::current();
+        let cancelled = || NodeError::Cancelled("the caller cancelled the request".into());
+        if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+            return Err(cancelled());
+        }
+        let conn = self
+            .conn
             .lock()
-            .map_err(|_| NodeError::Internal("database lock poisoned".into()))
+            .map_err(|_| NodeError::Internal("database lock poisoned".into()))?;
+        self.holder.set(token.as_deref());
+        if token.as_ref().is_some_and(|t| t.is_cancelled()) {
+            self.holder.set(None);
+            return Err(cancelled());
+        }
+        Ok(ConnGuard {
+            conn,
+            holder: &self.holder,
+        })
+    }
+
+    /// Cancels the request running under `token` (see `cancel.rs`).
+    pub fn cancel(&self, token: &cancel::CancelToken) {
+        self.holder.cancel(token);
     }
 
     /// Runs `f` in one transaction, committed only when `f` succeeds.

@@ -5,6 +5,7 @@ mod approvals;
 mod attacks;
 mod crash;
 mod demo;
+mod faults;
 mod inference;
 mod policy;
 mod security;

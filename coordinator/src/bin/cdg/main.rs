@@ -130,12 +130,17 @@ struct DecisionArgs {
 
 #[derive(Args)]
 struct OutArgs {
-    /// Also write each query's table into this folder.
+    /// Also write each query's table into this folder (CSV for --format table; one workbook
+    /// for xlsx).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// File format for --out.
-    #[arg(long, value_enum, default_value = "csv")]
+    /// table: print the pivot tables. json: print one JSON document (for scripts). csv, arrow,
+    /// parquet, xlsx: files written with --out.
+    #[arg(long, value_enum, default_value = "table")]
     format: Format,
+    /// Print nothing but errors and the files written: no progress, no tables.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 impl Connection {
@@ -169,7 +174,21 @@ impl Connection {
 }
 
 fn show(result: &cdg_shared::proto::v1::StudyResult, out: &OutArgs) -> anyhow::Result<()> {
-    print!("{}", output::render(result)?);
+    match (out.format, &out.out) {
+        (Format::Json, None) => {
+            let doc = output::result_json(result)?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        (Format::Table, _) | (_, Some(_)) => {
+            if !out.quiet {
+                print!("{}", output::render(result)?);
+            }
+        }
+        (format, None) => anyhow::bail!(
+            "--format {} writes files: add --out DIR",
+            format!("{format:?}").to_lowercase()
+        ),
+    }
     if let Some(dir) = &out.out {
         for path in output::write_all(result, dir, out.format)? {
             println!("written: {}", path.display());
@@ -279,16 +298,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("reading {}", path.display()))?;
                     let s = client.submit(text).await?;
-                    eprintln!("study {} submitted; running...", s.study_id);
+                    if !out.quiet {
+                        eprintln!("study {} submitted; running...", s.study_id);
+                    }
                     s.study_id
                 } else {
                     study
                 };
-                let result = client.run(&id).await?;
+                let json = out.format == Format::Json;
+                let quiet = out.quiet;
+                let result = client
+                    .watch_run(&id, |p| {
+                        if !quiet && (json || p.step != "asking") {
+                            eprintln!("{}", output::progress_line(p, json));
+                        }
+                    })
+                    .await?;
                 show(&result, &out)
             }
             StudyCommand::Result { id, out } => {
-                let result = cli.connection.connect().await?.result(&id).await?;
+                let result = cli.connection.connect().await?.stream_result(&id).await?;
                 show(&result, &out)
             }
         },

@@ -1,0 +1,193 @@
+//! Nodes run as real `cdg-node` processes, to be killed with SIGKILL, and fake nodes that
+//! misbehave on purpose (slow, or answering another schema).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cdg_node::config::{Avenant, NodeConfig};
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::v1;
+use cdg_shared::proto::v1::node_service_server::{NodeService, NodeServiceServer};
+use tonic::{Request, Response, Status};
+
+use crate::{Running, binary, identity};
+
+/// A `cdg-node serve` process; killed when dropped.
+pub struct NodeProcess {
+    pub cdg: Cdg,
+    pub url: String,
+    child: Child,
+}
+
+impl NodeProcess {
+    /// Writes `config` as `<dir>/node-XX.toml` (with an avenant, so that the real date stays
+    /// inside the convention) and starts the node on it.
+    pub fn start(dir: &Path, mut config: NodeConfig) -> NodeProcess {
+        config.policy.convention.avenants.push(Avenant {
+            end: "2099-12-31".into(),
+            reference: "tests".into(),
+        });
+        let code = config.cdg.code();
+        let path = dir.join(format!("node-{code}.toml"));
+        std::fs::write(
+            &path,
+            toml::to_string(&config).expect("node config as TOML"),
+        )
+        .expect("writing the node config");
+        let ready = dir.join(format!("node-{code}.ready"));
+        let _ = std::fs::remove_file(&ready);
+        let child = Command::new(binary("cdg-node"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .arg("--ready-file")
+            .arg(&ready)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting cdg-node");
+        let start = Instant::now();
+        while !ready.is_file() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "cdg-node {code} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let addr = std::fs::read_to_string(&ready).expect("ready file");
+        NodeProcess {
+            cdg: config.cdg,
+            url: format!("https://{}", addr.trim()),
+            child,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// How a fake node misbehaves on Execute.
+#[derive(Clone, Copy)]
+pub enum Misbehaviour {
+    /// Answers nothing for this long.
+    Slow(Duration),
+    /// Answers at once, with a table of other columns.
+    OtherSchema,
+}
+
+/// A fake node with a real node certificate.
+pub struct FakeNode {
+    pub server: Running,
+    /// Set when an Execute arrives.
+    pub received: Arc<AtomicBool>,
+    /// Set when an Execute was abandoned by its caller before it was answered.
+    pub abandoned: Arc<AtomicBool>,
+}
+
+struct Fake {
+    misbehaviour: Misbehaviour,
+    received: Arc<AtomicBool>,
+    abandoned: Arc<AtomicBool>,
+}
+
+/// Sets its flag if dropped while armed.
+struct Watch(Arc<AtomicBool>, bool);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl NodeService for Fake {
+    async fn describe(
+        &self,
+        _: Request<v1::DescribeRequest>,
+    ) -> Result<Response<v1::DescribeResponse>, Status> {
+        Err(Status::unimplemented("fake node"))
+    }
+
+    async fn execute(
+        &self,
+        _: Request<v1::ExecuteRequest>,
+    ) -> Result<Response<v1::ExecuteResponse>, Status> {
+        self.received.store(true, Ordering::SeqCst);
+        match self.misbehaviour {
+            Misbehaviour::Slow(pause) => {
+                let mut watch = Watch(self.abandoned.clone(), true);
+                tokio::time::sleep(pause).await;
+                watch.1 = false;
+                Err(Status::unavailable("too late anyway"))
+            }
+            Misbehaviour::OtherSchema => {
+                let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+                    arrow::datatypes::Field::new("autre", arrow::datatypes::DataType::Utf8, false),
+                ]));
+                let batch = arrow::array::RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(arrow::array::StringArray::from(vec!["x"]))],
+                )
+                .expect("a batch");
+                let arrow_ipc = cdg_shared::arrow_ipc::encode(&schema, &[batch]).expect("IPC");
+                Ok(Response::new(v1::ExecuteResponse {
+                    arrow_ipc,
+                    ..Default::default()
+                }))
+            }
+        }
+    }
+
+    async fn get_audit_log(
+        &self,
+        _: Request<v1::AuditLogRequest>,
+    ) -> Result<Response<v1::AuditLogResponse>, Status> {
+        Err(Status::unimplemented("fake node"))
+    }
+}
+
+/// Serves a fake node of `cdg` in-process, with that node's certificate from `pki`.
+pub async fn fake_node(
+    pki: &cdg_certs_dev::PkiLayout,
+    cdg: Cdg,
+    misbehaviour: Misbehaviour,
+) -> FakeNode {
+    let tls = identity(pki, Principal::new(Role::Node, cdg));
+    let (received, abandoned) = (Arc::default(), Arc::default());
+    let service = NodeServiceServer::new(Fake {
+        misbehaviour,
+        received: Arc::clone(&received),
+        abandoned: Arc::clone(&abandoned),
+    });
+    let server = crate::serve(move |listener, stop| async move {
+        let (_, mut server) = cdg_shared::serving::mtls_server(&tls, |_| Ok(()))?;
+        server
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listener),
+                stop,
+            )
+            .await?;
+        Ok(())
+    })
+    .await;
+    FakeNode {
+        server,
+        received,
+        abandoned,
+    }
+}
