@@ -27,6 +27,9 @@ use crate::release;
 use crate::store::cancel::{self, CancelToken};
 use crate::store::{Release, Store};
 
+/// Bytes of an Execute response kept for what is not the Arrow table.
+const RESPONSE_RESERVE: usize = 16 * 1024;
+
 /// Today's date, as the node sees it (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> chrono::NaiveDate + Send + Sync>;
 
@@ -211,17 +214,17 @@ impl NodeServiceImpl {
             .await?;
         let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
             .map_err(NodeError::from)?;
-        // Room for the response's other fields, well under a kilobyte per data version.
+        // Room for the response's other fields (data versions, bounds): a few hundred bytes each.
         let limit = self
             .config
             .limits
             .max_message_bytes
-            .saturating_sub(64 * 1024);
+            .saturating_sub(RESPONSE_RESERVE);
         if arrow_ipc.len() > limit {
             return Err(NodeError::TooLarge(format!(
                 "the answer has {} cells and takes {} bytes, more than this node's \
-                 limits.max_message_bytes allows ({} bytes, less 64 KiB for the rest of the \
-                 response): group by fewer dimensions or filter",
+                 limits.max_message_bytes allows ({} bytes, less 16 KiB for the rest of the \
+                 response): group by fewer dimensions or filter, or raise the limit",
                 released.batch.num_rows(),
                 arrow_ipc.len(),
                 self.config.limits.max_message_bytes

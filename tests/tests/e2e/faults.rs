@@ -285,3 +285,34 @@ async fn a_user_who_gives_up_cancels_the_run_down_to_the_nodes() {
     let status = again.study(&id).await.unwrap();
     assert_ne!(status.state, "running");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_above_the_message_limit_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(&dir.path().join("certs"));
+    let (mut config, _) = prepare_node(dir.path(), &pki, Cdg::Aisne);
+    // 16 KiB are kept for the rest of the response: about 1 KB is left for the table.
+    config.limits.max_message_bytes = 17 * 1024;
+    let node = start_node(config).await;
+    let tls = identity(&pki, Principal::new(Role::Coordinator, Cdg::Nord));
+    let mut client = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
+        .await
+        .unwrap();
+    let q = cdg_tests::query("agents", &["categorie", "filiere", "sexe"]);
+    let err = client
+        .execute(cdg_tests::approved(&pki, Cdg::Aisne, q))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        err.message().contains("limits.max_message_bytes"),
+        "{}",
+        err.message()
+    );
+    // A small answer still goes through: the node is fine.
+    let small = cdg_tests::query("agents", &["sexe"]);
+    client
+        .execute(cdg_tests::approved(&pki, Cdg::Aisne, small))
+        .await
+        .unwrap();
+}
