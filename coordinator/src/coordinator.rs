@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cdg_shared::arrow_ipc;
-use cdg_shared::audit::{AuditEntry, AuditLog};
+use cdg_shared::audit::AuditLog;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
@@ -21,6 +21,7 @@ use crate::error::{CoordinatorError, Result};
 use crate::fanout::{self, Asking, NodeAnswer, NodeClient, NodeFailure};
 use crate::merge;
 use crate::progress::{Progress, Step};
+use crate::runs::{Running, mark_interrupted_runs};
 use crate::state::{StateDir, StoredStudy};
 use crate::study::{Study, StudyQuery};
 
@@ -104,7 +105,7 @@ impl Coordinator {
         self.append(kind, &actor.uri(), study_id, details)
     }
 
-    fn append(
+    pub(crate) fn append(
         &self,
         kind: &str,
         actor: &str,
@@ -430,80 +431,6 @@ fn check_quorum(study: &Study, outcomes: &[NodeOutcome]) -> std::result::Result<
         outcomes.len(),
         missing.join("; ")
     ))
-}
-
-/// Records, after a crash, each run that started and never completed: the study is then
-/// clearly marked interrupted, and may be run again.
-fn mark_interrupted_runs(audit: &mut AuditLog, entries: &[AuditEntry]) -> Result<()> {
-    let mut open: Vec<(String, u64)> = Vec::new();
-    for e in entries {
-        match e.kind.as_str() {
-            "study.run.started" => open.push((e.study_id.clone(), e.seq)),
-            "study.run.completed"
-            | "study.run.interrupted"
-            | "study.run.failed"
-            | "study.run.cancelled" => open.retain(|(id, _)| *id != e.study_id),
-            _ => {}
-        }
-    }
-    for (study_id, started) in open {
-        tracing::warn!(%study_id, "a run was interrupted (coordinator stopped during it)");
-        audit.append(
-            "study.run.interrupted",
-            "system",
-            &study_id,
-            json!({"started_at_entry": started, "resume": "run the study again"}),
-        )?;
-    }
-    Ok(())
-}
-
-/// A study in `Coordinator::running` for as long as this lives. Dropped after its start was
-/// logged and before its end, the run was cancelled (its caller went away): that is logged.
-struct Running<'a> {
-    coordinator: &'a Coordinator,
-    id: String,
-    caller: Principal,
-    logged_start: bool,
-    ended: bool,
-}
-
-impl<'a> Running<'a> {
-    fn start(coordinator: &'a Coordinator, id: &str, caller: Principal) -> Result<Running<'a>> {
-        let mut running = coordinator.running.lock().expect("running set");
-        if !running.insert(id.to_string()) {
-            return Err(CoordinatorError::NotRunnable(format!(
-                "study {id} is already running"
-            )));
-        }
-        Ok(Running {
-            coordinator,
-            id: id.to_string(),
-            caller,
-            logged_start: false,
-            ended: false,
-        })
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if self.logged_start && !self.ended {
-            tracing::warn!(study_id = %self.id, "run cancelled by its caller");
-            let logged = self.coordinator.append(
-                "study.run.cancelled",
-                &self.caller.uri(),
-                &self.id,
-                json!({"reason": "the caller stopped waiting; the nodes' calls were abandoned"}),
-            );
-            if let Err(e) = logged {
-                tracing::error!(error = %e, "could not log the cancellation");
-            }
-        }
-        if let Ok(mut running) = self.coordinator.running.lock() {
-            running.remove(&self.id);
-        }
-    }
 }
 
 /// What every query of a run carries to the nodes.

@@ -16,6 +16,7 @@ pub mod fanout;
 pub mod merge;
 pub mod output;
 pub mod progress;
+mod runs;
 pub mod server;
 pub mod service;
 pub mod state;
