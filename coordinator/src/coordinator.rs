@@ -353,6 +353,11 @@ impl Coordinator {
             finished_at: now(),
             outcomes,
             queries: query_results,
+            approvals: study
+                .departements
+                .iter()
+                .filter_map(|cdg| approval(&stored, *cdg).map(|a| a.to_proto()))
+                .collect(),
         };
         self.state.save_result(&result)?;
         running.ended = true;

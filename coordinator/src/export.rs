@@ -97,8 +97,20 @@ pub fn result_json(result: &StudyResult) -> anyhow::Result<serde_json::Value> {
             "rows": json_rows(&batch),
         }));
     }
+    let approvals: Vec<serde_json::Value> = result
+        .approvals
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "director": approver(a),
+                "signed_at": a.signed_at,
+                "note": a.note,
+            })
+        })
+        .collect();
     Ok(serde_json::json!({
         "study_id": result.study_id,
+        "approvals": approvals,
         "digest": result.digest,
         "title": result.title,
         "started_at": result.started_at,
@@ -106,6 +118,13 @@ pub fn result_json(result: &StudyResult) -> anyhow::Result<serde_json::Value> {
         "outcomes": outcomes,
         "tables": tables,
     }))
+}
+
+/// Who signed a decision, from its certificate.
+fn approver(d: &cdg_shared::proto::v1::SignedDecision) -> String {
+    cdg_shared::identity::Principal::from_certificate_der(&d.certificate)
+        .map(|p| p.uri())
+        .unwrap_or_else(|_| "(unreadable certificate)".into())
 }
 
 /// Writes the study's tables into `dir`; returns the files written.
@@ -169,11 +188,17 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     let mut book = Workbook::new();
     let bold = CellFormat::new().set_bold();
     let about = book.add_worksheet().set_name("Origine")?;
+    let approvals: Vec<String> = result
+        .approvals
+        .iter()
+        .map(|a| format!("{} ({})", approver(a), a.signed_at))
+        .collect();
     let lines = [
         ("Étude", format!("{} {}", result.study_id, result.title)),
         ("Empreinte SHA-256", result.digest.clone()),
         ("Début", result.started_at.clone()),
         ("Fin", result.finished_at.clone()),
+        ("Approuvée par", approvals.join(", ")),
     ];
     for (r, (k, v)) in lines.iter().enumerate() {
         about.write_string_with_format(r as u32, 0, *k, &bold)?;
@@ -183,6 +208,7 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     about.write_string_with_format(first, 0, "Département", &bold)?;
     about.write_string_with_format(first, 1, "Réponse", &bold)?;
     about.write_string_with_format(first, 2, "Versions des données", &bold)?;
+    about.write_string_with_format(first, 3, "Version de la politique", &bold)?;
     for (i, o) in result.outcomes.iter().enumerate() {
         let r = first + 1 + i as u32;
         let status = OutcomeStatus::try_from(o.status).unwrap_or(OutcomeStatus::Unspecified);
@@ -206,6 +232,7 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
             })
             .collect();
         about.write_string(r, 2, versions.join(", "))?;
+        about.write_string(r, 3, &o.policy_version)?;
     }
     for q in &result.queries {
         let batch = query_batch(q)?;

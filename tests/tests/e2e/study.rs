@@ -77,6 +77,15 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
     let result = client.run(&submitted.study_id).await.unwrap();
 
     assert_eq!(result.outcomes.len(), 5);
+    // The result keeps what it was run under: the five directors' signed approvals, and each
+    // node's policy version.
+    let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&pki.ca_cert()).unwrap();
+    assert_eq!(result.approvals.len(), 5);
+    for a in &result.approvals {
+        assert_eq!(a.study_digest, result.digest);
+        trusted.verify_decision(a).expect("a valid signed approval");
+    }
+    assert!(result.outcomes.iter().all(|o| o.policy_version.len() == 64));
     for o in &result.outcomes {
         assert_eq!(
             o.status,
