@@ -186,8 +186,8 @@ pub fn regional_schema(query: &AggregateQuery) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A département's cell of a regional group: its status, its values when released (else
-/// empty), and what its node published about withheld cells.
+/// A département's cell of a regional group: its status, its values (only read when
+/// released), and what its node published about withheld cells.
 type GroupCell<'a> = (String, Vec<Option<f64>>, &'a Published);
 
 /// Merges the answered départements' batches (already schema-checked) into the regional table.

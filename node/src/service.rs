@@ -45,6 +45,9 @@ pub struct NodeServiceImpl {
     clock: Clock,
     approvals: ApprovalCheck,
     audit: Arc<NodeAudit>,
+    /// The published policy's version, sent with every answer (the policy never changes
+    /// while the node runs).
+    policy_version: String,
 }
 
 /// Watches one Execute: if its future is dropped before the end (the coordinator cancelled
@@ -87,6 +90,7 @@ impl NodeServiceImpl {
         audit: NodeAudit,
     ) -> Self {
         NodeServiceImpl {
+            policy_version: bounds::policy_version(&bounds::published_policy(&config.policy)),
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
             config,
             store,
@@ -240,7 +244,7 @@ impl NodeServiceImpl {
             cells_released: released.released,
             cells_suppressed: released.suppressed,
             data_versions: versions,
-            policy_version: bounds::policy_version(&bounds::published_policy(&self.config.policy)),
+            policy_version: self.policy_version.clone(),
             secret_bounds,
             measure_ranges,
         })
