@@ -43,9 +43,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("max(etpr)"), "{err}");
-        let err = Study::from_toml(&DEMO.replace("\"80\"", "\"75\""))
+        let err = Study::from_toml(&DEMO.replace("\"80\"", "\"99\""))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("75"), "{err}");
+        assert!(err.contains("99"), "{err}");
     }
 }

@@ -169,7 +169,7 @@ mod tests {
             Err(IdentityError::UnknownRole(_))
         ));
         assert!(matches!(
-            Principal::from_uri("urn:cdg-hdf:node:75"),
+            Principal::from_uri("urn:cdg-hdf:node:99"),
             Err(IdentityError::UnknownCdg(_))
         ));
     }
