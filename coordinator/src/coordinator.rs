@@ -39,6 +39,9 @@ pub struct Coordinator {
     pub(crate) trusted: TrustedSigners,
     /// Studies being run now.
     pub(crate) running: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Held while a stored study is read, changed and written back (a decision, a
+    /// diffusion), so that two directors deciding at the same moment both keep their decision.
+    pub(crate) updating: tokio::sync::Mutex<()>,
 }
 
 /// The answer to a submission.
@@ -69,6 +72,7 @@ impl Coordinator {
             audit: Mutex::new(audit),
             trusted: TrustedSigners::from_ca_file(&config.tls.ca)?,
             running: Default::default(),
+            updating: Default::default(),
         })
     }
 

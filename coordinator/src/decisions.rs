@@ -98,6 +98,7 @@ impl Coordinator {
         decision: SignedDecision,
     ) -> Result<StudyStatus> {
         Self::require(caller, &[Role::Director], "deciding on a study")?;
+        let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
         let invalid = |m: String| Err(CoordinatorError::BadDecision(m));
         let (signer, kind) = match self.trusted.verify_decision(&decision) {
@@ -173,6 +174,7 @@ impl Coordinator {
     /// Records that study `id`'s results were diffused. Chargé.e de mission, once completed.
     pub async fn diffuse(&self, caller: Principal, id: &str, note: &str) -> Result<StudyStatus> {
         Self::require(caller, &[Role::ChargeDeMission], "recording a diffusion")?;
+        let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
         let has_result = self.state.load_result(id)?.is_some();
         let now = state(&stored, has_result, self.is_running(id));

@@ -347,3 +347,43 @@ async fn a_run_below_its_quorum_fails_naming_what_is_missing() {
         .collect();
     assert_eq!(answered, ["02"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_directors_deciding_at_once_all_keep_their_decision() {
+    let n = one_node().await;
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator =
+        start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
+    let url = coordinator.url();
+    let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = cdg_tests::coordinator_client(&url, &me).await;
+    let id = client
+        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .await
+        .unwrap()
+        .study_id;
+    // Each director on their own connection, all sent together, several times over: without
+    // serialized updates, the last write of the stored study dropped the others' decisions.
+    for _ in 0..3 {
+        let decisions = Cdg::ALL.map(|cdg| {
+            let (url, tls, id) = (url.clone(), identity(&n.pki, director(cdg)), id.clone());
+            tokio::spawn(async move {
+                cdg_tests::coordinator_client(&url, &tls)
+                    .await
+                    .decide(&tls, &id, Decision::Approve, "en séance")
+                    .await
+            })
+        });
+        for d in decisions {
+            d.await.unwrap().unwrap();
+        }
+    }
+    let status = client.study(&id).await.unwrap();
+    assert_eq!(status.decisions.len(), 15, "every decision is kept");
+    assert!(
+        status.departements.iter().all(|d| d.decision == "approved"),
+        "{:?}",
+        status.departements
+    );
+    assert_eq!(status.state, "approved");
+}
