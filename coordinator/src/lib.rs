@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod fanout;
+pub mod localnet;
 pub mod merge;
 pub mod output;
 pub mod progress;
