@@ -168,6 +168,7 @@ impl NodeServiceImpl {
                 AggregateQuery::try_from(q).map_err(|e| NodeError::InvalidQuery(e.to_string()))
             })?;
         span.record("dataset", query.dataset.as_str());
+        let started = std::time::Instant::now();
         let approved = self
             .approvals
             .check(&req.study, &query, &req.approvals)
@@ -185,6 +186,7 @@ impl NodeServiceImpl {
         };
         let today = (self.clock)().to_string();
         let query_digest = query_digest(&query);
+        let checked = started.elapsed();
         let (released, versions, secret_bounds) = self
             .blocking(move |store| {
                 cancel::with_token(token, || {
@@ -216,6 +218,7 @@ impl NodeServiceImpl {
                 })
             })
             .await?;
+        let computed = started.elapsed() - checked;
         let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
             .map_err(NodeError::from)?;
         // Room for the response's other fields (data versions, bounds): a few hundred bytes each.
@@ -237,6 +240,8 @@ impl NodeServiceImpl {
         tracing::info!(
             released = released.released,
             suppressed = released.suppressed,
+            checks_ms = checked.as_secs_f64() * 1000.0,
+            store_ms = computed.as_secs_f64() * 1000.0,
             "query answered"
         );
         Ok(ExecuteResponse {

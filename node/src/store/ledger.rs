@@ -58,30 +58,57 @@ fn spend_budget(tx: &Transaction, r: &Release, limit: u32) -> Result<()> {
 
 /// Refuses a query that would be the analyst's `refuse_after + 1`-th distinct query reaching
 /// one small group within the window; warns past `flag_after`.
+///
+/// Set-based: one statement reads what the watch knows of every small group of the answer, one
+/// records those not already recorded today for this query. (A statement per group made the
+/// ledger the slowest part of an answer: DuckDB plans each one, about a millisecond.)
 fn watch_overlap(tx: &Transaction, r: &Release, policy: &PolicyConfig) -> Result<()> {
     let o = &policy.overlap;
-    let mut earlier = tx.prepare(
-        "SELECT count(*) FILTER (WHERE query <> ?), bool_or(query = ?) FROM overlap_watch \
-         WHERE analyst = ? AND dataset = ? AND cell_key = ? \
-         AND day > CAST(? AS DATE) - CAST(? AS INTEGER)",
+    let mut keys = r.small_groups.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Cell keys are integers: written in the statement, they cannot inject anything.
+    let values = keys
+        .iter()
+        .map(|k| format!("({k})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut earlier = tx.prepare(&format!(
+        "WITH keys(cell_key) AS (VALUES {values}), \
+         recent AS (SELECT cell_key, query, day FROM overlap_watch \
+                    WHERE analyst = ? AND dataset = ? \
+                    AND day > CAST(? AS DATE) - CAST(? AS INTEGER)) \
+         SELECT k.cell_key, count(r.query) FILTER (WHERE r.query <> ?), \
+                bool_or(r.query = ?), bool_or(r.query = ? AND r.day = CAST(? AS DATE)) \
+         FROM keys k LEFT JOIN recent r ON r.cell_key = k.cell_key \
+         GROUP BY k.cell_key ORDER BY k.cell_key"
+    ))?;
+    let rows = earlier.query_map(
+        params![
+            r.analyst,
+            r.dataset,
+            r.day,
+            o.window_days,
+            r.query,
+            r.query,
+            r.query,
+            r.day
+        ],
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, Option<bool>>(2)?,
+                row.get::<_, Option<bool>>(3)?,
+            ))
+        },
     )?;
-    let mut record = tx.prepare(
-        "INSERT INTO overlap_watch VALUES (?, ?, ?, ?, CAST(? AS DATE)) \
-         ON CONFLICT (analyst, dataset, cell_key, query) DO UPDATE SET day = excluded.day",
-    )?;
-    for &key in r.small_groups {
-        let (others, repeat): (i64, Option<bool>) = earlier.query_row(
-            params![
-                r.query,
-                r.query,
-                r.analyst,
-                r.dataset,
-                key,
-                r.day,
-                o.window_days
-            ],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
+    let mut to_record = Vec::new();
+    for row in rows {
+        let (key, others, repeat, recorded_today) = row?;
         let queries = others + 1;
         if repeat != Some(true) && queries > i64::from(o.refuse_after) {
             return Err(NodeError::Policy(format!(
@@ -99,7 +126,25 @@ fn watch_overlap(tx: &Transaction, r: &Release, policy: &PolicyConfig) -> Result
                 "overlap watch: many different queries reach the same small group"
             );
         }
-        record.execute(params![r.analyst, r.dataset, key, r.query, r.day])?;
+        if recorded_today != Some(true) {
+            to_record.push(key);
+        }
     }
+    if to_record.is_empty() {
+        return Ok(());
+    }
+    let values = to_record
+        .iter()
+        .map(|k| format!("({k})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO overlap_watch \
+             SELECT ?, ?, k.cell_key, ?, CAST(? AS DATE) FROM (VALUES {values}) k(cell_key) \
+             ON CONFLICT (analyst, dataset, cell_key, query) DO UPDATE SET day = excluded.day"
+        ),
+        params![r.analyst, r.dataset, r.query, r.day],
+    )?;
     Ok(())
 }
