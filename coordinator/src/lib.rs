@@ -3,6 +3,7 @@
 //! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
 
 pub mod audit_tools;
+pub mod bench;
 pub mod bounds;
 pub mod chunks;
 pub mod client;

@@ -91,6 +91,14 @@ impl Supervisor {
         }
     }
 
+    /// The process id of the child `name`, while it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|c| c.name == name)
+            .and_then(|c| c.child.id())
+    }
+
     /// Stops every child: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop_all(&mut self, grace: Duration) {
         for c in &self.children {
