@@ -409,7 +409,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             scale,
             out,
         } => {
-            anyhow::ensure!(scale > 0.0 && scale <= 20.0, "--scale must be in ]0, 20]");
+            // The generator refuses on its own a size beyond its identifier space.
+            anyhow::ensure!(scale > 0.0 && scale <= 100.0, "--scale must be in ]0, 100]");
             let (first_year, last_year) = parse_years(&years)?;
             let spec = SynthSpec {
                 cdg,
