@@ -147,9 +147,18 @@ pub(crate) fn sign_leaf(
     let mut params = CertificateParams::default();
     params.distinguished_name = distinguished_name(&common_name(principal));
     if server {
-        let localhost = Ia5String::try_from("localhost")
-            .map_err(|e| Error::certificate(format!("certificate for {uri}"), e))?;
-        params.subject_alt_names.push(SanType::DnsName(localhost));
+        // localhost for one machine; the host names of deploy/compose.yaml (the examples'
+        // addresses) so that the same development PKI serves a compose network.
+        let c = principal.cdg.code();
+        let hosts = match principal.role {
+            Role::Coordinator => vec!["localhost".to_string(), "coordinateur.cdg59.fr".into()],
+            _ => vec!["localhost".to_string(), format!("observatoire.cdg{c}.fr")],
+        };
+        for host in hosts {
+            let name = Ia5String::try_from(host.as_str())
+                .map_err(|e| Error::certificate(format!("certificate for {uri}"), e))?;
+            params.subject_alt_names.push(SanType::DnsName(name));
+        }
         params
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));

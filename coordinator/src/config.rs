@@ -35,6 +35,14 @@ pub struct CoordinatorConfig {
     pub max_message_bytes: usize,
     /// The federation's nodes.
     pub nodes: Vec<NodeEntry>,
+    /// Address of the Prometheus endpoint (plain HTTP, `GET /metrics`), e.g. "127.0.0.1:9464".
+    /// Absent: no endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Certificates refused although they chain to the federation CA, as `serial:<hex>` or
+    /// `sha256:<hex>`: clients, nodes' server certificates and directors' signed decisions.
+    #[serde(default)]
+    pub revoked_certificates: Vec<String>,
 }
 
 /// One node: its CDG (its certificate must carry `urn:cdg-hdf:node:<cdg>`) and its address.
@@ -79,8 +87,17 @@ impl CoordinatorConfig {
         Ok(config)
     }
 
+    /// The deny list of `revoked_certificates` (checked when the configuration loads).
+    pub fn revocation(&self) -> anyhow::Result<cdg_shared::revocation::Revocation> {
+        cdg_shared::revocation::Revocation::parse(&self.revoked_certificates)
+            .map_err(anyhow::Error::msg)
+    }
+
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |key, problem: String| SettingsError::key(path, key, problem);
+        if let Err(e) = cdg_shared::revocation::Revocation::parse(&self.revoked_certificates) {
+            return Err(invalid("revoked_certificates", e));
+        }
         if self.nodes.is_empty() {
             return Err(invalid(
                 "nodes",

@@ -42,6 +42,8 @@ pub struct Coordinator {
     /// Held while a stored study is read, changed and written back (a decision, a
     /// diffusion), so that two directors deciding at the same moment both keep their decision.
     pub(crate) updating: tokio::sync::Mutex<()>,
+    /// Node reachability and outcomes, for the metrics endpoint.
+    pub metrics: crate::metrics::CoordinatorMetrics,
 }
 
 /// The answer to a submission.
@@ -70,9 +72,11 @@ impl Coordinator {
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
             audit: Mutex::new(audit),
-            trusted: TrustedSigners::from_ca_file(&config.tls.ca)?,
+            trusted: TrustedSigners::from_ca_file(&config.tls.ca)?
+                .revoking(Arc::new(config.revocation()?)),
             running: Default::default(),
             updating: Default::default(),
+            metrics: Default::default(),
         })
     }
 
@@ -297,6 +301,7 @@ impl Coordinator {
             let outcome = fanout::outcome(*cdg, result);
             let status =
                 OutcomeStatus::try_from(outcome.status).unwrap_or(OutcomeStatus::Unspecified);
+            self.metrics.outcome(cdg.code(), status);
             self.audit(
                 "node.outcome",
                 caller,

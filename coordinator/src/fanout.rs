@@ -60,12 +60,17 @@ pub struct NodeFailure {
 impl NodeClient {
     /// Builds the clients of every configured node (no connection is made yet).
     pub fn all(config: &CoordinatorConfig, tls: &TlsFiles) -> anyhow::Result<Vec<NodeClient>> {
+        let revoked = std::sync::Arc::new(config.revocation()?);
         config
             .nodes
             .iter()
             .map(|n| {
                 let endpoint = tls
-                    .client_endpoint(&n.address, Principal::new(Role::Node, n.cdg))?
+                    .client_endpoint_revoking(
+                        &n.address,
+                        Principal::new(Role::Node, n.cdg),
+                        revoked.clone(),
+                    )?
                     .connect_timeout(Duration::from_secs(5))
                     .tcp_nodelay(true);
                 let client = NodeServiceClient::new(endpoint.connect_lazy())

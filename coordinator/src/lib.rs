@@ -16,6 +16,7 @@ pub mod export;
 pub mod fanout;
 pub mod localnet;
 pub mod merge;
+pub mod metrics;
 pub mod output;
 pub mod progress;
 mod runs;

@@ -32,7 +32,16 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
+    let mut metrics = cdg_shared::metrics::Metrics::new("cdg_coordinator");
+    coordinator.metrics.register(&mut metrics);
+    let guard = cdg_shared::guard::Guard {
+        revoked: Arc::new(config.revocation()?),
+        metrics: Some(metrics.rpc.clone()),
+    };
+    if let Some(listen) = config.metrics_listen {
+        cdg_shared::metrics::serve(listen, Arc::new(metrics)).await?;
+    }
+    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, guard, |own| {
         anyhow::ensure!(
             own.role == Role::Coordinator,
             "the certificate {} is for {own}; the coordinator needs a coordinator certificate",
@@ -44,8 +53,13 @@ pub async fn serve(
     let service = CoordinatorServiceServer::new(CoordinatorServiceImpl::new(coordinator))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
+    let (health, reflection, reflection_alpha) =
+        cdg_shared::serving::discovery("cdg.observatoire.v1.CoordinatorService").await?;
     tracing::info!(addr = %listener.local_addr()?, nodes = config.nodes.len(), "coordinator listening (mTLS)");
     server
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

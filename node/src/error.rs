@@ -46,6 +46,31 @@ pub enum NodeError {
 
 pub type Result<T, E = NodeError> = std::result::Result<T, E>;
 
+impl NodeError {
+    /// The rule a refusal is counted under in the metrics: the policy rule's name (the text
+    /// before the first colon of its message, e.g. "complement rule"), or the kind of refusal.
+    pub fn rule(&self) -> String {
+        match self {
+            NodeError::Policy(m) => match m.split_once(':') {
+                Some((rule, _)) if rule.len() <= 40 => rule.to_string(),
+                _ => "policy".into(),
+            },
+            NodeError::InvalidQuery(_) => "invalid_query".into(),
+            NodeError::Forbidden { .. } => "forbidden".into(),
+            NodeError::NotApproved(_) => "not_approved".into(),
+            NodeError::Budget(_) => "budget".into(),
+            NodeError::Protocol(_) => "protocol".into(),
+            NodeError::OutsideConvention(_) => "outside_convention".into(),
+            NodeError::TooLarge(_) => "too_large".into(),
+            NodeError::Cancelled(_) => "cancelled".into(),
+            NodeError::Database(_)
+            | NodeError::Import(_)
+            | NodeError::Arrow(_)
+            | NodeError::Internal(_) => "error".into(),
+        }
+    }
+}
+
 impl From<NodeError> for tonic::Status {
     fn from(e: NodeError) -> Self {
         let message = e.to_string();

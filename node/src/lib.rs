@@ -11,6 +11,7 @@ pub mod compile;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
 pub mod perturb;
 pub mod release;
 pub mod server;

@@ -30,7 +30,21 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send,
     clock: Clock,
 ) -> anyhow::Result<()> {
-    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, |own| {
+    let revoked = Arc::new(
+        cdg_shared::revocation::Revocation::parse(&config.revoked_certificates)
+            .map_err(anyhow::Error::msg)?,
+    );
+    let mut metrics = cdg_shared::metrics::Metrics::new("cdg_node");
+    let node_metrics = crate::metrics::NodeMetrics::default();
+    node_metrics.register(&mut metrics);
+    let guard = cdg_shared::guard::Guard {
+        revoked: Arc::clone(&revoked),
+        metrics: Some(metrics.rpc.clone()),
+    };
+    if let Some(listen) = config.metrics_listen {
+        cdg_shared::metrics::serve(listen, Arc::new(metrics)).await?;
+    }
+    let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, guard, |own| {
         anyhow::ensure!(
             own.role == Role::Node && own.cdg == config.cdg,
             "the certificate {} is for {own}, but this node is configured as CDG {}: use the node certificate of CDG {}",
@@ -49,7 +63,8 @@ pub async fn run_with_clock(
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;
     let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&config.tls.ca)
-        .context("reading the federation CA for approvals")?;
+        .context("reading the federation CA for approvals")?
+        .revoking(revoked);
     let approvals = crate::approval::ApprovalCheck::new(trusted, config.cdg);
     let signer = cdg_shared::signing::Signer::from_files(&config.tls)
         .context("reading the node's key to sign audit checkpoints")?;
@@ -60,11 +75,17 @@ pub async fn run_with_clock(
         clock,
         approvals,
         audit,
+        node_metrics,
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
+    let (health, reflection, reflection_alpha) =
+        cdg_shared::serving::discovery("cdg.observatoire.v1.NodeService").await?;
     tracing::info!(%addr, "node listening (mTLS)");
     server
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

@@ -17,6 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::approval::ApprovalCheck;
 use crate::audit::{NodeAudit, Seen};
+use crate::metrics::NodeMetrics;
 use crate::bounds;
 use crate::catalogue::{self, Values};
 use crate::compile;
@@ -48,6 +49,7 @@ pub struct NodeServiceImpl {
     /// The published policy's version, sent with every answer (the policy never changes
     /// while the node runs).
     policy_version: String,
+    metrics: NodeMetrics,
 }
 
 /// Watches one Execute: if its future is dropped before the end (the coordinator cancelled
@@ -88,6 +90,7 @@ impl NodeServiceImpl {
         clock: Clock,
         approvals: ApprovalCheck,
         audit: NodeAudit,
+        metrics: NodeMetrics,
     ) -> Self {
         NodeServiceImpl {
             policy_version: bounds::policy_version(&bounds::published_policy(&config.policy)),
@@ -97,6 +100,7 @@ impl NodeServiceImpl {
             clock,
             approvals,
             audit: Arc::new(audit),
+            metrics,
         }
     }
 
@@ -324,6 +328,10 @@ impl NodeService for NodeServiceImpl {
         let outcome = self.answer(caller, req, token).await;
         let seen = watch.seen.take().expect("seen until the answer");
         self.audit.record(&seen, &outcome).await?;
+        match &outcome {
+            Ok(r) => self.metrics.answered(r.cells_released, r.cells_suppressed),
+            Err(e) => self.metrics.refused(&e.rule()),
+        }
         Ok(Response::new(outcome?))
     }
 

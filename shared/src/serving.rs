@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
+use crate::guard::{Guard, GuardLayer};
 use crate::identity::Principal;
 use crate::tls::TlsFiles;
 
@@ -27,12 +28,17 @@ pub async fn bind(listen: SocketAddr, ready_file: Option<&Path>) -> anyhow::Resu
     Ok(listener)
 }
 
+/// The server builder [`mtls_server`] returns: every request passes the [`Guard`] first.
+pub type GuardedServer = Server<tower::layer::util::Stack<GuardLayer, tower::layer::util::Identity>>;
+
 /// A gRPC server builder requiring client certificates from the federation CA, after checking
-/// that our own certificate carries the identity `accept` approves of.
+/// that our own certificate carries the identity `accept` approves of. `guard` refuses revoked
+/// client certificates and counts requests.
 pub fn mtls_server(
     tls: &TlsFiles,
+    guard: Guard,
     accept: impl FnOnce(Principal) -> anyhow::Result<()>,
-) -> anyhow::Result<(Principal, Server)> {
+) -> anyhow::Result<(Principal, GuardedServer)> {
     let own = tls
         .own_principal()
         .context("reading this server's own certificate")?;
@@ -42,8 +48,37 @@ pub fn mtls_server(
         .tls_config(config)
         .context("setting up TLS")?
         .tcp_nodelay(true)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)));
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(guard.layer());
     Ok((own, server))
+}
+
+/// The standard services a server offers beside its own, so that `grpcurl` and monitoring
+/// can list and probe it: `grpc.health.v1.Health` (SERVING, overall and for `service`, the
+/// full name of the server's own service) and server reflection (v1 and v1alpha).
+pub async fn discovery(
+    service: &str,
+) -> anyhow::Result<(
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status(service, tonic_health::ServingStatus::Serving)
+        .await;
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = builder().build_v1().context("server reflection")?;
+    let v1alpha = builder().build_v1alpha().context("server reflection")?;
+    Ok((health, v1, v1alpha))
 }
 
 /// The caller of a request, from its verified client certificate, recorded in the current span

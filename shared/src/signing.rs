@@ -218,6 +218,8 @@ pub fn verify_bytes(
 #[derive(Clone)]
 pub struct TrustedSigners {
     anchors: Arc<Vec<rustls::pki_types::TrustAnchor<'static>>>,
+    /// Certificates refused although they chain to an anchor.
+    revoked: Arc<crate::revocation::Revocation>,
 }
 
 impl std::fmt::Debug for TrustedSigners {
@@ -246,7 +248,13 @@ impl TrustedSigners {
         }
         Ok(TrustedSigners {
             anchors: Arc::new(anchors),
+            revoked: Arc::default(),
         })
+    }
+
+    /// The same anchors, refusing the certificates of `revoked`.
+    pub fn revoking(self, revoked: Arc<crate::revocation::Revocation>) -> TrustedSigners {
+        TrustedSigners { revoked, ..self }
     }
 
     /// The identity of a certificate that chains to the CA, is valid now, and may be used for
@@ -257,6 +265,9 @@ impl TrustedSigners {
         certificate: &[u8],
         servers_too: bool,
     ) -> Result<Principal, SigningError> {
+        self.revoked
+            .check(certificate)
+            .map_err(SigningError::Untrusted)?;
         let der = CertificateDer::from(certificate.to_vec());
         let cert = webpki::EndEntityCert::try_from(&der)
             .map_err(|e| SigningError::Untrusted(e.to_string()))?;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
 
 use crate::identity::Principal;
+use crate::revocation::Revocation;
 
 /// Installs the process-wide rustls crypto provider (ring). Call first thing in `main`; calling
 /// it again is harmless.
@@ -103,6 +104,16 @@ impl TlsFiles {
     /// Client side: an endpoint that presents our certificate and accepts only a server whose
     /// certificate chains to the CA, matches the URL's host, and carries `expected`'s identity.
     pub fn client_endpoint(&self, url: &str, expected: Principal) -> Result<Endpoint, TlsError> {
+        self.client_endpoint_revoking(url, expected, Arc::default())
+    }
+
+    /// [`TlsFiles::client_endpoint`], also refusing a server whose certificate is `revoked`.
+    pub fn client_endpoint_revoking(
+        &self,
+        url: &str,
+        expected: Principal,
+        revoked: Arc<Revocation>,
+    ) -> Result<Endpoint, TlsError> {
         let ca_pem = Self::read("CA certificate", &self.ca)?;
         let mut roots = RootCertStore::empty();
         for der in pem_certificates(&ca_pem, &self.ca)? {
@@ -116,6 +127,7 @@ impl TlsFiles {
         let verifier = Arc::new(ExpectedIdentityVerifier {
             inner: webpki,
             expected,
+            revoked,
         });
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| TlsError::Setup(format!("bad address {url:?}: {e}")))?;
@@ -143,6 +155,7 @@ fn pem_certificates(pem: &[u8], path: &Path) -> Result<Vec<CertificateDer<'stati
 struct ExpectedIdentityVerifier {
     inner: Arc<WebPkiServerVerifier>,
     expected: Principal,
+    revoked: Arc<Revocation>,
 }
 
 impl ServerCertVerifier for ExpectedIdentityVerifier {
@@ -161,6 +174,9 @@ impl ServerCertVerifier for ExpectedIdentityVerifier {
             ocsp_response,
             now,
         )?;
+        self.revoked
+            .check(end_entity.as_ref())
+            .map_err(|e| rustls::Error::General(format!("server {e}")))?;
         match Principal::from_certificate_der(end_entity) {
             Ok(found) if found == self.expected => Ok(ServerCertVerified::assertion()),
             Ok(found) => Err(rustls::Error::General(format!(

@@ -111,6 +111,8 @@ pub fn prepare_node_at_scale(
         audit_log: None,
         limits: Limits::default(),
         import: Default::default(),
+        metrics_listen: None,
+        revoked_certificates: Vec::new(),
     };
     // A fixed record key, so that the noise, and every test on it, is the same at each run.
     let key_path = config.record_key_path();
@@ -218,6 +220,8 @@ pub async fn start_coordinator(
                 address: address.clone(),
             })
             .collect(),
+        metrics_listen: None,
+        revoked_certificates: Vec::new(),
     };
     serve(|listener, stop| cdg_coordinator::server::run(config, listener, stop)).await
 }

@@ -40,6 +40,14 @@ pub struct NodeConfig {
     pub limits: Limits,
     #[serde(default)]
     pub import: ImportConfig,
+    /// Address of the Prometheus endpoint (plain HTTP, `GET /metrics`), e.g. "127.0.0.1:9464".
+    /// Absent: no endpoint.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Certificates refused although they chain to the federation CA, as `serial:<hex>` or
+    /// `sha256:<hex>` (fingerprint): clients, and directors' signed approvals.
+    #[serde(default)]
+    pub revoked_certificates: Vec<String>,
 }
 
 /// How imports treat invalid rows.
@@ -125,6 +133,8 @@ impl NodeConfig {
                 format!("is {ratio}, expected a share between 0 and 1 (e.g. 0.05)"),
             ));
         }
+        cdg_shared::revocation::Revocation::parse(&self.revoked_certificates)
+            .map_err(|e| invalid("revoked_certificates", e))?;
         if self.limits.max_filter_values == 0 {
             return Err(invalid(
                 "limits.max_filter_values",

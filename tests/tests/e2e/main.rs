@@ -4,9 +4,11 @@
 mod approvals;
 mod attacks;
 mod crash;
+mod deploy;
 mod demo;
 mod faults;
 mod inference;
+mod operations;
 mod policy;
 mod security;
 mod study;

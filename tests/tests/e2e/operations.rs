@@ -1,0 +1,202 @@
+//! What a CDG's IT team relies on to run a node: the standard health and reflection services,
+//! the metrics endpoint, certificates from an intermediate CA, and revoked certificates refused.
+
+use std::path::Path;
+
+use cdg_certs_dev::{PkiLayout, Validity};
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::proto::PROTOCOL_VERSION;
+use cdg_shared::proto::v1::DescribeRequest;
+use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
+use cdg_shared::tls::TlsFiles;
+use cdg_tests::{approved, identity, prepare_node, query, start_node, with_filters, year_filter};
+use tonic::transport::Channel;
+
+const NODE_SERVICE: &str = "cdg.observatoire.v1.NodeService";
+
+async fn channel(url: &str, tls: &TlsFiles) -> Channel {
+    tls.client_endpoint(url, Principal::new(Role::Node, Cdg::Aisne))
+        .unwrap()
+        .connect()
+        .await
+        .expect("mTLS connection")
+}
+
+/// A coordinator certificate issued by an intermediate CA that the federation CA signed; the
+/// certificate file holds the leaf then the intermediate, as a CDG's PKI delivers it.
+fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
+    let root_key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
+    let root =
+        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), root_key)
+            .unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "CDG 59 AC intermédiaire");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let intermediate = params.signed_by(&key, &root).unwrap();
+    let ca_dir = dir.join("intermediate");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::write(ca_dir.join("ca.pem"), intermediate.pem()).unwrap();
+    std::fs::write(ca_dir.join("ca.key"), key.serialize_pem()).unwrap();
+    let (cert, leaf_key) = (dir.join("coordinator-int.pem"), dir.join("coordinator-int.key"));
+    cdg_certs_dev::issue_leaf(
+        &ca_dir,
+        Principal::new(Role::Coordinator, Cdg::Nord),
+        &cert,
+        &leaf_key,
+        Validity::starting_an_hour_ago(30).unwrap(),
+    )
+    .unwrap();
+    let chain = std::fs::read_to_string(&cert).unwrap() + &intermediate.pem();
+    std::fs::write(&cert, chain).unwrap();
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert,
+        key: leaf_key,
+    }
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = cdg_tests::pki(&dir.path().join("pki"));
+    let (mut config, _) = prepare_node(dir.path(), &pki, Cdg::Aisne);
+    // A second coordinator certificate, then revoked by the node's configuration.
+    let (revoked_cert, revoked_key) = (dir.path().join("old.pem"), dir.path().join("old.key"));
+    cdg_certs_dev::issue_leaf(
+        pki.dir(),
+        Principal::new(Role::Coordinator, Cdg::Nord),
+        &revoked_cert,
+        &revoked_key,
+        Validity::starting_an_hour_ago(30).unwrap(),
+    )
+    .unwrap();
+    let der = rustls_pem(&revoked_cert);
+    let (serial, _) = cdg_shared::revocation::identifiers(&der);
+    config.revoked_certificates = vec![serial];
+    let metrics_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    config.metrics_listen = Some(metrics_addr);
+    let node = start_node(config).await;
+    let url = node.url();
+    let coordinator = identity(&pki, Principal::new(Role::Coordinator, Cdg::Nord));
+
+    // grpc.health.v1: SERVING, overall and for the node's service.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(&url, &coordinator).await);
+    for service in ["", NODE_SERVICE] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+
+    // Server reflection lists the services.
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut reflection = ServerReflectionClient::new(channel(&url, &coordinator).await);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        stream.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("no service list");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for expected in [NODE_SERVICE, "grpc.health.v1.Health"] {
+        assert!(names.iter().any(|n| n == expected), "{names:?}");
+    }
+
+    // One answer and one refusal, then the metrics endpoint counts them.
+    let mut client = NodeServiceClient::new(channel(&url, &coordinator).await);
+    let q = with_filters(query("agents", &["sexe"]), year_filter());
+    client.execute(approved(&pki, Cdg::Aisne, q.clone())).await.unwrap();
+    let err = client.execute(cdg_tests::execute(q)).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+    let text = http_get(metrics_addr, "/metrics").await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for line in [
+        "cdg_node_grpc_requests_total{method=\"/cdg.observatoire.v1.NodeService/Execute\",outcome=\"Ok\"} 1",
+        "cdg_node_grpc_requests_total{method=\"/cdg.observatoire.v1.NodeService/Execute\",outcome=\"PermissionDenied\"} 1",
+        "cdg_node_refusals_total{rule=\"not_approved\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+    assert!(!text.contains("cdg_node_cells_released_total 0\n"), "{text}");
+    assert!(http_get(metrics_addr, "/").await.starts_with("HTTP/1.1 404"));
+
+    // A coordinator certificate from an intermediate CA is accepted.
+    let from_intermediate = from_intermediate(&pki, dir.path());
+    let mut client = NodeServiceClient::new(channel(&url, &from_intermediate).await);
+    let described = client
+        .describe(DescribeRequest {
+            protocol_version: PROTOCOL_VERSION,
+        })
+        .await
+        .expect("a certificate of an intermediate CA is accepted");
+    assert_eq!(described.into_inner().cdg, "02");
+
+    // The revoked one is refused, saying why; the node keeps serving the others.
+    let revoked = TlsFiles {
+        ca: pki.ca_cert(),
+        cert: revoked_cert,
+        key: revoked_key,
+    };
+    let mut client = NodeServiceClient::new(channel(&url, &revoked).await);
+    let err = client
+        .describe(DescribeRequest {
+            protocol_version: PROTOCOL_VERSION,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unauthenticated);
+    assert!(err.message().contains("revoked"), "{}", err.message());
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("still serving");
+    node.stop().await;
+}
+
+fn rustls_pem(path: &Path) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(path).unwrap().to_vec()
+}
