@@ -41,7 +41,10 @@ impl CoordinatorMetrics {
 
     /// Records what node `cdg` did in a run.
     pub fn outcome(&self, cdg: &str, status: OutcomeStatus) {
-        let name = status.as_str_name().trim_start_matches("STATUS_").to_lowercase();
+        let name = status
+            .as_str_name()
+            .trim_start_matches("STATUS_")
+            .to_lowercase();
         self.outcomes
             .get_or_create(&OutcomeLabels {
                 cdg: cdg.to_string(),

@@ -17,12 +17,12 @@ use tonic::{Request, Response, Status};
 
 use crate::approval::ApprovalCheck;
 use crate::audit::{NodeAudit, Seen};
-use crate::metrics::NodeMetrics;
 use crate::bounds;
 use crate::catalogue::{self, Values};
 use crate::compile;
 use crate::config::{NodeConfig, PolicyConfig};
 use crate::error::NodeError;
+use crate::metrics::NodeMetrics;
 use crate::perturb::Perturbation;
 use crate::release;
 use crate::store::cancel::{self, CancelToken};

@@ -39,7 +39,11 @@ impl Revocation {
             match kind.trim().to_ascii_lowercase().as_str() {
                 "serial" => r.serials.push(hex),
                 "sha256" if hex.len() <= 64 => r.fingerprints.push(hex),
-                "sha256" => return Err(format!("revoked certificate {entry:?}: too long for SHA-256")),
+                "sha256" => {
+                    return Err(format!(
+                        "revoked certificate {entry:?}: too long for SHA-256"
+                    ));
+                }
                 other => {
                     return Err(format!(
                         "revoked certificate {entry:?}: unknown kind {other:?}, expected serial or sha256"
@@ -104,7 +108,10 @@ mod tests {
             vec![fingerprint.to_uppercase().replacen("SHA256", "sha256", 1)],
         ] {
             let r = Revocation::parse(&entries).unwrap();
-            assert!(r.check(&der).unwrap_err().contains("revoked"), "{entries:?}");
+            assert!(
+                r.check(&der).unwrap_err().contains("revoked"),
+                "{entries:?}"
+            );
         }
         let other = Revocation::parse(&["serial:0A1B2D".into()]).unwrap();
         assert!(other.check(&der).is_ok());

@@ -29,7 +29,8 @@ pub async fn bind(listen: SocketAddr, ready_file: Option<&Path>) -> anyhow::Resu
 }
 
 /// The server builder [`mtls_server`] returns: every request passes the [`Guard`] first.
-pub type GuardedServer = Server<tower::layer::util::Stack<GuardLayer, tower::layer::util::Identity>>;
+pub type GuardedServer =
+    Server<tower::layer::util::Stack<GuardLayer, tower::layer::util::Identity>>;
 
 /// A gRPC server builder requiring client certificates from the federation CA, after checking
 /// that our own certificate carries the identity `accept` approves of. `guard` refuses revoked

@@ -174,7 +174,8 @@ pub async fn fake_node(
         abandoned: Arc::clone(&abandoned),
     });
     let server = crate::serve(move |listener, stop| async move {
-        let (_, mut server) = cdg_shared::serving::mtls_server(&tls, Default::default(), |_| Ok(()))?;
+        let (_, mut server) =
+            cdg_shared::serving::mtls_server(&tls, Default::default(), |_| Ok(()))?;
         server
             .add_service(service)
             .serve_with_incoming_shutdown(

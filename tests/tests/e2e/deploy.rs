@@ -24,10 +24,18 @@ fn check_command(argv: &[String], origin: &str) {
         .args([argv[1].as_str(), "--help"])
         .output()
         .unwrap();
-    assert!(help.status.success(), "{origin}: `{bin} {}` is not a subcommand", argv[1]);
+    assert!(
+        help.status.success(),
+        "{origin}: `{bin} {}` is not a subcommand",
+        argv[1]
+    );
     let help = String::from_utf8_lossy(&help.stdout);
     for flag in argv.iter().filter(|a| a.starts_with("--")) {
-        assert!(help.contains(flag.as_str()), "{origin}: `{bin} {}` has no {flag}", argv[1]);
+        assert!(
+            help.contains(flag.as_str()),
+            "{origin}: `{bin} {}` has no {flag}",
+            argv[1]
+        );
     }
 }
 
@@ -48,8 +56,14 @@ fn example_configurations_load_with_the_environment_overrides_of_the_compose_fil
     let apply = |example: &str, prefix: &str, only: &str| {
         let mut table: toml::Table =
             toml::from_str(&std::fs::read_to_string(deploy().join(example)).unwrap()).unwrap();
-        for (key, value) in overrides.iter().filter(|(k, v)| k.starts_with(prefix) && v.contains(only)) {
-            let path: Vec<String> = key[prefix.len()..].split("__").map(str::to_lowercase).collect();
+        for (key, value) in overrides
+            .iter()
+            .filter(|(k, v)| k.starts_with(prefix) && v.contains(only))
+        {
+            let path: Vec<String> = key[prefix.len()..]
+                .split("__")
+                .map(str::to_lowercase)
+                .collect();
             let mut t = &mut table;
             for part in &path[..path.len() - 1] {
                 t = t.get_mut(part).and_then(toml::Value::as_table_mut).unwrap();
@@ -70,7 +84,10 @@ fn example_configurations_load_with_the_environment_overrides_of_the_compose_fil
         assert_eq!(config.tls.ca, PathBuf::from("/certs/ca.pem"));
         assert_eq!(config.metrics_listen.map(|a| a.port()), Some(9464));
         assert!(
-            compose.contains(&format!("./examples/node-{}.toml:/etc/cdg-node/node.toml", cdg.code())),
+            compose.contains(&format!(
+                "./examples/node-{}.toml:/etc/cdg-node/node.toml",
+                cdg.code()
+            )),
             "{example} is not mounted"
         );
     }
@@ -80,7 +97,12 @@ fn example_configurations_load_with_the_environment_overrides_of_the_compose_fil
     assert_eq!(config.tls.cert, PathBuf::from("/certs/coordinator.pem"));
     // Every node address the coordinator uses is a network alias of the compose file.
     for node in &config.nodes {
-        let host = node.address.trim_start_matches("https://").split(':').next().unwrap();
+        let host = node
+            .address
+            .trim_start_matches("https://")
+            .split(':')
+            .next()
+            .unwrap();
         assert!(compose.contains(&format!("aliases: [{host}]")), "{host}");
     }
 }
@@ -118,7 +140,12 @@ fn compose_and_systemd_commands_name_real_binaries_and_flags() {
             .unwrap();
         let argv: Vec<String> = exec.split(' ').map(str::to_string).collect();
         check_command(&argv, unit);
-        for required in ["ProtectSystem=strict", "ReadWritePaths=/var/lib/", "User=", "Restart="] {
+        for required in [
+            "ProtectSystem=strict",
+            "ReadWritePaths=/var/lib/",
+            "User=",
+            "Restart=",
+        ] {
             assert!(text.contains(required), "{unit}: no {required}");
         }
     }

@@ -4,8 +4,8 @@
 mod approvals;
 mod attacks;
 mod crash;
-mod deploy;
 mod demo;
+mod deploy;
 mod faults;
 mod inference;
 mod operations;

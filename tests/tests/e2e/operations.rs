@@ -26,7 +26,8 @@ async fn channel(url: &str, tls: &TlsFiles) -> Channel {
 /// A coordinator certificate issued by an intermediate CA that the federation CA signed; the
 /// certificate file holds the leaf then the intermediate, as a CDG's PKI delivers it.
 fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
-    let root_key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
+    let root_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
     let root =
         rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), root_key)
             .unwrap();
@@ -46,7 +47,10 @@ fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
     std::fs::create_dir_all(&ca_dir).unwrap();
     std::fs::write(ca_dir.join("ca.pem"), intermediate.pem()).unwrap();
     std::fs::write(ca_dir.join("ca.key"), key.serialize_pem()).unwrap();
-    let (cert, leaf_key) = (dir.join("coordinator-int.pem"), dir.join("coordinator-int.key"));
+    let (cert, leaf_key) = (
+        dir.join("coordinator-int.pem"),
+        dir.join("coordinator-int.key"),
+    );
     cdg_certs_dev::issue_leaf(
         &ca_dir,
         Principal::new(Role::Coordinator, Cdg::Nord),
@@ -103,7 +107,8 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
     let coordinator = identity(&pki, Principal::new(Role::Coordinator, Cdg::Nord));
 
     // grpc.health.v1: SERVING, overall and for the node's service.
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel(&url, &coordinator).await);
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(channel(&url, &coordinator).await);
     for service in ["", NODE_SERVICE] {
         let status = health
             .check(tonic_health::pb::HealthCheckRequest {
@@ -147,7 +152,10 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
     // One answer and one refusal, then the metrics endpoint counts them.
     let mut client = NodeServiceClient::new(channel(&url, &coordinator).await);
     let q = with_filters(query("agents", &["sexe"]), year_filter());
-    client.execute(approved(&pki, Cdg::Aisne, q.clone())).await.unwrap();
+    client
+        .execute(approved(&pki, Cdg::Aisne, q.clone()))
+        .await
+        .unwrap();
     let err = client.execute(cdg_tests::execute(q)).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::PermissionDenied);
     let text = http_get(metrics_addr, "/metrics").await;
@@ -159,8 +167,15 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
     ] {
         assert!(text.contains(line), "missing {line} in:\n{text}");
     }
-    assert!(!text.contains("cdg_node_cells_released_total 0\n"), "{text}");
-    assert!(http_get(metrics_addr, "/").await.starts_with("HTTP/1.1 404"));
+    assert!(
+        !text.contains("cdg_node_cells_released_total 0\n"),
+        "{text}"
+    );
+    assert!(
+        http_get(metrics_addr, "/")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
 
     // A coordinator certificate from an intermediate CA is accepted.
     let from_intermediate = from_intermediate(&pki, dir.path());
