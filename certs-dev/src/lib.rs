@@ -133,7 +133,7 @@ urn:cdg-hdf:<role>:<cdg>, with <role> one of node, coordinator, director,
 charge-de-mission and <cdg> one of 02, 59, 60, 62, 80.
 
   ca.pem / ca.key                          federation CA (trust anchor of every member)
-  node-XX.pem / node-XX.key                node of CDG XX (server; localhost, 127.0.0.1)
+  node-XX.pem / node-XX.key                node of CDG XX (server; localhost, 127.0.0.1, observatoire.cdgXX.fr)
   director-XX.pem / director-XX.key        director of CDG XX (client)
   coordinator.pem / coordinator.key        coordinator, CDG 59 (server and client)
   charge-de-mission.pem / .key             charge.e de mission, CDG 59 (client)

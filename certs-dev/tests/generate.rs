@@ -67,7 +67,12 @@ fn generated_pki_is_complete_and_correct() {
             Role::Coordinator | Role::Director | Role::ChargeDeMission
         );
         if server {
-            assert_eq!(dns, vec!["localhost".to_string()], "{}", p.uri());
+            // localhost, and the host name of deploy/compose.yaml's examples.
+            let host = match p.role {
+                Role::Coordinator => "coordinateur.cdg59.fr".to_string(),
+                _ => format!("observatoire.cdg{}.fr", p.cdg.code()),
+            };
+            assert_eq!(dns, vec!["localhost".to_string(), host], "{}", p.uri());
             assert_eq!(ips, vec![vec![127, 0, 0, 1]], "{}", p.uri());
         } else {
             assert!(dns.is_empty() && ips.is_empty(), "{}", p.uri());
