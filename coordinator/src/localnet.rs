@@ -249,21 +249,8 @@ impl LocalNet {
     ) -> anyhow::Result<Vec<(Cdg, String)>> {
         let mut ready_files = Vec::new();
         for (cdg, name) in nodes {
-            let ready = self.work.join("run").join(format!("{name}.addr"));
-            let _ = std::fs::remove_file(&ready);
-            let config = self.work.join(format!("{name}.toml"));
-            self.supervisor.spawn(
-                name,
-                &self.node_bin,
-                &[
-                    "serve",
-                    "--config",
-                    &config.display().to_string(),
-                    "--ready-file",
-                    &ready.display().to_string(),
-                ],
-                &self.work.join("logs").join(format!("{name}.log")),
-            )?;
+            let bin = self.node_bin.clone();
+            let ready = self.serve(name, &bin)?;
             ready_files.push((*cdg, name, ready));
         }
         let mut addresses = Vec::new();
@@ -283,13 +270,28 @@ impl LocalNet {
         name: &str,
         nodes: &[(Cdg, String)],
     ) -> anyhow::Result<String> {
-        let config = self.work.join(format!("{name}.toml"));
-        std::fs::write(&config, coordinator_config(name, nodes))?;
+        std::fs::write(
+            self.work.join(format!("{name}.toml")),
+            coordinator_config(name, nodes),
+        )?;
+        let bin = self.coordinator_bin.clone();
+        let ready = self.serve(name, &bin)?;
+        let addr = self
+            .supervisor
+            .wait_ready(name, &ready, Duration::from_secs(30))
+            .await?;
+        Ok(format!("https://{addr}"))
+    }
+
+    /// Spawns `bin serve` with the configuration `WORK/name.toml`, its log in `WORK/logs`;
+    /// returns the ready file it will write its address to.
+    fn serve(&mut self, name: &str, bin: &Path) -> anyhow::Result<PathBuf> {
         let ready = self.work.join("run").join(format!("{name}.addr"));
         let _ = std::fs::remove_file(&ready);
+        let config = self.work.join(format!("{name}.toml"));
         self.supervisor.spawn(
             name,
-            &self.coordinator_bin,
+            bin,
             &[
                 "serve",
                 "--config",
@@ -299,11 +301,7 @@ impl LocalNet {
             ],
             &self.work.join("logs").join(format!("{name}.log")),
         )?;
-        let addr = self
-            .supervisor
-            .wait_ready(name, &ready, Duration::from_secs(30))
-            .await?;
-        Ok(format!("https://{addr}"))
+        Ok(ready)
     }
 
     /// The client-side description of a running network (`network.json`).

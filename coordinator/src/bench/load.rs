@@ -68,7 +68,6 @@ async fn connect(
 /// What one level of concurrency measured.
 struct Level {
     clients: usize,
-    answered: usize,
     errors: usize,
     first_error: Option<String>,
     elapsed: Duration,
@@ -140,7 +139,6 @@ pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow
         let rss_mib = pid.and_then(memory_mib).map_or(0.0, |m| m.0);
         levels.push(Level {
             clients,
-            answered: latencies.len(),
             errors,
             first_error,
             elapsed,
@@ -156,7 +154,7 @@ pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow
     );
     let mut at_16 = None;
     for l in &levels {
-        let qps = l.answered as f64 / l.elapsed.as_secs_f64();
+        let qps = l.latencies.len() as f64 / l.elapsed.as_secs_f64();
         let p99 = l.latencies.percentile(99.0);
         if l.clients == 16 {
             at_16 = Some((qps, p99));
@@ -165,7 +163,7 @@ pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow
             t,
             "| {} | {} | {qps:.0} | {} | {} | {}{} | {:.0} MiB |",
             l.clients,
-            l.answered,
+            l.latencies.len(),
             ms(l.latencies.p50()),
             ms(p99),
             l.errors,
