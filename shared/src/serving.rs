@@ -72,10 +72,13 @@ pub async fn discovery(
     reporter
         .set_service_status(service, tonic_health::ServingStatus::Serving)
         .await;
+    // The contract's file describes both services; list only the one this server offers.
     let builder = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(service)
+            .with_service_name("grpc.health.v1.Health")
     };
     let v1 = builder().build_v1().context("server reflection")?;
     let v1alpha = builder().build_v1alpha().context("server reflection")?;

@@ -148,6 +148,10 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
     for expected in [NODE_SERVICE, "grpc.health.v1.Health"] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
+    assert!(
+        !names.iter().any(|n| n.contains("CoordinatorService")),
+        "a node lists only what it serves: {names:?}"
+    );
 
     // One answer and one refusal, then the metrics endpoint counts them.
     let mut client = NodeServiceClient::new(channel(&url, &coordinator).await);
@@ -214,4 +218,34 @@ fn rustls_pem(path: &Path) -> Vec<u8> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     CertificateDer::from_pem_file(path).unwrap().to_vec()
+}
+
+/// The tool an IT team would reach for: grpcurl (installed from PyPI by the script when it is
+/// not on PATH) lists the node's services and finds it SERVING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_lists_a_node_and_finds_it_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = cdg_tests::pki(&dir.path().join("pki"));
+    let (config, _) = prepare_node(dir.path(), &pki, Cdg::Aisne);
+    let node = start_node(config).await;
+    let coordinator = identity(&pki, Principal::new(Role::Coordinator, Cdg::Nord));
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/grpcurl-check.sh");
+    let out = tokio::process::Command::new("bash")
+        .arg(script)
+        .arg(node.url().trim_start_matches("https://"))
+        .arg(NODE_SERVICE)
+        .args([&coordinator.ca, &coordinator.cert, &coordinator.key])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"SERVING\""), "{stdout}");
+    assert!(stdout.contains("grpc.health.v1.Health"), "{stdout}");
+    node.stop().await;
 }
