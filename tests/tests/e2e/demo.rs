@@ -33,6 +33,13 @@ fn demo_runs_a_study_end_to_end_and_exits_zero() {
         );
     }
     assert_eq!(stdout.matches("a répondu").count(), 5, "{stdout}");
+    // The nodes' logs are plain text a log reader can grep: one line per answer, no colours.
+    let log = std::fs::read_to_string(dir.path().join("logs/node-62.log")).unwrap();
+    assert!(log.contains("query answered"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "terminal colours in a log file:\n{log}"
+    );
     // Running it again reuses the certificates instead of overwriting them.
     let ca = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
     let again = Command::new(binary("cdg"))
