@@ -60,21 +60,22 @@ impl Drop for Running {
     }
 }
 
-/// Installs the crypto provider (idempotent) and returns a fresh PKI in `dir`.
-pub fn pki(dir: &Path) -> PkiLayout {
-    cdg_shared::tls::install_crypto_provider();
-    cdg_certs_dev::generate(dir, &cdg_certs_dev::Options::default())
-        .expect("generating the test PKI")
+/// A loopback address free at the time of the call, for a server's metrics endpoint.
+pub fn free_address() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("its address")
 }
 
-/// The TLS files of `principal` in `pki`.
-pub fn identity(pki: &PkiLayout, principal: Principal) -> TlsFiles {
-    let leaf = pki.leaf(principal).expect("the PKI has this identity");
-    TlsFiles {
-        ca: pki.ca_cert(),
-        cert: leaf.cert,
-        key: leaf.key,
-    }
+/// The response to `GET path` on a plain-HTTP endpoint (status line, headers and body).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 /// Synthesizes a CDG's data into `dir/csv-XX` and imports it through the real import path into
@@ -154,8 +155,11 @@ where
     }
 }
 
+pub mod pki;
 pub mod process;
 pub mod regional;
+
+pub use pki::{identity, pki};
 
 mod futures_stop {
     use std::future::Future;
@@ -204,7 +208,22 @@ pub async fn start_coordinator(
     nodes: &[(Cdg, String)],
     node_timeout_secs: u64,
 ) -> Running {
-    let config = CoordinatorConfig {
+    start_coordinator_with(coordinator_config(dir, pki, nodes, node_timeout_secs)).await
+}
+
+/// Serves a coordinator in-process with `config`.
+pub async fn start_coordinator_with(config: CoordinatorConfig) -> Running {
+    serve(|listener, stop| cdg_coordinator::server::run(config, listener, stop)).await
+}
+
+/// The configuration of a coordinator knowing `nodes`, its state in `dir/coordinator`.
+pub fn coordinator_config(
+    dir: &Path,
+    pki: &PkiLayout,
+    nodes: &[(Cdg, String)],
+    node_timeout_secs: u64,
+) -> CoordinatorConfig {
+    CoordinatorConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         state_dir: dir.join("coordinator"),
         tls: identity(pki, Principal::new(Role::Coordinator, Cdg::Nord)),
@@ -222,8 +241,7 @@ pub async fn start_coordinator(
             .collect(),
         metrics_listen: None,
         revoked_certificates: Vec::new(),
-    };
-    serve(|listener, stop| cdg_coordinator::server::run(config, listener, stop)).await
+    }
 }
 
 /// A node client presenting `tls`, expecting the node identity of `cdg`.

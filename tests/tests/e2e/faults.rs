@@ -15,7 +15,10 @@ use cdg_shared::proto::v1::{NodeOutcome, StudyResult};
 use cdg_shared::query::{DIFFUSION_COLUMN, REGION};
 use cdg_tests::process::{Misbehaviour, NodeProcess, fake_node};
 use cdg_tests::regional::assert_no_recovery;
-use cdg_tests::{coordinator_client, identity, pki, prepare_node, start_coordinator, start_node};
+use cdg_tests::{
+    coordinator_client, coordinator_config, identity, pki, prepare_node, start_coordinator,
+    start_coordinator_with, start_node,
+};
 
 /// The demo study, asked of `cdgs`, with an optional quorum.
 fn study(cdgs: &[Cdg], quorum: Option<usize>) -> String {
@@ -51,7 +54,10 @@ async fn nodes_killed_before_and_during_a_run_are_named_and_the_quorum_holds() {
         .map(|cdg| NodeProcess::start(dir.path(), prepare_node(dir.path(), &pki, cdg).0))
         .collect();
     let addresses: Vec<(Cdg, String)> = nodes.iter().map(|n| (n.cdg, n.url.clone())).collect();
-    let coordinator = start_coordinator(dir.path(), &pki, &addresses, 30).await;
+    let mut config = coordinator_config(dir.path(), &pki, &addresses, 30);
+    let metrics = cdg_tests::free_address();
+    config.metrics_listen = Some(metrics);
+    let coordinator = start_coordinator_with(config).await;
     let url = coordinator.url();
     let me = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
     let mut client = coordinator_client(&url, &me).await;
@@ -109,6 +115,19 @@ async fn nodes_killed_before_and_during_a_run_are_named_and_the_quorum_holds() {
         assert!((0..batch.num_rows()).all(|r| dep.value(r) == "02" || dep.value(r) == REGION));
     }
     assert_no_recovery(&result);
+
+    // The coordinator's metrics tell the monitoring which nodes it could not reach.
+    let text = cdg_tests::http_get(metrics, "/metrics").await;
+    for line in [
+        "cdg_coordinator_node_reachable{cdg=\"02\"} 1",
+        "cdg_coordinator_node_reachable{cdg=\"60\"} 0",
+        "cdg_coordinator_node_reachable{cdg=\"80\"} 0",
+        "cdg_coordinator_node_outcomes_total{cdg=\"02\",status=\"answered\"} 1",
+        "cdg_coordinator_node_outcomes_total{cdg=\"80\",status=\"unreachable\"} 1",
+        "cdg_coordinator_grpc_requests_total{method=\"/cdg.observatoire.v1.CoordinatorService/SubmitStudy\",outcome=\"Ok\"} 1",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
 
     // With a quorum of 2, one answering département is not enough: the run fails, naming
     // what is missing.

@@ -1,16 +1,16 @@
 //! What a CDG's IT team relies on to run a node: the standard health and reflection services,
 //! the metrics endpoint, certificates from an intermediate CA, and revoked certificates refused.
 
-use std::path::Path;
-
-use cdg_certs_dev::{PkiLayout, Validity};
+use cdg_certs_dev::Validity;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::DescribeRequest;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
 use cdg_shared::tls::TlsFiles;
-use cdg_tests::{approved, identity, prepare_node, query, start_node, with_filters, year_filter};
+use cdg_tests::{
+    approved, http_get, identity, prepare_node, query, start_node, with_filters, year_filter,
+};
 use tonic::transport::Channel;
 
 const NODE_SERVICE: &str = "cdg.observatoire.v1.NodeService";
@@ -21,62 +21,6 @@ async fn channel(url: &str, tls: &TlsFiles) -> Channel {
         .connect()
         .await
         .expect("mTLS connection")
-}
-
-/// A coordinator certificate issued by an intermediate CA that the federation CA signed; the
-/// certificate file holds the leaf then the intermediate, as a CDG's PKI delivers it.
-fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
-    let root_key =
-        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
-    let root =
-        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), root_key)
-            .unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-        rcgen::KeyUsagePurpose::DigitalSignature,
-    ];
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "CDG 59 AC intermédiaire");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let intermediate = params.signed_by(&key, &root).unwrap();
-    let ca_dir = dir.join("intermediate");
-    std::fs::create_dir_all(&ca_dir).unwrap();
-    std::fs::write(ca_dir.join("ca.pem"), intermediate.pem()).unwrap();
-    std::fs::write(ca_dir.join("ca.key"), key.serialize_pem()).unwrap();
-    let (cert, leaf_key) = (
-        dir.join("coordinator-int.pem"),
-        dir.join("coordinator-int.key"),
-    );
-    cdg_certs_dev::issue_leaf(
-        &ca_dir,
-        Principal::new(Role::Coordinator, Cdg::Nord),
-        &cert,
-        &leaf_key,
-        Validity::starting_an_hour_ago(30).unwrap(),
-    )
-    .unwrap();
-    let chain = std::fs::read_to_string(&cert).unwrap() + &intermediate.pem();
-    std::fs::write(&cert, chain).unwrap();
-    TlsFiles {
-        ca: pki.ca_cert(),
-        cert,
-        key: leaf_key,
-    }
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,13 +38,10 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
         Validity::starting_an_hour_ago(30).unwrap(),
     )
     .unwrap();
-    let der = rustls_pem(&revoked_cert);
+    let der = cdg_tests::pki::leaf_der(&revoked_cert);
     let (serial, _) = cdg_shared::revocation::identifiers(&der);
     config.revoked_certificates = vec![serial];
-    let metrics_addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let metrics_addr = cdg_tests::free_address();
     config.metrics_listen = Some(metrics_addr);
     let node = start_node(config).await;
     let url = node.url();
@@ -182,7 +123,7 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
     );
 
     // A coordinator certificate from an intermediate CA is accepted.
-    let from_intermediate = from_intermediate(&pki, dir.path());
+    let from_intermediate = cdg_tests::pki::from_intermediate(&pki, dir.path());
     let mut client = NodeServiceClient::new(channel(&url, &from_intermediate).await);
     let described = client
         .describe(DescribeRequest {
@@ -212,12 +153,6 @@ async fn a_node_offers_health_reflection_metrics_and_refuses_revoked_certificate
         .await
         .expect("still serving");
     node.stop().await;
-}
-
-fn rustls_pem(path: &Path) -> Vec<u8> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::from_pem_file(path).unwrap().to_vec()
 }
 
 /// The tool an IT team would reach for: grpcurl (installed from PyPI by the script when it is

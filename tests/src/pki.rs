@@ -1,0 +1,79 @@
+//! The development PKI of the tests, and certificates a CDG's own PKI might issue.
+
+use std::path::Path;
+
+use cdg_certs_dev::{PkiLayout, Validity};
+use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
+use cdg_shared::tls::TlsFiles;
+
+/// Installs the crypto provider (idempotent) and returns a fresh PKI in `dir`.
+pub fn pki(dir: &Path) -> PkiLayout {
+    cdg_shared::tls::install_crypto_provider();
+    cdg_certs_dev::generate(dir, &cdg_certs_dev::Options::default())
+        .expect("generating the test PKI")
+}
+
+/// The TLS files of `principal` in `pki`.
+pub fn identity(pki: &PkiLayout, principal: Principal) -> TlsFiles {
+    let leaf = pki.leaf(principal).expect("the PKI has this identity");
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert: leaf.cert,
+        key: leaf.key,
+    }
+}
+
+/// A coordinator certificate issued by an intermediate CA that the federation CA signed; the
+/// certificate file holds the leaf then the intermediate, as a CDG's PKI delivers it.
+pub fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
+    let root_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
+    let root =
+        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), root_key)
+            .unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "CDG 59 AC intermédiaire");
+    let key = rcgen::KeyPair::generate().unwrap();
+    let intermediate = params.signed_by(&key, &root).unwrap();
+    let ca_dir = dir.join("intermediate");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::write(ca_dir.join("ca.pem"), intermediate.pem()).unwrap();
+    std::fs::write(ca_dir.join("ca.key"), key.serialize_pem()).unwrap();
+    let (cert, leaf_key) = (
+        dir.join("coordinator-int.pem"),
+        dir.join("coordinator-int.key"),
+    );
+    cdg_certs_dev::issue_leaf(
+        &ca_dir,
+        Principal::new(Role::Coordinator, Cdg::Nord),
+        &cert,
+        &leaf_key,
+        Validity::starting_an_hour_ago(30).unwrap(),
+    )
+    .unwrap();
+    let chain = std::fs::read_to_string(&cert).unwrap() + &intermediate.pem();
+    std::fs::write(&cert, chain).unwrap();
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert,
+        key: leaf_key,
+    }
+}
+
+/// The first certificate of a PEM file, DER-encoded.
+pub fn leaf_der(path: &Path) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(path)
+        .expect("a PEM certificate")
+        .to_vec()
+}
