@@ -10,6 +10,7 @@ use cdg_node::ingest::{Encoding, Format, ImportOptions, ReadOptions};
 use cdg_node::store::Store;
 use cdg_node::synth::{self, SynthSpec};
 use cdg_shared::cdg::Cdg;
+use cdg_shared::identity::{Principal, Role};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -105,6 +106,17 @@ enum Command {
         /// Also write the figures as the "Disclosure control" section of this Markdown file.
         #[arg(long)]
         record: Option<PathBuf>,
+    },
+    /// Check a certificate against the federation's identity scheme (URI SAN, key usage, chain,
+    /// host name, key, validity, deny list) and print what it would be authorized to do. With
+    /// --config, checks the node's own tls.cert against its tls.ca, tls.key, CDG and deny list.
+    /// Exits 1 when the certificate is not usable.
+    CheckCertificate {
+        /// Node configuration file whose certificate to check.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        check: cdg_shared::certcheck::CheckArgs,
     },
     /// Print the data dictionary (Markdown): datasets, columns, allowed values, dimensions,
     /// measures.
@@ -354,6 +366,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("recorded in {}", path.display());
             }
             Ok(())
+        }
+        Command::CheckCertificate { config, check } => {
+            let configured = match config {
+                Some(path) => {
+                    let config = NodeConfig::load(&path)?;
+                    Some(cdg_shared::certcheck::Configured {
+                        revoked: config.revocation()?,
+                        expected: Principal::new(Role::Node, config.cdg),
+                        tls: config.tls,
+                    })
+                }
+                None => None,
+            };
+            cdg_shared::certcheck::run(check, configured).map_err(anyhow::Error::msg)
         }
         Command::Catalogue => {
             print!("{}", catalogue::data_dictionary());

@@ -30,10 +30,7 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()> + Send,
     clock: Clock,
 ) -> anyhow::Result<()> {
-    let revoked = Arc::new(
-        cdg_shared::revocation::Revocation::parse(&config.revoked_certificates)
-            .map_err(anyhow::Error::msg)?,
-    );
+    let revoked = Arc::new(config.revocation()?);
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_node");
     let node_metrics = crate::metrics::NodeMetrics::default();
     node_metrics.register(&mut metrics);

@@ -5,6 +5,7 @@ pub mod arrow_ipc;
 pub mod audit;
 pub mod bench;
 pub mod cdg;
+pub mod certcheck;
 pub mod guard;
 pub mod identity;
 pub mod logging;

@@ -28,6 +28,17 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
+    /// Check a certificate against the federation's identity scheme (URI SAN, key usage, chain,
+    /// host name, key, validity, deny list) and print what it would be authorized to do. With
+    /// --config, checks the coordinator's own tls.cert against its tls.ca, tls.key and deny
+    /// list. Exits 1 when the certificate is not usable.
+    CheckCertificate {
+        /// Coordinator configuration file whose certificate to check.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        check: cdg_shared::certcheck::CheckArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,6 +46,7 @@ fn main() -> ExitCode {
     cdg_shared::logging::init("info");
     let result = match Cli::parse().command {
         Command::Serve { config, ready_file } => serve(config, ready_file),
+        Command::CheckCertificate { config, check } => check_certificate(config, check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,4 +69,23 @@ fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
         let listener = cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
         cdg_coordinator::server::serve(coordinator, config, listener, stop).await
     })
+}
+
+fn check_certificate(
+    config: Option<PathBuf>,
+    check: cdg_shared::certcheck::CheckArgs,
+) -> anyhow::Result<()> {
+    use cdg_shared::identity::{Principal, Role};
+    let configured = match config {
+        Some(path) => {
+            let config = CoordinatorConfig::load(&path)?;
+            Some(cdg_shared::certcheck::Configured {
+                revoked: config.revocation()?,
+                expected: Principal::new(Role::Coordinator, cdg_shared::cdg::Cdg::Nord),
+                tls: config.tls,
+            })
+        }
+        None => None,
+    };
+    cdg_shared::certcheck::run(check, configured).map_err(anyhow::Error::msg)
 }

@@ -89,6 +89,12 @@ impl Default for Limits {
 pub type ConfigError = SettingsError;
 
 impl NodeConfig {
+    /// The deny list of `revoked_certificates` (checked when the configuration loads).
+    pub fn revocation(&self) -> anyhow::Result<cdg_shared::revocation::Revocation> {
+        cdg_shared::revocation::Revocation::parse(&self.revoked_certificates)
+            .map_err(anyhow::Error::msg)
+    }
+
     /// The record-key secret's file: the configured one, or the default beside the database.
     pub fn record_key_path(&self) -> PathBuf {
         self.record_key

@@ -134,12 +134,17 @@ fn compose_and_systemd_commands_name_real_binaries_and_flags() {
     assert_eq!(checked, 3, "certs, node and coordinator commands");
     for unit in ["cdg-node.service", "cdg-coordinator.service"] {
         let text = std::fs::read_to_string(deploy().join("systemd").join(unit)).unwrap();
-        let exec = text
+        let commands: Vec<&str> = text
             .lines()
-            .find_map(|l| l.strip_prefix("ExecStart="))
-            .unwrap();
-        let argv: Vec<String> = exec.split(' ').map(str::to_string).collect();
-        check_command(&argv, unit);
+            .filter_map(|l| l.split_once('='))
+            .filter(|(key, _)| key.starts_with("Exec"))
+            .map(|(_, command)| command)
+            .collect();
+        assert_eq!(commands.len(), 2, "{unit}: check-certificate, then serve");
+        for exec in commands {
+            let argv: Vec<String> = exec.split(' ').map(str::to_string).collect();
+            check_command(&argv, unit);
+        }
         for required in [
             "ProtectSystem=strict",
             "ReadWritePaths=/var/lib/",

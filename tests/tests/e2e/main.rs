@@ -3,6 +3,7 @@
 
 mod approvals;
 mod attacks;
+mod certificates;
 mod crash;
 mod demo;
 mod deploy;

@@ -91,6 +91,10 @@ enum Command {
     /// centralized, a node under load, scale-out to 100 nodes, end to end, import) and write
     /// the figures to BENCHMARKS.md. Takes about 15 minutes with every section.
     Bench(BenchArgs),
+    /// Check a certificate file against the federation's identity scheme (URI SAN, key usage,
+    /// chain, host name, key, validity) and print what its holder would be authorized to do.
+    /// Exits 1 when the certificate is not usable.
+    CheckCertificate(cdg_shared::certcheck::CheckArgs),
 }
 
 #[derive(Args)]
@@ -294,6 +298,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed,
             })
             .await
+        }
+        Command::CheckCertificate(args) => {
+            cdg_shared::certcheck::run(args, None).map_err(anyhow::Error::msg)
         }
         Command::Bench(a) => {
             let sections = if a.only.is_empty() {
