@@ -184,3 +184,58 @@ async fn grpcurl_lists_a_node_and_finds_it_serving() {
     assert!(stdout.contains("grpc.health.v1.Health"), "{stdout}");
     node.stop().await;
 }
+
+/// A change of CA, as deploy/README.md describes it: with both CAs in its bundle, a node whose
+/// certificate is still from the old CA accepts a coordinator already on the new one and the
+/// approvals of directors of either; a coordinator of a third CA stays out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_ca_rotation_a_node_trusting_both_cas_accepts_members_of_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = cdg_tests::pki(&dir.path().join("old"));
+    let new = cdg_tests::pki(&dir.path().join("new"));
+    let bundle = dir.path().join("bundle.pem");
+    let both = std::fs::read_to_string(old.ca_cert()).unwrap()
+        + &std::fs::read_to_string(new.ca_cert()).unwrap();
+    std::fs::write(&bundle, both).unwrap();
+    let (mut config, _) = prepare_node(dir.path(), &old, Cdg::Aisne);
+    config.tls.ca = bundle.clone();
+    let node = start_node(config).await;
+    let url = node.url();
+
+    let q = with_filters(query("agents", &["sexe"]), year_filter());
+    for (pki, who) in [(&old, "old"), (&new, "new")] {
+        let coordinator = TlsFiles {
+            ca: bundle.clone(),
+            ..identity(pki, Principal::new(Role::Coordinator, Cdg::Nord))
+        };
+        let mut client = NodeServiceClient::new(channel(&url, &coordinator).await);
+        for directors in [&old, &new] {
+            client
+                .execute(approved(directors, Cdg::Aisne, q.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("coordinator of the {who} CA: {e}"));
+        }
+    }
+    let stranger = cdg_tests::pki(&dir.path().join("stranger"));
+    let outsider = TlsFiles {
+        ca: bundle,
+        ..identity(&stranger, Principal::new(Role::Coordinator, Cdg::Nord))
+    };
+    // Refused at the handshake, or at the first call when the TLS stack reports it late.
+    if let Ok(channel) = outsider
+        .client_endpoint(&url, Principal::new(Role::Node, Cdg::Aisne))
+        .unwrap()
+        .connect()
+        .await
+    {
+        let err = NodeServiceClient::new(channel)
+            .describe(DescribeRequest {
+                protocol_version: PROTOCOL_VERSION,
+            })
+            .await
+            .expect_err("a coordinator of a CA outside the bundle is refused");
+        // A TLS alert from the node, not an answer of its service.
+        assert!(format!("{err:?}").contains("alert"), "{err:?}");
+    }
+    node.stop().await;
+}
