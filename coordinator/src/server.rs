@@ -7,7 +7,6 @@ use anyhow::Context;
 use cdg_shared::identity::Role;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorServiceServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 use crate::config::CoordinatorConfig;
 use crate::coordinator::Coordinator;
@@ -61,7 +60,7 @@ pub async fn serve(
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(cdg_shared::serving::incoming(listener), shutdown)
         .await
         .context("serving")?;
     tracing::info!("coordinator stopped");

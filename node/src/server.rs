@@ -7,7 +7,6 @@ use anyhow::Context;
 use cdg_shared::identity::Role;
 use cdg_shared::proto::v1::node_service_server::NodeServiceServer;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 use crate::config::NodeConfig;
 use crate::service::{Clock, NodeServiceImpl, system_clock};
@@ -84,7 +83,7 @@ pub async fn run_with_clock(
         .add_service(reflection)
         .add_service(reflection_alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        .serve_with_incoming_shutdown(cdg_shared::serving::incoming(listener), shutdown)
         .await
         .context("serving")?;
     tracing::info!("node stopped");

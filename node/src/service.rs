@@ -325,9 +325,16 @@ impl NodeService for NodeServiceImpl {
             audit: self.audit.clone(),
             seen: Some(Seen::of(caller, &req)),
         };
+        let received = std::time::Instant::now();
         let outcome = self.answer(caller, req, token).await;
         let seen = watch.seen.take().expect("seen until the answer");
+        let answered = received.elapsed();
         self.audit.record(&seen, &outcome).await?;
+        tracing::debug!(
+            answer_ms = answered.as_secs_f64() * 1000.0,
+            audit_ms = (received.elapsed() - answered).as_secs_f64() * 1000.0,
+            "execute done"
+        );
         match &outcome {
             Ok(r) => self.metrics.answered(r.cells_released, r.cells_suppressed),
             Err(e) => self.metrics.refused(&e.rule()),

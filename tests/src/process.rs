@@ -178,10 +178,7 @@ pub async fn fake_node(
             cdg_shared::serving::mtls_server(&tls, Default::default(), |_| Ok(()))?;
         server
             .add_service(service)
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                stop,
-            )
+            .serve_with_incoming_shutdown(cdg_shared::serving::incoming(listener), stop)
             .await?;
         Ok(())
     })
