@@ -1,6 +1,7 @@
 //! A CDG's node: keeps the CDG's HR data in its own DuckDB file and answers only aggregated,
 //! disclosure-controlled queries, over gRPC with mutual TLS, to the federation's coordinator.
 
+pub mod answers;
 pub mod approval;
 pub mod audit;
 pub mod bench;

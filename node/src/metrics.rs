@@ -16,6 +16,7 @@ pub struct NodeMetrics {
     refusals: Family<RuleLabels, Counter>,
     released: Counter,
     suppressed: Counter,
+    reused: Counter,
 }
 
 impl NodeMetrics {
@@ -36,6 +37,12 @@ impl NodeMetrics {
             "Cells withheld (secret) in answers",
             self.suppressed.clone(),
         );
+        r.register(
+            "answers_reused",
+            "Answers given again from the answer cache (a repeated query; the budget, overlap \
+             watch and audit log still see it)",
+            self.reused.clone(),
+        );
     }
 
     pub fn refused(&self, rule: &str) {
@@ -44,6 +51,10 @@ impl NodeMetrics {
                 rule: rule.to_string(),
             })
             .inc();
+    }
+
+    pub fn reused(&self) {
+        self.reused.inc();
     }
 
     pub fn answered(&self, released: u32, suppressed: u32) {

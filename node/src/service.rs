@@ -15,6 +15,7 @@ use cdg_shared::query::AggregateQuery;
 use cdg_shared::tls::peer_principal;
 use tonic::{Request, Response, Status};
 
+use crate::answers::{Answer, AnswerCache};
 use crate::approval::ApprovalCheck;
 use crate::audit::{NodeAudit, Seen};
 use crate::bounds;
@@ -50,6 +51,7 @@ pub struct NodeServiceImpl {
     /// while the node runs).
     policy_version: String,
     metrics: NodeMetrics,
+    answers: Arc<AnswerCache>,
 }
 
 /// Watches one Execute: if its future is dropped before the end (the coordinator cancelled
@@ -95,6 +97,7 @@ impl NodeServiceImpl {
         NodeServiceImpl {
             policy_version: bounds::policy_version(&bounds::published_policy(&config.policy)),
             perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
+            answers: Arc::new(AnswerCache::new(config.limits.answer_cache_entries)),
             config,
             store,
             clock,
@@ -191,37 +194,38 @@ impl NodeServiceImpl {
         let today = (self.clock)().to_string();
         let query_digest = query_digest(&query);
         let checked = started.elapsed();
-        let (released, versions, secret_bounds) = self
+        let cache = self.answers.clone();
+        let (answer, reused) = self
             .blocking(move |store| {
                 cancel::with_token(token, || {
-                    let released = release::answer(store, &compiled, &policy, &perturbation)?;
+                    let (answer, reused) = match cache.get(&query_digest) {
+                        Some(answer) => (answer, true),
+                        None => {
+                            let answer =
+                                Arc::new(compute(store, &compiled, &policy, &perturbation)?);
+                            cache.put(&query_digest, answer.clone());
+                            (answer, false)
+                        }
+                    };
                     store.record_release(
                         &Release {
                             analyst: &analyst,
                             day: &today,
                             dataset: compiled.dataset.name,
                             query: &query_digest,
-                            cells: released.released,
-                            small_groups: &released.small_groups,
+                            cells: answer.released.released,
+                            small_groups: &answer.released.small_groups,
                         },
                         &policy,
                     )?;
-                    // The versions the answer was computed on: the dataset's and those it joins.
-                    let reads = compiled.dataset.reads();
-                    let versions: Vec<DataVersion> = store
-                        .data_versions()?
-                        .into_iter()
-                        .filter(|v| reads.contains(&v.dataset.as_str()))
-                        .collect();
-                    let years = versions
-                        .iter()
-                        .filter(|v| v.dataset == compiled.dataset.name)
-                        .count();
-                    let secret_bounds = bounds::secret_bounds(&compiled, &policy, years);
-                    Ok((released, versions, secret_bounds))
+                    Ok((answer, reused))
                 })
             })
             .await?;
+        if reused {
+            self.metrics.reused();
+        }
+        let released = &answer.released;
         let computed = started.elapsed() - checked;
         let arrow_ipc = arrow_ipc::encode(&released.schema, std::slice::from_ref(&released.batch))
             .map_err(NodeError::from)?;
@@ -244,6 +248,7 @@ impl NodeServiceImpl {
         tracing::info!(
             released = released.released,
             suppressed = released.suppressed,
+            reused,
             checks_ms = checked.as_secs_f64() * 1000.0,
             store_ms = computed.as_secs_f64() * 1000.0,
             "query answered"
@@ -252,9 +257,9 @@ impl NodeServiceImpl {
             arrow_ipc,
             cells_released: released.released,
             cells_suppressed: released.suppressed,
-            data_versions: versions,
+            data_versions: answer.versions.clone(),
             policy_version: self.policy_version.clone(),
-            secret_bounds,
+            secret_bounds: answer.secret_bounds.clone(),
             measure_ranges,
         })
     }
@@ -268,6 +273,33 @@ impl NodeServiceImpl {
             .await
             .map_err(|e| NodeError::Internal(format!("worker task failed: {e}")))?
     }
+}
+
+/// Computes the answer to `compiled`, with the data versions it was computed on.
+fn compute(
+    store: &Store,
+    compiled: &compile::CompiledQuery,
+    policy: &PolicyConfig,
+    perturbation: &Perturbation,
+) -> Result<Answer, NodeError> {
+    let released = release::answer(store, compiled, policy, perturbation)?;
+    // The versions the answer was computed on: the dataset's and those it joins.
+    let reads = compiled.dataset.reads();
+    let versions: Vec<DataVersion> = store
+        .data_versions()?
+        .into_iter()
+        .filter(|v| reads.contains(&v.dataset.as_str()))
+        .collect();
+    let years = versions
+        .iter()
+        .filter(|v| v.dataset == compiled.dataset.name)
+        .count();
+    let secret_bounds = bounds::secret_bounds(compiled, policy, years);
+    Ok(Answer {
+        released,
+        versions,
+        secret_bounds,
+    })
 }
 
 /// The overlap watch's name for a query: a digest of it as asked.

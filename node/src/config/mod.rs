@@ -74,6 +74,9 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Most values in one IN filter.
     pub max_filter_values: usize,
+    /// Answers kept to give again when the same query comes back (0: none). The approvals,
+    /// budget, overlap watch and audit log still see every request.
+    pub answer_cache_entries: usize,
 }
 
 impl Default for Limits {
@@ -81,6 +84,7 @@ impl Default for Limits {
         Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_filter_values: 64,
+            answer_cache_entries: 256,
         }
     }
 }
