@@ -68,7 +68,8 @@ pub async fn run_step(program: &Path, args: &[String]) -> anyhow::Result<String>
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// A node's configuration file; `policy_extra` lines go into its `[policy]` table.
+/// A node's configuration file; `policy_extra` lines go into its `[policy]` table and may
+/// end with tables of their own (e.g. `[limits]`).
 fn node_config(cdg: Cdg, name: &str, policy_extra: &str) -> String {
     let c = cdg.code();
     format!(
@@ -206,9 +207,9 @@ impl LocalNet {
         Ok(config)
     }
 
-    /// Removes node `name`'s database and its write-ahead log, if any.
+    /// Removes node `name`'s database, its write-ahead log and its ledger, if any.
     pub fn remove_database(&self, name: &str) {
-        for suffix in ["duckdb", "duckdb.wal"] {
+        for suffix in ["duckdb", "duckdb.wal", "duckdb.ledger"] {
             let _ = std::fs::remove_file(self.work.join("data").join(format!("{name}.{suffix}")));
         }
     }

@@ -101,28 +101,41 @@ impl Supervisor {
 
     /// Stops every child: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop_all(&mut self, grace: Duration) {
-        for c in &self.children {
-            if let Some(pid) = c.child.id() {
-                let pid = nix::unistd::Pid::from_raw(pid as i32);
-                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let children = std::mem::take(&mut self.children);
+        stop(children, grace).await;
+    }
+
+    /// Stops the child `name` as [`Supervisor::stop_all`] does, leaving the others running.
+    pub async fn stop(&mut self, name: &str, grace: Duration) {
+        let (these, others) = std::mem::take(&mut self.children)
+            .into_iter()
+            .partition(|c| c.name == name);
+        self.children = others;
+        stop(these, grace).await;
+    }
+}
+
+async fn stop(mut children: Vec<Supervised>, grace: Duration) {
+    for c in &children {
+        if let Some(pid) = c.child.id() {
+            let pid = nix::unistd::Pid::from_raw(pid as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
+    for c in &mut children {
+        match tokio::time::timeout(grace, c.child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => {
+                eprintln!("{} stopped with {status}; see {}", c.name, c.log.display())
+            }
+            _ => {
+                eprintln!(
+                    "{} did not stop within {} s: killed",
+                    c.name,
+                    grace.as_secs()
+                );
+                let _ = c.child.kill().await;
             }
         }
-        for c in &mut self.children {
-            match tokio::time::timeout(grace, c.child.wait()).await {
-                Ok(Ok(status)) if status.success() => {}
-                Ok(Ok(status)) => {
-                    eprintln!("{} stopped with {status}; see {}", c.name, c.log.display())
-                }
-                _ => {
-                    eprintln!(
-                        "{} did not stop within {} s: killed",
-                        c.name,
-                        grace.as_secs()
-                    );
-                    let _ = c.child.kill().await;
-                }
-            }
-        }
-        self.children.clear();
     }
 }

@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 use super::region::{Region, node_name};
 use super::stats::{Latencies, memory_mib, ms};
 use super::studies::variant;
-use super::{BenchOptions, Report, verdict};
+use super::{BenchOptions, Report, bench_config, verdict};
 use crate::localnet::LocalNet;
 use crate::study::Study;
 
@@ -114,28 +114,22 @@ async fn level(
     Ok((all, errors, first_error, start.elapsed()))
 }
 
-pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow::Result<Report> {
-    let url = region
-        .nodes
-        .iter()
-        .find(|(c, _)| *c == Cdg::Nord)
-        .map(|(_, a)| format!("https://{a}"))
-        .ok_or_else(|| anyhow::anyhow!("no node of CDG 59"))?;
-    let pid = net.supervisor.pid(&node_name(Cdg::Nord));
-    let tls = TlsFiles {
-        ca: net.pki.ca_cert(),
-        cert: net.pki.coordinator_cert(),
-        key: net.pki.coordinator_key(),
-    };
-    let requests = Arc::new(requests(net)?);
+/// The levels of concurrency on the node at `url` (process `pid`), after a warm-up.
+async fn measure(
+    url: &str,
+    pid: Option<u32>,
+    tls: &TlsFiles,
+    requests: &Arc<Vec<ExecuteRequest>>,
+    opts: &BenchOptions,
+) -> anyhow::Result<(Vec<Level>, f64)> {
     // Warm-up: every query once.
-    let (_, errors, first, _) = level(&url, &tls, &requests, 1, 1).await?;
+    let (_, errors, first, _) = level(url, tls, requests, 1, 1).await?;
     anyhow::ensure!(errors == 0, "the node refused the warm-up: {first:?}");
     let mut levels = Vec::new();
     for &clients in &opts.clients {
         eprintln!("load: {clients} clients for {} s...", opts.seconds);
         let (latencies, errors, first_error, elapsed) =
-            level(&url, &tls, &requests, clients, opts.seconds).await?;
+            level(url, tls, requests, clients, opts.seconds).await?;
         let rss_mib = pid.and_then(memory_mib).map_or(0.0, |m| m.0);
         levels.push(Level {
             clients,
@@ -147,38 +141,80 @@ pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow
         });
     }
     let peak = pid.and_then(memory_mib).map_or(0.0, |m| m.1);
+    Ok((levels, peak))
+}
+
+pub async fn run(
+    net: &mut LocalNet,
+    region: &Region,
+    opts: &BenchOptions,
+) -> anyhow::Result<Report> {
+    let name = node_name(Cdg::Nord);
+    let address = region
+        .nodes
+        .iter()
+        .find(|(c, _)| *c == Cdg::Nord)
+        .map(|(_, a)| a.clone())
+        .ok_or_else(|| anyhow::anyhow!("no node of CDG 59"))?;
+    let tls = TlsFiles {
+        ca: net.pki.ca_cert(),
+        cert: net.pki.coordinator_cert(),
+        key: net.pki.coordinator_key(),
+    };
+    let requests = Arc::new(requests(net)?);
+    eprintln!("load: every answer computed (no answer cache)");
+    let pid = net.supervisor.pid(&name);
+    let (computed, peak_computed) =
+        measure(&format!("https://{address}"), pid, &tls, &requests, opts).await?;
+
+    // The same node restarted with its default answer cache: repeated queries reuse answers.
+    eprintln!("load: node 59 restarted with its answer cache");
+    net.supervisor.stop(&name, Duration::from_secs(10)).await;
+    net.write_node_config(Cdg::Nord, &name, &bench_config(true))?;
+    let restarted = net.start_nodes(&[(Cdg::Nord, name.clone())]).await?;
+    let address = &restarted[0].1;
+    let pid = net.supervisor.pid(&name);
+    let (reused, peak_reused) =
+        measure(&format!("https://{address}"), pid, &tls, &requests, opts).await?;
 
     let mut t = String::from(
-        "| clients | answers | queries/s | p50 | p99 | errors | node resident memory |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| answer cache | clients | answers | queries/s | p50 | p99 | errors | node resident memory |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
-    let mut at_16 = None;
-    for l in &levels {
-        let qps = l.latencies.len() as f64 / l.elapsed.as_secs_f64();
-        let p99 = l.latencies.percentile(99.0);
-        if l.clients == 16 {
-            at_16 = Some((qps, p99));
+    let mut at_16 = Vec::new();
+    for (cache, levels) in [("off", &computed), ("on", &reused)] {
+        for l in levels {
+            let qps = l.latencies.len() as f64 / l.elapsed.as_secs_f64();
+            let p99 = l.latencies.percentile(99.0);
+            if l.clients == 16 {
+                at_16.push((cache, qps, p99));
+            }
+            let _ = writeln!(
+                t,
+                "| {cache} | {} | {} | {qps:.0} | {} | {} | {}{} | {:.0} MiB |",
+                l.clients,
+                l.latencies.len(),
+                ms(l.latencies.p50()),
+                ms(p99),
+                l.errors,
+                l.first_error
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
+                l.rss_mib
+            );
         }
-        let _ = writeln!(
-            t,
-            "| {} | {} | {qps:.0} | {} | {} | {}{} | {:.0} MiB |",
-            l.clients,
-            l.latencies.len(),
-            ms(l.latencies.p50()),
-            ms(p99),
-            l.errors,
-            l.first_error
-                .as_ref()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default(),
-            l.rss_mib
-        );
     }
-    let _ = writeln!(t, "\nPeak resident memory of the node: {peak:.0} MiB.");
-    if let Some((qps, p99)) = at_16 {
+    let _ = writeln!(
+        t,
+        "\nPeak resident memory of the node: {peak_computed:.0} MiB without the answer cache, \
+         {peak_reused:.0} MiB with it."
+    );
+    for (cache, qps, p99) in at_16 {
         let _ = writeln!(
             t,
-            "Target at 16 clients: ≥ 300 queries/s with p99 ≤ 100 ms: {qps:.0} queries/s, {}, {}.",
+            "Target at 16 clients (≥ 300 queries/s with p99 ≤ 100 ms), answer cache {cache}: \
+             {qps:.0} queries/s, {}, {}.",
             ms(p99),
             verdict(qps >= 300.0 && p99 <= Duration::from_millis(100))
         );
@@ -190,8 +226,12 @@ pub async fn run(net: &LocalNet, region: &Region, opts: &BenchOptions) -> anyhow
              the coordinator's certificate, each on its own mTLS connection, in a closed loop \
              for {} s per level: the demonstration pack's 7 queries in turn, each Execute \
              carrying the study and the five directors' signed approvals, so every answer goes \
-             through the approval checks, the disclosure-control path and an fsynced audit \
-             entry. Memory is the node's resident set after each level (Linux /proc).",
+             through the approval checks, the daily budget and overlap watch, and an fsynced \
+             audit entry. First with the answer cache off (`limits.answer_cache_entries = 0`: \
+             every answer computed by the disclosure-control path), then with the node \
+             restarted with its default cache (256 answers: a repeated query reuses the answer \
+             computed before, the same bytes). Memory is the node's resident set after each \
+             level (Linux /proc).",
             opts.years, opts.scale, opts.seconds
         ),
         figures: t,

@@ -65,9 +65,17 @@ pub struct Report {
     pub figures: String,
 }
 
-/// A node's policy for the benchmark: the analyst's daily budget of cells raised, since the
-/// benchmark asks the same queries thousands of times.
-pub const BENCH_POLICY: &str = "max_cells_per_analyst_per_day = 1000000000\n";
+/// A node's configuration for the benchmark (see [`LocalNet::load_node`]): the analyst's daily
+/// budget of cells raised, since the benchmark asks the same queries thousands of times; and,
+/// unless `answer_cache`, no answer cache, so that every answer is computed (the node's
+/// default keeps the last 256 answers to give again).
+pub fn bench_config(answer_cache: bool) -> String {
+    let entries = if answer_cache { 256 } else { 0 };
+    format!(
+        "max_cells_per_analyst_per_day = 1000000000\n\n\
+         [limits]\nanswer_cache_entries = {entries}\n"
+    )
+}
 
 /// Runs the sections asked for, printing each report and recording it.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
@@ -100,7 +108,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
                 say(reports.last());
             }
             if wants(Section::Load) {
-                reports.push(load::run(&net, &region, &opts).await?);
+                reports.push(load::run(&mut net, &region, &opts).await?);
                 say(reports.last());
             }
             net.supervisor.stop_all(Duration::from_secs(10)).await;

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use super::federated::submit_approved;
 use super::stats::{Latencies, cpu_time, memory_mib, ms};
 use super::studies::variant;
-use super::{BENCH_POLICY, BenchOptions, Report, timed_run, verdict};
+use super::{BenchOptions, Report, bench_config, timed_run, verdict};
 use crate::client::CoordinatorClient;
 use crate::localnet::{DataSpec, LocalNet};
 
@@ -43,7 +43,7 @@ async fn measure(net: &mut LocalNet, cdgs: &[Cdg], opts: &BenchOptions) -> anyho
             seed: opts.seed,
         };
         let net = &*net;
-        async move { net.load_node(*cdg, name, &data, BENCH_POLICY).await }
+        async move { net.load_node(*cdg, name, &data, &bench_config(false)).await }
     });
     // Two at a time: one per core.
     let loaded: Vec<anyhow::Result<u64>> = futures::stream::iter(loads)

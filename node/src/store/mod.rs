@@ -17,7 +17,7 @@ pub mod cancel;
 mod ledger;
 pub mod slices;
 
-pub use ledger::Release;
+pub use ledger::{Release, journal_path};
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,9 @@ pub struct SliceSource {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The budget and overlap watch (see `ledger.rs`), apart from the connection: recording an
+    /// answer does not wait for queries.
+    ledger: Mutex<ledger::Ledger>,
     holder: cancel::Holder,
     path: PathBuf,
 }
@@ -160,6 +163,7 @@ impl Store {
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
+             -- The ledger of earlier versions, copied into the journal (ledger.rs) once.
              CREATE TABLE IF NOT EXISTS budget (analyst VARCHAR NOT NULL, day DATE NOT NULL,
                 cells BIGINT NOT NULL, PRIMARY KEY (analyst, day));
              CREATE TABLE IF NOT EXISTS overlap_watch (analyst VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
@@ -177,7 +181,9 @@ impl Store {
         for ds in catalogue::DATASETS {
             slices::refresh_view(&conn, ds)?;
         }
+        let ledger = ledger::Ledger::open(&ledger::journal_path(path), &conn)?;
         Ok(Store {
+            ledger: Mutex::new(ledger),
             holder: cancel::Holder::new(conn.interrupt_handle()),
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -210,6 +216,14 @@ impl Store {
     /// Cancels the request running under `token` (see `cancel.rs`).
     pub fn cancel(&self, token: &cancel::CancelToken) {
         self.holder.cancel(token);
+    }
+
+    /// Checks the daily budget and the overlap watch for `r`, then records it durably.
+    pub fn record_release(&self, r: &Release, policy: &crate::config::PolicyConfig) -> Result<()> {
+        self.ledger
+            .lock()
+            .map_err(|_| NodeError::Internal("ledger lock poisoned".into()))?
+            .record(r, policy)
     }
 
     /// Runs `f` in one transaction, committed only when `f` succeeds.
