@@ -252,6 +252,11 @@ impl TrustedSigners {
         })
     }
 
+    /// The trust anchors of the CA file.
+    pub fn anchors(&self) -> &[rustls::pki_types::TrustAnchor<'static>] {
+        &self.anchors
+    }
+
     /// The same anchors, refusing the certificates of `revoked`.
     pub fn revoking(self, revoked: Arc<crate::revocation::Revocation>) -> TrustedSigners {
         TrustedSigners { revoked, ..self }

@@ -92,25 +92,14 @@ pub async fn run(
     let mut worst_p50 = Duration::ZERO;
     for (name, (f, c)) in names.iter().zip(&per_query) {
         worst_p50 = worst_p50.max(f.p50());
-        let _ = writeln!(
-            t,
-            "| {name} | {} | {} | {} | {} | {:.2} |",
-            ms(f.p50()),
-            ms(f.percentile(95.0)),
-            ms(c.p50()),
-            ms(c.percentile(95.0)),
-            ratio(f.p50(), c.p50())
-        );
+        t.push_str(&row(name, f, c));
     }
     let pack_ratio = ratio(fed_pack.p50(), cen_pack.p50());
-    let _ = writeln!(
-        t,
-        "| **whole pack (7 queries, one study)** | {} | {} | {} | {} | {pack_ratio:.2} |",
-        ms(fed_pack.p50()),
-        ms(fed_pack.percentile(95.0)),
-        ms(cen_pack.p50()),
-        ms(cen_pack.percentile(95.0)),
-    );
+    t.push_str(&row(
+        "**whole pack (7 queries, one study)**",
+        &fed_pack,
+        &cen_pack,
+    ));
     let _ = writeln!(
         t,
         "\nTargets: ratio of total times ≤ 1.5: {pack_ratio:.2}, {}; p50 ≤ 30 ms per query: \
@@ -141,4 +130,16 @@ pub async fn run(
 
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+/// One line of the table: a query's (or the pack's) times on both sides and their ratio.
+fn row(name: &str, federated: &Latencies, centralized: &Latencies) -> String {
+    format!(
+        "| {name} | {} | {} | {} | {} | {:.2} |\n",
+        ms(federated.p50()),
+        ms(federated.percentile(95.0)),
+        ms(centralized.p50()),
+        ms(centralized.percentile(95.0)),
+        ratio(federated.p50(), centralized.p50())
+    )
 }

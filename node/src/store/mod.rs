@@ -17,7 +17,7 @@ pub mod cancel;
 mod ledger;
 pub mod slices;
 
-pub use ledger::{Release, journal_path};
+pub use ledger::Release;
 
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,7 +17,7 @@ use x509_parser::prelude::{ParsedExtension, X509Certificate};
 
 use crate::identity::{Principal, Role};
 use crate::revocation::{self, Revocation};
-use crate::signing::Signer;
+use crate::signing::{Signer, TrustedSigners};
 use crate::tls::TlsFiles;
 
 /// Days of validity left under which the check warns.
@@ -291,10 +291,10 @@ fn check_chain(
     host: Option<&str>,
     hosts: &[String],
 ) {
-    let anchors = match read_anchors(ca) {
-        Ok(a) => a,
+    let signers = match TrustedSigners::from_ca_file(ca) {
+        Ok(s) => s,
         Err(e) => {
-            report.problems.push(e);
+            report.problems.push(e.to_string());
             return;
         }
     };
@@ -309,7 +309,7 @@ fn check_chain(
     let verify = |usage, intermediates: &[CertificateDer<'_>]| {
         leaf.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
-            &anchors,
+            signers.anchors(),
             intermediates,
             UnixTime::now(),
             usage,
@@ -346,39 +346,21 @@ fn check_chain(
             ),
         );
     }
-    // Signed decisions and checkpoints carry the leaf alone: the bundle must complete it.
-    if matches!(role, Some(Role::Director | Role::Node)) && chain.len() > 1 {
-        let usage = if role == Some(Role::Node) {
-            webpki::KeyUsage::server_auth()
-        } else {
-            webpki::KeyUsage::client_auth()
-        };
-        if let Err(e) = verify(usage, &[]) {
-            report.problems.push(format!(
-                "the leaf alone does not chain to {} ({e}): signatures carry the leaf only, so \
-                 put the intermediate CA in every member's CA bundle",
-                ca.display()
-            ));
-        }
+    // Signed decisions and checkpoints carry the leaf alone: the bundle must complete it, as
+    // the members verifying them check.
+    if matches!(role, Some(Role::Director | Role::Node))
+        && chain.len() > 1
+        && let Err(e) = signers.trusted_identity_for(&chain[0], role == Some(Role::Node))
+    {
+        report.problems.push(format!(
+            "the leaf alone does not chain to {} ({e}): signatures carry the leaf only, so \
+             put the intermediate CA in every member's CA bundle",
+            ca.display()
+        ));
     }
     if serves {
         check_host(report, &leaf, host, hosts);
     }
-}
-
-fn read_anchors(ca: &Path) -> Result<Vec<rustls::pki_types::TrustAnchor<'static>>, String> {
-    let pem = std::fs::read(ca).map_err(|e| format!("cannot read {}: {e}", ca.display()))?;
-    let mut anchors = Vec::new();
-    for der in CertificateDer::pem_slice_iter(&pem) {
-        let der = der.map_err(|e| format!("{}: {e}", ca.display()))?;
-        let anchor = webpki::anchor_from_trusted_cert(&der)
-            .map_err(|e| format!("{}: not a usable CA certificate: {e:?}", ca.display()))?;
-        anchors.push(anchor.to_owned());
-    }
-    if anchors.is_empty() {
-        return Err(format!("{} holds no PEM certificate", ca.display()));
-    }
-    Ok(anchors)
 }
 
 fn check_host(

@@ -171,15 +171,28 @@ async fn a_node_refuses_every_forged_or_misplaced_approval() {
     assert!(c.execute(valid).await.is_ok());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_study_runs_only_where_approved_and_never_while_in_question() {
-    let n = one_node().await;
+/// A coordinator knowing only `n`'s node (CDG 02), its state in a fresh folder, and the
+/// chargé.e de mission's client to it.
+async fn coordinator_over(
+    n: &OneNode,
+) -> (
+    tempfile::TempDir,
+    cdg_tests::Running,
+    cdg_coordinator::client::CoordinatorClient,
+) {
     let dir = tempfile::tempdir().unwrap();
     let coordinator =
         start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
-    let url = coordinator.url();
     let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
-    let mut client = cdg_tests::coordinator_client(&url, &me).await;
+    let client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
+    (dir, coordinator, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_runs_only_where_approved_and_never_while_in_question() {
+    let n = one_node().await;
+    let (dir, coordinator, mut client) = coordinator_over(&n).await;
+    let url = coordinator.url();
     let study = cdg_coordinator::demo::DEMO_STUDY.replace(
         "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
         "departements = [\"02\"]",
@@ -296,12 +309,8 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_below_its_quorum_fails_naming_what_is_missing() {
     let n = one_node().await;
-    let dir = tempfile::tempdir().unwrap();
     // Only CDG 02's node is configured: CDG 62 is unreachable.
-    let coordinator =
-        start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
-    let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
-    let mut client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
+    let (_dir, coordinator, mut client) = coordinator_over(&n).await;
     let with_quorum = |q: &str| {
         cdg_coordinator::demo::DEMO_STUDY.replace(
             "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
@@ -351,12 +360,8 @@ async fn a_run_below_its_quorum_fails_naming_what_is_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_directors_deciding_at_once_all_keep_their_decision() {
     let n = one_node().await;
-    let dir = tempfile::tempdir().unwrap();
-    let coordinator =
-        start_coordinator(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10).await;
+    let (_dir, coordinator, mut client) = coordinator_over(&n).await;
     let url = coordinator.url();
-    let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
-    let mut client = cdg_tests::coordinator_client(&url, &me).await;
     let id = client
         .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
         .await
