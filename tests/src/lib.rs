@@ -41,13 +41,22 @@ impl Running {
         format!("https://{}", self.addr)
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the server and waits for it to release its files; panics with the server's own
+    /// error if it failed, so a test sees why instead of a reset connection.
     pub async fn stop(mut self) {
+        self.halt().await
+    }
+
+    async fn halt(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(h) = self.handle.take() {
-            let _ = h.await;
+            match h.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("the server on {} failed: {e:#}", self.addr),
+                Err(e) => panic!("the server on {} panicked: {e}", self.addr),
+            }
         }
     }
 }
@@ -185,14 +194,15 @@ pub const TEST_RECORD_KEY: &str =
 /// so the tests do not depend on the real date.
 pub const TEST_TODAY: (i32, u32, u32) = (2026, 6, 15);
 
+/// [`TEST_TODAY`] as a date.
+pub fn test_today() -> chrono::NaiveDate {
+    let (y, m, d) = TEST_TODAY;
+    chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a date")
+}
+
 /// Serves a node in-process, on [`TEST_TODAY`].
 pub async fn start_node(config: NodeConfig) -> Running {
-    let (y, m, d) = TEST_TODAY;
-    start_node_on(
-        config,
-        chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a date"),
-    )
-    .await
+    start_node_on(config, test_today()).await
 }
 
 /// Serves a node in-process that believes today is `today`.
@@ -382,6 +392,13 @@ impl OneNode {
     /// `q` within a study its director (CDG 02) approved.
     pub fn approved(&self, q: v1::AggregateQuery) -> v1::ExecuteRequest {
         approved(&self.pki, Cdg::Aisne, q)
+    }
+
+    /// Stops the node and serves `config` on the same files in its place, on `today`: two
+    /// servers must never open one database at once.
+    pub async fn relaunch(&mut self, config: NodeConfig, today: chrono::NaiveDate) {
+        self.node.halt().await;
+        self.node = start_node_on(config, today).await;
     }
 
     /// Stops the node, runs `offline` with its configuration and data folder (an import needs

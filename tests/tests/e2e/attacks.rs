@@ -15,7 +15,7 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::query::RELEASED;
 use cdg_tests::{
     LAST_YEAR, answer, as_role, count_by, describe, filter, one_node, query, read_agents,
-    start_node_on, with_filters, year_filter,
+    with_filters, year_filter,
 };
 
 /// Released cells of an answer: the `sexe` value to the published count.
@@ -242,14 +242,14 @@ async fn a_filter_leaving_a_few_agents_out_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_released_outside_the_convention_until_an_avenant() {
-    let n = one_node().await;
+    let mut n = one_node().await;
     let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let q = with_filters(query("agents", &["sexe"]), year_filter());
     let mut config = n.config.clone();
+    let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
     for today in [day(2022, 12, 31), day(2027, 1, 1)] {
-        let node = start_node_on(config.clone(), today).await;
-        let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
-        let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
+        n.relaunch(config.clone(), today).await;
+        let mut c = cdg_tests::node_client(&n.node.url(), &tls, Cdg::Aisne)
             .await
             .unwrap();
         let status = c.execute(n.approved(q.clone())).await.unwrap_err();
@@ -263,7 +263,6 @@ async fn nothing_is_released_outside_the_convention_until_an_avenant() {
         // Members can still read what the node would do.
         let described = describe(&mut c).await.policy.unwrap();
         assert_eq!(described.convention_end, "2026-12-31");
-        node.stop().await;
     }
     // The operator records the avenant: the node answers again.
     config
@@ -274,9 +273,8 @@ async fn nothing_is_released_outside_the_convention_until_an_avenant() {
             end: "2029-12-31".into(),
             reference: "avenant n°1".into(),
         });
-    let node = start_node_on(config, day(2027, 1, 1)).await;
-    let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
-    let mut c = cdg_tests::node_client(&node.url(), &tls, Cdg::Aisne)
+    n.relaunch(config, day(2027, 1, 1)).await;
+    let mut c = cdg_tests::node_client(&n.node.url(), &tls, Cdg::Aisne)
         .await
         .unwrap();
     assert!(c.execute(n.approved(q)).await.is_ok());

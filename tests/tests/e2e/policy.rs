@@ -5,7 +5,7 @@
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::{Aggregate, AggregateQuery, Measure};
-use cdg_tests::{as_role, describe, one_node, query, start_node_on, with_filters, year_filter};
+use cdg_tests::{as_role, describe, one_node, query, with_filters, year_filter};
 
 fn measure(aggregate: Aggregate, column: &str) -> Measure {
     Measure {
@@ -23,8 +23,7 @@ async fn equivalent_queries_on_one_small_group_are_refused_past_the_limit() {
     config.policy.overlap.flag_after = 2;
     config.policy.overlap.refuse_after = 3;
     let mut n = n;
-    n.node.stop().await;
-    n.node = cdg_tests::start_node(config).await;
+    n.relaunch(config, cdg_tests::test_today()).await;
     let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
     let ask = |extra: &[Measure], analyst: &str| {
         let mut q = with_filters(query("agents", &["sexe"]), year_filter());
@@ -93,8 +92,7 @@ async fn a_policy_narrowing_the_catalogue_is_enforced_and_published() {
         },
     );
     let mut n = n;
-    n.node.stop().await;
-    n.node = cdg_tests::start_node(config).await;
+    n.relaunch(config, cdg_tests::test_today()).await;
     let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
     let refused = c
         .execute(n.approved(query("agents", &["filiere"])))
@@ -147,9 +145,8 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
     );
     let tls = cdg_tests::identity(&n.pki, Principal::new(Role::Coordinator, Cdg::Nord));
     let mut n = n;
-    n.node.stop().await;
     // The two sexes are two cells: five answers spend the budget of ten.
-    n.node = start_node_on(config.clone(), day(15)).await;
+    n.relaunch(config.clone(), day(15)).await;
     let mut c = cdg_tests::node_client(&n.node.url(), &tls, Cdg::Aisne)
         .await
         .unwrap();
@@ -173,8 +170,7 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
         "another analyst has their own budget"
     );
     // The count survives a restart; the next day starts afresh.
-    n.node.stop().await;
-    n.node = start_node_on(config.clone(), day(15)).await;
+    n.relaunch(config.clone(), day(15)).await;
     let mut c = cdg_tests::node_client(&n.node.url(), &tls, Cdg::Aisne)
         .await
         .unwrap();
@@ -182,8 +178,7 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
         c.execute(ask(alice)).await.is_err(),
         "the spent budget is on disk"
     );
-    n.node.stop().await;
-    n.node = start_node_on(config, day(16)).await;
+    n.relaunch(config, day(16)).await;
     let mut c = cdg_tests::node_client(&n.node.url(), &tls, Cdg::Aisne)
         .await
         .unwrap();
