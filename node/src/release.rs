@@ -47,7 +47,7 @@ pub fn answer(
     policy: &PolicyConfig,
     perturbation: &Perturbation,
 ) -> Result<Released> {
-    check_complements(q, policy, |sql, params| store.two_counts(sql, params))?;
+    check_complements(q, policy, store)?;
     let mut cells = store.aggregate(q, threshold(q, policy))?;
     for check in &q.whole_groups {
         let left_out = store.counts_by_cell(&check.sql, &check.params, q.dimensions.len())?;
@@ -76,20 +76,25 @@ pub fn answer(
 }
 
 /// The complement rule: refuses the query when a filter leaves 1 to threshold − 1 units of the
-/// population the other filters select outside its answer. `count` runs a check's SQL and
-/// returns its two counts.
-pub fn check_complements(
-    q: &CompiledQuery,
-    policy: &PolicyConfig,
-    mut count: impl FnMut(&str, &[duckdb::types::Value]) -> Result<(i64, i64)>,
-) -> Result<()> {
+/// population the other filters select outside its answer.
+pub fn check_complements(q: &CompiledQuery, policy: &PolicyConfig, store: &Store) -> Result<()> {
     let threshold = threshold(q, policy);
     for check in &q.complements {
-        let (low, high) = count(&check.bounds_sql, &check.params)?;
+        let (low, high) = match &check.years_kept {
+            // The other years' units: at least the largest year's, at most their rows.
+            Some(kept) => store
+                .year_totals(q.dataset)?
+                .iter()
+                .filter(|(year, _)| !kept.contains(year))
+                .fold((0, 0), |(low, high), (_, &(units, rows))| {
+                    (low.max(units), high + rows)
+                }),
+            None => store.two_counts(&check.bounds_sql, &check.params)?,
+        };
         if high == 0 || low >= threshold {
             continue; // nobody left out, or surely enough
         }
-        let left_out = count(&check.exact_sql, &check.params)?.0;
+        let left_out = store.two_counts(&check.exact_sql, &check.params)?.0;
         if (1..threshold).contains(&left_out) {
             return Err(NodeError::Policy(format!(
                 "complement rule: the filter on {:?} leaves fewer than {threshold} {}s of the \

@@ -1,7 +1,8 @@
 //! The employment side of the catalogue: job offers, job seekers and concours sessions.
 
 use super::{
-    ANNEE, ColumnType as T, Dataset, EMPLOYEUR_REF, Rule, Unit, code_dim, col, measure, opt,
+    ANNEE, ColumnType as T, Dataset, EMPLOYER_JOIN, EMPLOYEUR_REF, Rule, Unit, code_dim, col,
+    measure, opt,
 };
 use crate::codes;
 
@@ -100,7 +101,8 @@ pub const OFFRES: Dataset = Dataset {
     ],
     unit: Unit::Employeur,
     unit_sql: "t.employeur_id",
-    from_sql: "offres t LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id",
+    from_sql: "offres t",
+    joins: &[EMPLOYER_JOIN],
     dimensions: &[
         ANNEE,
         code_dim(
@@ -219,6 +221,7 @@ pub const DEMANDES: Dataset = Dataset {
     unit: Unit::Demandeur,
     unit_sql: "t.demande_id",
     from_sql: "demandes t",
+    joins: &[],
     dimensions: &[
         ANNEE,
         code_dim("sexe", "t.sexe", codes::SEXES, "sexe du demandeur"),
@@ -321,6 +324,7 @@ pub const CONCOURS: Dataset = Dataset {
     unit: Unit::Session,
     unit_sql: "t.session_id",
     from_sql: "concours t",
+    joins: &[],
     dimensions: &[
         ANNEE,
         code_dim("filiere", "t.filiere", codes::FILIERES, "filière"),

@@ -225,8 +225,10 @@ pub struct Dataset {
     pub unit: Unit,
     /// SQL expression identifying the unit, counted distinct for the threshold.
     pub unit_sql: &'static str,
-    /// FROM clause of the aggregate queries.
+    /// The rows in the aggregate queries' FROM clause, as `t`.
     pub from_sql: &'static str,
+    /// Tables joined to the rows for some dimensions (see [`Join`]).
+    pub joins: &'static [Join],
     pub dimensions: &'static [Dimension],
     pub measures: &'static [MeasureColumn],
     /// Columns that identify a row within a year: a second row with the same values is a
@@ -234,6 +236,34 @@ pub struct Dataset {
     pub key: &'static [&'static str],
     /// Columns whose value must exist in another dataset's column for the same year.
     pub references: &'static [Reference],
+}
+
+/// A table joined to a dataset's rows for the columns some dimensions read, as `alias`. The
+/// join is a LEFT JOIN on the joined table's whole key (which imports keep unique), so it adds
+/// columns and never changes the rows: a query naming none of its columns leaves it out, and
+/// scans the rows alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Join {
+    pub alias: &'static str,
+    /// `LEFT JOIN <table> <alias> ON ...`, on `t` only.
+    pub sql: &'static str,
+}
+
+/// The join to the employer's row of the same year, as `e`.
+pub const EMPLOYER_JOIN: Join = Join {
+    alias: "e",
+    sql: "LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id",
+};
+
+/// Whether `sql` reads a column of the table aliased `alias` (`alias.` not inside a name).
+pub fn names_alias(sql: &str, alias: &str) -> bool {
+    let pattern = format!("{alias}.");
+    sql.match_indices(&pattern).any(|(at, _)| {
+        sql[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    })
 }
 
 /// `column` of this dataset must name an existing `target_column` of `target` (same year).
@@ -267,6 +297,23 @@ impl Dataset {
 
     pub fn measure(&self, name: &str) -> Option<&'static MeasureColumn> {
         self.measures.iter().find(|m| m.name == name)
+    }
+
+    /// The FROM clause of a query made of the SQL fragments `used`: the rows and the joins
+    /// whose columns a fragment reads.
+    pub fn from_clause<'a>(&self, used: impl IntoIterator<Item = &'a str> + Clone) -> String {
+        let mut from = self.from_sql.to_string();
+        for join in self.joins {
+            if used
+                .clone()
+                .into_iter()
+                .any(|sql| names_alias(sql, join.alias))
+            {
+                from.push(' ');
+                from.push_str(join.sql);
+            }
+        }
+        from
     }
 
     /// The datasets an answer on this one is computed from: itself and, transitively, those

@@ -1,8 +1,8 @@
 //! The RSU side of the catalogue: employers, agents, their movements and absences.
 
 use super::{
-    ANNEE, Column, ColumnType as T, Dataset, Dimension, EMPLOYEUR_REF, Reference, Rule, Unit,
-    code_dim, col, measure,
+    ANNEE, Column, ColumnType as T, Dataset, Dimension, EMPLOYER_JOIN, EMPLOYEUR_REF, Join,
+    Reference, Rule, Unit, code_dim, col, measure,
 };
 use crate::codes;
 
@@ -141,16 +141,6 @@ const ANNEE_NAISSANCE: Column = col(
     "année de naissance (l'âge n'est publié que par tranche de 5 ans)",
 );
 
-/// `<table> t` joined to its employer's row of the same year, as `e`.
-macro_rules! with_employer {
-    ($table:literal) => {
-        concat!(
-            $table,
-            " t LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id"
-        )
-    };
-}
-
 pub const EMPLOYEURS: Dataset = Dataset {
     name: "employeurs",
     description: "employeurs territoriaux (collectivités et établissements), un par an",
@@ -179,6 +169,7 @@ pub const EMPLOYEURS: Dataset = Dataset {
     unit: Unit::Employeur,
     unit_sql: "t.employeur_id",
     from_sql: "employeurs t",
+    joins: &[],
     dimensions: &[
         ANNEE,
         code_dim(
@@ -244,7 +235,8 @@ pub const AGENTS: Dataset = Dataset {
     rules: &[],
     unit: Unit::Agent,
     unit_sql: "t.agent_id",
-    from_sql: with_employer!("agents"),
+    from_sql: "agents t",
+    joins: &[EMPLOYER_JOIN],
     dimensions: &[
         ANNEE,
         AGENT_DIMENSIONS[0],
@@ -328,7 +320,8 @@ pub const MOUVEMENTS: Dataset = Dataset {
     }],
     unit: Unit::Agent,
     unit_sql: "t.agent_id",
-    from_sql: with_employer!("mouvements"),
+    from_sql: "mouvements t",
+    joins: &[EMPLOYER_JOIN],
     dimensions: &[
         ANNEE,
         code_dim("sens", "t.sens", codes::SENS_MOUVEMENT, "arrivée ou départ"),
@@ -385,11 +378,15 @@ pub const ABSENCES: Dataset = Dataset {
     }],
     unit: Unit::Agent,
     unit_sql: "t.agent_id",
-    from_sql: concat!(
-        "absences t LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id ",
-        "AND a.employeur_id = t.employeur_id ",
-        "LEFT JOIN employeurs e ON e.annee = t.annee AND e.employeur_id = t.employeur_id"
-    ),
+    from_sql: "absences t",
+    joins: &[
+        Join {
+            alias: "a",
+            sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
+                  AND a.employeur_id = t.employeur_id",
+        },
+        EMPLOYER_JOIN,
+    ],
     dimensions: &[
         ANNEE,
         code_dim(

@@ -59,6 +59,9 @@ pub struct ComplementCheck {
     /// The exact count of distinct units left out (twice, in the bounds' shape).
     pub exact_sql: String,
     pub params: Vec<Value>,
+    /// For a filter on the year alone (no other filter), the years it keeps: the units left
+    /// out are the other years', whose bounds the node knows without a scan.
+    pub years_kept: Option<Vec<i32>>,
 }
 
 fn describe_list(items: &[&str]) -> String {
@@ -165,8 +168,12 @@ pub fn compile(
         conditions.push(condition.clone());
         per_filter.push((dim.name, condition, values));
     }
-    let complements = complement_checks(dataset, &per_filter);
-    let whole_groups = whole_group_checks(dataset, &dims, &query.group_by, &per_filter);
+    // Every fragment the query reads, for the joins it needs.
+    let mut fragments: Vec<&'static str> = dims.clone();
+    fragments.push(dataset.unit_sql);
+    for filter in &query.filters {
+        fragments.extend(dataset.dimension(&filter.dimension).map(|d| d.sql));
+    }
     if used.len() > policy.max_group_by as usize {
         return Err(NodeError::Policy(format!(
             "the query uses {} dimensions ({}); this node's policy allows at most {}",
@@ -209,6 +216,7 @@ pub fn compile(
             }
         };
         columns.push((m.aggregate, column));
+        fragments.extend(column);
         measures.push((m.aggregate, m.output_name()));
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -220,8 +228,12 @@ pub fn compile(
         }
     }
 
+    let from = dataset.from_clause(fragments.iter().copied());
+    let complements = complement_checks(dataset, &from, &per_filter);
+    let whole_groups = whole_group_checks(&from, &dims, dataset, &query.group_by, &per_filter);
     let parts = sql::Parts {
         dataset,
+        from: &from,
         dims,
         conditions: &conditions,
         measures: columns,
@@ -231,7 +243,8 @@ pub fn compile(
         // The per-employer pass has the same WHERE clause.
         params.extend(params.clone());
     }
-    let exact_sql = single_year.then(|| parts.select(true));
+    // Bounds need an exact count to fall back on, unless the units are counted exactly.
+    let exact_sql = (single_year && !parts.units_from_employer_pass()).then(|| parts.select(true));
     Ok(CompiledQuery {
         dataset,
         query: query.clone(),
@@ -250,6 +263,7 @@ pub fn compile(
 /// out (the complement rule).
 fn complement_checks(
     dataset: &Dataset,
+    from: &str,
     filters: &[(&'static str, String, Vec<Value>)],
 ) -> Vec<ComplementCheck> {
     filters
@@ -266,11 +280,7 @@ fn complement_checks(
             }
             conditions.push(format!("({condition}) IS NOT TRUE"));
             params.extend(values.iter().cloned());
-            let from_where = format!(
-                "FROM {} WHERE {}",
-                dataset.from_sql,
-                conditions.join(" AND ")
-            );
+            let from_where = format!("FROM {from} WHERE {}", conditions.join(" AND "));
             ComplementCheck {
                 dimension,
                 bounds_sql: format!(
@@ -284,6 +294,15 @@ fn complement_checks(
                     dataset.unit_sql
                 ),
                 params,
+                years_kept: (*dimension == "annee" && filters.len() == 1).then(|| {
+                    values
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::Int(y) => Some(*y),
+                            _ => None,
+                        })
+                        .collect()
+                }),
             }
         })
         .collect()
@@ -292,8 +311,9 @@ fn complement_checks(
 /// For each filter on a sensitive dimension, counts per cell the rows of the group (the other
 /// filters' population) that the filter leaves out.
 fn whole_group_checks(
-    dataset: &Dataset,
+    from: &str,
     dims: &[&str],
+    dataset: &Dataset,
     grouped: &[String],
     filters: &[(&'static str, String, Vec<Value>)],
 ) -> Vec<WholeGroupCheck> {
@@ -335,9 +355,8 @@ fn whole_group_checks(
             columns.push(format!("COUNT(*) FILTER (WHERE ({condition}) IS NOT TRUE)"));
             WholeGroupCheck {
                 sql: format!(
-                    "SELECT {} FROM {}{where_clause}{group_by}",
-                    columns.join(", "),
-                    dataset.from_sql
+                    "SELECT {} FROM {from}{where_clause}{group_by}",
+                    columns.join(", ")
                 ),
                 params,
             }

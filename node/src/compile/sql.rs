@@ -13,6 +13,8 @@ use crate::store::slices::{RECORD_KEY, UNIT_FIRST};
 /// What the SELECT is built from.
 pub struct Parts<'a> {
     pub dataset: &'static Dataset,
+    /// The FROM clause: the rows and the joins the query reads.
+    pub from: &'a str,
     /// SQL of each group-by dimension, in order.
     pub dims: Vec<&'static str>,
     /// The WHERE conditions (with `?` placeholders), joined by AND.
@@ -28,6 +30,12 @@ impl Parts<'_> {
     pub fn per_employer(&self) -> bool {
         self.dataset.column("employeur_id").is_some()
             && self.measures.iter().any(|(_, c)| c.is_some())
+    }
+
+    /// Whether the per-employer pass counts the units: for a dataset whose unit is the
+    /// employer, its distinct employers per cell are the cell's distinct units, exactly.
+    pub fn units_from_employer_pass(&self) -> bool {
+        self.per_employer() && self.dataset.unit_sql == "t.employeur_id"
     }
 
     /// The SELECT. Without `exact`, a one-year query bounds each cell's distinct units by
@@ -65,9 +73,12 @@ impl Parts<'_> {
             let distinct = format!("COUNT(DISTINCT {unit})");
             (distinct.clone(), distinct)
         };
+        let units_from_employers = self.units_from_employer_pass();
         let mut cells = dim_select.clone();
-        cells.push(format!("{low} AS units_low"));
-        cells.push(format!("{high} AS units_high"));
+        if !units_from_employers {
+            cells.push(format!("{low} AS units_low"));
+            cells.push(format!("{high} AS units_high"));
+        }
         // The cell key: the sum of the rows' record keys (computed at import) modulo 2^32.
         cells.push(format!(
             "CAST(SUM(t.{RECORD_KEY}) % 4294967296 AS BIGINT) AS cell_key"
@@ -75,7 +86,12 @@ impl Parts<'_> {
         let mut per_employer = dim_select;
         per_employer.push("t.employeur_id AS employer".to_string());
         let mut out: Vec<String> = dims.iter().map(|d| format!("c.{d}")).collect();
-        out.extend(["c.units_low", "c.units_high", "c.cell_key"].map(String::from));
+        if units_from_employers {
+            out.extend(["COALESCE(e.employers, 0)", "COALESCE(e.employers, 0)"].map(String::from));
+        } else {
+            out.extend(["c.units_low", "c.units_high"].map(String::from));
+        }
+        out.push("c.cell_key".to_string());
         let employer_pass = self.per_employer();
         out.push(if employer_pass {
             "e.employers".to_string()
@@ -114,7 +130,7 @@ impl Parts<'_> {
             }
         }
 
-        let from = self.dataset.from_sql;
+        let from = self.from;
         let mut sql = format!(
             "WITH c AS (SELECT {} FROM {from}{where_clause}{})",
             cells.join(", "),

@@ -14,9 +14,11 @@ use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
 
 pub mod cancel;
+mod facts;
 mod ledger;
 pub mod slices;
 
+pub use facts::YearTotals;
 pub use ledger::Release;
 
 /// One group of an aggregate answer, before disclosure control.
@@ -92,6 +94,7 @@ pub struct Store {
     ledger: Mutex<ledger::Ledger>,
     holder: cancel::Holder,
     path: PathBuf,
+    facts: facts::Facts,
 }
 
 /// The connection, held by the request whose token runs on this thread.
@@ -187,6 +190,7 @@ impl Store {
             holder: cancel::Holder::new(conn.interrupt_handle()),
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
+            facts: facts::Facts::default(),
         })
     }
 
@@ -228,10 +232,14 @@ impl Store {
 
     /// Runs `f` in one transaction, committed only when `f` succeeds.
     pub fn in_transaction<T>(&self, f: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        self.facts.forget();
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let out = f(&tx)?;
         tx.commit()?;
+        drop(conn);
+        // Read again after the commit, never in between.
+        self.facts.forget();
         Ok(out)
     }
 
@@ -247,6 +255,38 @@ impl Store {
 
     /// The active data version of every loaded slice.
     pub fn data_versions(&self) -> Result<Vec<DataVersion>> {
+        self.facts.get_or_read(
+            |known| known.versions.clone(),
+            || self.read_versions(),
+            |known, v| known.versions = Some(v),
+        )
+    }
+
+    /// Per year of `dataset`: its distinct units and rows.
+    pub fn year_totals(&self, dataset: &'static Dataset) -> Result<YearTotals> {
+        let read = || {
+            let sql = format!(
+                "SELECT annee, SUM({}::INTEGER)::BIGINT, COUNT(*) FROM {} GROUP BY annee",
+                slices::UNIT_FIRST,
+                dataset.table
+            );
+            timed(&sql, || {
+                let conn = self.conn()?;
+                let mut stmt = conn.prepare(&sql)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+                Ok(rows.collect::<Result<YearTotals, _>>()?)
+            })
+        };
+        self.facts.get_or_read(
+            |known| known.years.get(dataset.name).cloned(),
+            read,
+            |known, totals| {
+                known.years.insert(dataset.name, totals);
+            },
+        )
+    }
+
+    fn read_versions(&self) -> Result<Vec<DataVersion>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare(
             "SELECT dataset, annee, digest, rows, loaded_at, source FROM data_versions
@@ -335,29 +375,42 @@ impl Store {
 
     /// Runs a query and returns its number of rows (benchmarks compare against plain SQL).
     pub fn run(&self, sql: &str) -> Result<usize> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([])?;
-        let mut n = 0;
-        while rows.next()?.is_some() {
-            n += 1;
-        }
-        Ok(n)
+        timed(sql, || {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query([])?;
+            let mut n = 0;
+            while rows.next()?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        })
     }
 
     /// Runs a query returning two counts.
     pub fn two_counts(&self, sql: &str, params: &[Value]) -> Result<(i64, i64)> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(sql)?;
-        Ok(
-            stmt.query_row(duckdb::params_from_iter(params.iter()), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?,
-        )
+        timed(sql, || {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare_cached(sql)?;
+            Ok(
+                stmt.query_row(duckdb::params_from_iter(params.iter()), |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?,
+            )
+        })
     }
 
     /// Runs a query returning `dims` text columns and a count: the count per cell.
     pub fn counts_by_cell(
+        &self,
+        sql: &str,
+        params: &[Value],
+        dims: usize,
+    ) -> Result<std::collections::HashMap<Vec<String>, i64>> {
+        timed(sql, || self.counts_by_cell_untimed(sql, params, dims))
+    }
+
+    fn counts_by_cell_untimed(
         &self,
         sql: &str,
         params: &[Value],
@@ -390,6 +443,10 @@ impl Store {
 
     /// Runs one form of the aggregate: each cell with the upper bound of its units.
     fn cells(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
+        timed(sql, || self.cells_untimed(q, sql))
+    }
+
+    fn cells_untimed(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(sql)?;
         let dims = q.dimensions.len();
@@ -428,4 +485,18 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+}
+
+/// Runs a statement, logging its time at debug level (`RUST_LOG=cdg_node=debug`) with its SQL:
+/// catalogue fragments and placeholders only, never a value.
+fn timed<T>(sql: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = std::time::Instant::now();
+    let out = f();
+    tracing::debug!(
+        ms = start.elapsed().as_secs_f64() * 1000.0,
+        ok = out.is_ok(),
+        sql,
+        "statement"
+    );
+    out
 }

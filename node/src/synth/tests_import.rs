@@ -26,6 +26,10 @@ fn every_file_imports_without_quarantine() {
             assert_eq!(report.rows_loaded, report.rows_read, "{:?}", f.path);
             assert!(report.ignored_columns.is_empty(), "{:?}", f.path);
             assert_eq!(store.count_rows(dataset, f.year).expect("count"), f.rows);
+            // The per-year totals follow each import (they are kept between imports).
+            let (units, rows) = store.year_totals(dataset).expect("totals")[&f.year];
+            assert_eq!(rows as u64, f.rows, "{:?}", f.path);
+            assert!((1..=rows).contains(&units), "{units} units in {rows} rows");
         }
         let offres = files
             .iter()

@@ -1,11 +1,17 @@
 //! The node's policy as its operator sets it, on a running node: the daily budget of released
 //! cells, the overlap watch on families of equivalent queries, and whitelists of dimensions and
-//! measures.
+//! measures; and the complement rule of a filter on years, which the node settles from its
+//! per-year totals.
 
+use std::path::Path;
+
+use cdg_node::config::NodeConfig;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::{Aggregate, AggregateQuery, Measure};
-use cdg_tests::{as_role, describe, one_node, query, with_filters, year_filter};
+use cdg_tests::{
+    FIRST_YEAR, OneNode, as_role, describe, one_node, query, with_filters, year_filter,
+};
 
 fn measure(aggregate: Aggregate, column: &str) -> Measure {
     Measure {
@@ -183,4 +189,56 @@ async fn an_analyst_past_the_daily_budget_is_refused_until_the_next_day() {
         .await
         .unwrap();
     assert!(c.execute(ask(alice)).await.is_ok());
+}
+
+/// Adds a year of six agents (2022, before the harness's years), with its employers.
+fn plant_a_small_year(config: &NodeConfig, csv_dir: &Path) {
+    let store = cdg_node::store::Store::open(&config.database).unwrap();
+    let to_2022 = |dataset: &'static cdg_node::catalogue::Dataset, rows: usize| {
+        let from = csv_dir.join(format!("{}_{FIRST_YEAR}.csv", dataset.name));
+        let text = std::fs::read_to_string(&from).unwrap();
+        let mut lines = text.lines();
+        let mut out = vec![lines.next().unwrap().to_string()];
+        out.extend(
+            lines
+                .take(rows)
+                .map(|l| l.replacen(&FIRST_YEAR.to_string(), "2022", 1)),
+        );
+        let path = csv_dir.join(format!("{}_2022.csv", dataset.name));
+        std::fs::write(&path, out.join("\r\n") + "\r\n").unwrap();
+        let report =
+            cdg_node::ingest::import_file(&store, dataset, 2022, &path, &Default::default())
+                .unwrap();
+        assert_eq!(report.rows_quarantined, 0, "{}", report.summary());
+    };
+    to_2022(&cdg_node::catalogue::EMPLOYEURS, usize::MAX);
+    to_2022(&cdg_node::catalogue::AGENTS, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_year_filter_leaving_a_small_year_out_is_refused() {
+    let n = one_node().await;
+    let by_sexe = |n: &OneNode, years: &[&str]| {
+        let filters = vec![cdg_tests::filter("annee", years)];
+        n.approved(with_filters(query("agents", &["sexe"]), filters))
+    };
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    let both = ["2023", "2024"];
+    assert!(
+        c.execute(by_sexe(&n, &both)).await.is_ok(),
+        "nothing left out"
+    );
+    drop(c);
+    let n = n.restart(plant_a_small_year).await;
+    let mut c = as_role(&n, Principal::new(Role::Coordinator, Cdg::Nord)).await;
+    // Comparing 2023-2024 with every year would count the six agents of 2022.
+    let status = c.execute(by_sexe(&n, &both)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(
+        status.message().contains("complement rule") && status.message().contains("annee"),
+        "{}",
+        status.message()
+    );
+    // 2024 alone leaves out 2022 and the whole of 2023: answered.
+    assert!(c.execute(by_sexe(&n, &["2024"])).await.is_ok());
 }
