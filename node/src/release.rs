@@ -79,7 +79,14 @@ pub fn answer(
 /// population the other filters select outside its answer.
 pub fn check_complements(q: &CompiledQuery, policy: &PolicyConfig, store: &Store) -> Result<()> {
     let threshold = threshold(q, policy);
-    for check in &q.complements {
+    let mut bounds = vec![(0, 0); q.complements.len()];
+    if let Some(b) = &q.complement_bounds {
+        let counts = store.counts(&b.sql, &b.params)?;
+        for (k, &i) in b.checks.iter().enumerate() {
+            bounds[i] = (counts[2 * k], counts[2 * k + 1]);
+        }
+    }
+    for (check, &sql_bounds) in q.complements.iter().zip(&bounds) {
         let (low, high) = match &check.years_kept {
             // The other years' units: at least the largest year's, at most their rows.
             Some(kept) => store
@@ -89,7 +96,7 @@ pub fn check_complements(q: &CompiledQuery, policy: &PolicyConfig, store: &Store
                 .fold((0, 0), |(low, high), (_, &(units, rows))| {
                     (low.max(units), high + rows)
                 }),
-            None => store.two_counts(&check.bounds_sql, &check.params)?,
+            None => sql_bounds,
         };
         if high == 0 || low >= threshold {
             continue; // nobody left out, or surely enough

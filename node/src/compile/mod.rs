@@ -11,7 +11,10 @@ use crate::catalogue::{self, Dataset, Values};
 use crate::config::{Limits, PolicyConfig};
 use crate::error::NodeError;
 
+mod checks;
 mod sql;
+
+pub use checks::{ComplementBounds, ComplementCheck, WholeGroupCheck};
 
 /// A query ready for DuckDB.
 #[derive(Debug, Clone)]
@@ -32,36 +35,13 @@ pub struct CompiledQuery {
     pub measures: Vec<(Aggregate, String)>,
     /// One check per filter of the complement rule.
     pub complements: Vec<ComplementCheck>,
+    /// The bounds of the complement checks the per-year totals do not settle, in one statement.
+    pub complement_bounds: Option<ComplementBounds>,
     /// One check per filter on a sensitive dimension (the 100% rule).
     pub whole_groups: Vec<WholeGroupCheck>,
     /// How many years a cell's rows can come from: 1 when grouped by year, the number of
     /// years filtered on, or `None` for every loaded year.
     pub years_per_cell: Option<usize>,
-}
-
-/// Per cell, the rows of its group that a filter on a sensitive dimension leaves out: a cell
-/// whose group has none would tell that all of the group has the filtered value.
-#[derive(Debug, Clone)]
-pub struct WholeGroupCheck {
-    /// Selects the cell's dimensions as text, then the rows left out.
-    pub sql: String,
-    pub params: Vec<Value>,
-}
-
-/// Counts the units a filter leaves out of the population the other filters select: a filter
-/// leaving out 1 to 10 agents is refused, or subtracting two answers would reveal them.
-#[derive(Debug, Clone)]
-pub struct ComplementCheck {
-    pub dimension: &'static str,
-    /// Bounds of the units left out: the largest per-year `SUM(unit_first)` (a lower bound)
-    /// and the rows (an upper bound). They usually settle the rule without a distinct count.
-    pub bounds_sql: String,
-    /// The exact count of distinct units left out (twice, in the bounds' shape).
-    pub exact_sql: String,
-    pub params: Vec<Value>,
-    /// For a filter on the year alone (no other filter), the years it keeps: the units left
-    /// out are the other years', whose bounds the node knows without a scan.
-    pub years_kept: Option<Vec<i32>>,
 }
 
 fn describe_list(items: &[&str]) -> String {
@@ -229,8 +209,10 @@ pub fn compile(
     }
 
     let from = dataset.from_clause(fragments.iter().copied());
-    let complements = complement_checks(dataset, &from, &per_filter);
-    let whole_groups = whole_group_checks(&from, &dims, dataset, &query.group_by, &per_filter);
+    let complements = checks::complement_checks(dataset, &from, &per_filter);
+    let complement_bounds = checks::complement_bounds(&from, &complements);
+    let whole_groups =
+        checks::whole_group_checks(&from, &dims, dataset, &query.group_by, &per_filter);
     let parts = sql::Parts {
         dataset,
         from: &from,
@@ -239,10 +221,6 @@ pub fn compile(
         measures: columns,
         single_year,
     };
-    if parts.per_employer() {
-        // The per-employer pass has the same WHERE clause.
-        params.extend(params.clone());
-    }
     // Bounds need an exact count to fall back on, unless the units are counted exactly.
     let exact_sql = (single_year && !parts.units_from_employer_pass()).then(|| parts.select(true));
     Ok(CompiledQuery {
@@ -255,113 +233,9 @@ pub fn compile(
         years_per_cell,
         measures,
         complements,
+        complement_bounds,
         whole_groups,
     })
-}
-
-/// For each filter, a query counting the units the other filters keep and this one leaves
-/// out (the complement rule).
-fn complement_checks(
-    dataset: &Dataset,
-    from: &str,
-    filters: &[(&'static str, String, Vec<Value>)],
-) -> Vec<ComplementCheck> {
-    filters
-        .iter()
-        .enumerate()
-        .map(|(i, (dimension, condition, values))| {
-            let mut conditions = Vec::new();
-            let mut params = Vec::new();
-            for (j, (_, c, v)) in filters.iter().enumerate() {
-                if j != i {
-                    conditions.push(c.clone());
-                    params.extend(v.iter().cloned());
-                }
-            }
-            conditions.push(format!("({condition}) IS NOT TRUE"));
-            params.extend(values.iter().cloned());
-            let from_where = format!("FROM {from} WHERE {}", conditions.join(" AND "));
-            ComplementCheck {
-                dimension,
-                bounds_sql: format!(
-                    "SELECT COALESCE(MAX(low), 0), COALESCE(SUM(high), 0) FROM \
-                     (SELECT SUM(t.{first}::INTEGER) AS low, COUNT(*) AS high {from_where} \
-                     GROUP BY t.annee)",
-                    first = crate::store::slices::UNIT_FIRST
-                ),
-                exact_sql: format!(
-                    "SELECT n, n FROM (SELECT COUNT(DISTINCT {}) AS n {from_where})",
-                    dataset.unit_sql
-                ),
-                params,
-                years_kept: (*dimension == "annee" && filters.len() == 1).then(|| {
-                    values
-                        .iter()
-                        .filter_map(|v| match v {
-                            Value::Int(y) => Some(*y),
-                            _ => None,
-                        })
-                        .collect()
-                }),
-            }
-        })
-        .collect()
-}
-
-/// For each filter on a sensitive dimension, counts per cell the rows of the group (the other
-/// filters' population) that the filter leaves out.
-fn whole_group_checks(
-    from: &str,
-    dims: &[&str],
-    dataset: &Dataset,
-    grouped: &[String],
-    filters: &[(&'static str, String, Vec<Value>)],
-) -> Vec<WholeGroupCheck> {
-    let select: Vec<String> = dims
-        .iter()
-        .map(|sql| format!("CAST(({sql}) AS VARCHAR)"))
-        .collect();
-    let group_by = if dims.is_empty() {
-        String::new()
-    } else {
-        let positions: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
-        format!(" GROUP BY {}", positions.join(", "))
-    };
-    filters
-        .iter()
-        .enumerate()
-        // Grouped by too, each of its values is a cell of its own: the group-by form of the
-        // rule applies (release.rs).
-        .filter(|(_, (name, _, _))| {
-            dataset.dimension(name).is_some_and(|d| d.sensitive)
-                && !grouped.iter().any(|g| g == name)
-        })
-        .map(|(i, (_, condition, values))| {
-            // The filter's placeholders come first in the text, in the SELECT list.
-            let mut params = values.clone();
-            let mut others = Vec::new();
-            for (j, (_, c, v)) in filters.iter().enumerate() {
-                if j != i {
-                    others.push(c.clone());
-                    params.extend(v.iter().cloned());
-                }
-            }
-            let where_clause = if others.is_empty() {
-                String::new()
-            } else {
-                format!(" WHERE {}", others.join(" AND "))
-            };
-            let mut columns = select.clone();
-            columns.push(format!("COUNT(*) FILTER (WHERE ({condition}) IS NOT TRUE)"));
-            WholeGroupCheck {
-                sql: format!(
-                    "SELECT {} FROM {from}{where_clause}{group_by}",
-                    columns.join(", ")
-                ),
-                params,
-            }
-        })
-        .collect()
 }
 
 fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Value, NodeError> {
@@ -432,9 +306,9 @@ mod tests {
         );
         let c = run(&q).unwrap();
         assert!(c.sql.contains("IN (?, ?)"));
-        // Bound twice: the mean runs the per-employer pass with the same filter.
-        let years = [Value::Int(2023), Value::Int(2024)];
-        assert_eq!(c.params, [years.clone(), years].concat());
+        // Bound once: the per-employer pass of the mean reads the rows the filter selected.
+        assert_eq!(c.params, [Value::Int(2023), Value::Int(2024)]);
+        assert_eq!(c.sql.matches("IN (?, ?)").count(), 1);
         assert!(!c.sql.contains("2024"));
     }
 

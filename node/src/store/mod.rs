@@ -400,6 +400,28 @@ impl Store {
         })
     }
 
+    /// Sets how many threads DuckDB gives each statement (`limits.duckdb_threads`).
+    pub fn set_threads(&self, threads: usize) -> Result<()> {
+        self.conn()?
+            .execute_batch(&format!("SET threads = {threads}"))?;
+        Ok(())
+    }
+
+    /// Runs a query returning one row of counts (NULL read as 0).
+    pub fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
+        timed(sql, || {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(duckdb::params_from_iter(params.iter()))?;
+            let row = rows
+                .next()?
+                .ok_or_else(|| NodeError::Internal(format!("no row from {sql}")))?;
+            (0..row.as_ref().column_count())
+                .map(|i| Ok(row.get::<_, Option<i64>>(i)?.unwrap_or(0)))
+                .collect()
+        })
+    }
+
     /// Runs a query returning `dims` text columns and a count: the count per cell.
     pub fn counts_by_cell(
         &self,
