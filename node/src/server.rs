@@ -54,6 +54,9 @@ pub async fn run_with_clock(
     let store = tokio::task::spawn_blocking(move || Store::open(&database))
         .await
         .context("opening the database")??;
+    if let Some(threads) = config.limits.duckdb_threads {
+        store.set_threads(threads)?;
+    }
     let record_key = crate::perturb::record_key(&config.record_key_path())?;
     store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;

@@ -68,12 +68,15 @@ pub struct Report {
 /// A node's configuration for the benchmark (see [`LocalNet::load_node`]): the analyst's daily
 /// budget of cells raised, since the benchmark asks the same queries thousands of times; and,
 /// unless `answer_cache`, no answer cache, so that every answer is computed (the node's
-/// default keeps the last 256 answers to give again).
-pub fn bench_config(answer_cache: bool) -> String {
+/// default keeps the last 256 answers to give again). Nodes sharing this machine get one DuckDB
+/// thread each (`shared`), as a CDG would set `limits.duckdb_threads` on a shared server: five
+/// DuckDB processes each using every core slow one another down.
+pub fn bench_config(answer_cache: bool, shared: bool) -> String {
     let entries = if answer_cache { 256 } else { 0 };
+    let threads = if shared { "duckdb_threads = 1\n" } else { "" };
     format!(
         "max_cells_per_analyst_per_day = 1000000000\n\n\
-         [limits]\nanswer_cache_entries = {entries}\n"
+         [limits]\nanswer_cache_entries = {entries}\n{threads}"
     )
 }
 

@@ -42,7 +42,7 @@ pub async fn start(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Re
     let loads = Cdg::ALL.map(|cdg| {
         let (net, data) = (&*net, &data);
         async move {
-            net.load_node(cdg, &node_name(cdg), data, &bench_config(false))
+            net.load_node(cdg, &node_name(cdg), data, &bench_config(false, true))
                 .await
         }
     });
@@ -51,7 +51,7 @@ pub async fn start(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Re
 
     let central_csv = net.csv_dir(CENTRAL);
     concatenate(net, &central_csv)?;
-    let config = net.write_node_config(Cdg::Nord, CENTRAL, &bench_config(false))?;
+    let config = net.write_node_config(Cdg::Nord, CENTRAL, &bench_config(false, false))?;
     net.remove_database(CENTRAL);
     let central_rows = net.import_dir(&config, &central_csv).await?;
     eprintln!("region: centralized file holds {central_rows} rows");

@@ -43,7 +43,10 @@ async fn measure(net: &mut LocalNet, cdgs: &[Cdg], opts: &BenchOptions) -> anyho
             seed: opts.seed,
         };
         let net = &*net;
-        async move { net.load_node(*cdg, name, &data, &bench_config(false)).await }
+        async move {
+            net.load_node(*cdg, name, &data, &bench_config(false, true))
+                .await
+        }
     });
     // Two at a time: one per core.
     let loaded: Vec<anyhow::Result<u64>> = futures::stream::iter(loads)

@@ -77,6 +77,9 @@ pub struct Limits {
     /// Answers kept to give again when the same query comes back (0: none). The approvals,
     /// budget, overlap watch and audit log still see every request.
     pub answer_cache_entries: usize,
+    /// DuckDB worker threads per statement (default: one per core). Lower it when the node
+    /// shares its server: several DuckDB processes each using every core slow one another.
+    pub duckdb_threads: Option<usize>,
 }
 
 impl Default for Limits {
@@ -85,6 +88,7 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_filter_values: 64,
             answer_cache_entries: 256,
+            duckdb_threads: None,
         }
     }
 }
@@ -149,6 +153,12 @@ impl NodeConfig {
             return Err(invalid(
                 "limits.max_filter_values",
                 "must be at least 1".to_string(),
+            ));
+        }
+        if self.limits.duckdb_threads == Some(0) {
+            return Err(invalid(
+                "limits.duckdb_threads",
+                "must be at least 1 (leave it out for one per core)".to_string(),
             ));
         }
         Ok(())
@@ -232,6 +242,11 @@ mod tests {
                 "# [policy.datasets.agents]\n# dimensions = [",
                 "[policy.datasets.agents]\ndimensions = [\"commune\", ",
                 "policy.datasets.<dataset>.dimensions",
+            ),
+            (
+                "# duckdb_threads = 2",
+                "duckdb_threads = 0",
+                "limits.duckdb_threads",
             ),
         ] {
             std::fs::write(&path, text.replace(from, to)).unwrap();
