@@ -51,9 +51,14 @@ pub async fn run_with_clock(
         Ok(())
     })?;
     let database = config.database.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&database))
-        .await
-        .context("opening the database")??;
+    let connections = config.limits.connections();
+    let store = tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&database)?;
+        store.widen(connections)?;
+        anyhow::Ok(store)
+    })
+    .await
+    .context("opening the database")??;
     if let Some(threads) = config.limits.duckdb_threads {
         store.set_threads(threads)?;
     }

@@ -69,11 +69,16 @@ pub struct Report {
 /// budget of cells raised, since the benchmark asks the same queries thousands of times; and,
 /// unless `answer_cache`, no answer cache, so that every answer is computed (the node's
 /// default keeps the last 256 answers to give again). Nodes sharing this machine get one DuckDB
-/// thread each (`shared`), as a CDG would set `limits.duckdb_threads` on a shared server: five
-/// DuckDB processes each using every core slow one another down.
+/// thread and connection each (`shared`), as a CDG would set `limits.duckdb_threads` and
+/// `duckdb_connections` on a shared server: five DuckDB processes each using every core slow
+/// one another down.
 pub fn bench_config(answer_cache: bool, shared: bool) -> String {
     let entries = if answer_cache { 256 } else { 0 };
-    let threads = if shared { "duckdb_threads = 1\n" } else { "" };
+    let threads = if shared {
+        "duckdb_threads = 1\nduckdb_connections = 1\n"
+    } else {
+        ""
+    };
     format!(
         "max_cells_per_analyst_per_day = 1000000000\n\n\
          [limits]\nanswer_cache_entries = {entries}\n{threads}"

@@ -80,6 +80,10 @@ pub struct Limits {
     /// DuckDB worker threads per statement (default: one per core). Lower it when the node
     /// shares its server: several DuckDB processes each using every core slow one another.
     pub duckdb_threads: Option<usize>,
+    /// DuckDB connections answers share (default: one per core). Each computes one answer at a
+    /// time; DuckDB plans a statement on its caller's thread, so one connection per core keeps
+    /// every core busy under concurrent studies.
+    pub duckdb_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -89,12 +93,21 @@ impl Default for Limits {
             max_filter_values: 64,
             answer_cache_entries: 256,
             duckdb_threads: None,
+            duckdb_connections: None,
         }
     }
 }
 
 /// Errors name the file and the key.
 pub type ConfigError = SettingsError;
+
+impl Limits {
+    /// The DuckDB connections to open: `duckdb_connections`, or one per core.
+    pub fn connections(&self) -> usize {
+        self.duckdb_connections
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+    }
+}
 
 impl NodeConfig {
     /// The deny list of `revoked_certificates` (checked when the configuration loads).
@@ -153,6 +166,12 @@ impl NodeConfig {
             return Err(invalid(
                 "limits.max_filter_values",
                 "must be at least 1".to_string(),
+            ));
+        }
+        if !matches!(self.limits.duckdb_connections, None | Some(1..=64)) {
+            return Err(invalid(
+                "limits.duckdb_connections",
+                "must be between 1 and 64 (leave it out for one per core)".to_string(),
             ));
         }
         if self.limits.duckdb_threads == Some(0) {
@@ -247,6 +266,11 @@ mod tests {
                 "# duckdb_threads = 2",
                 "duckdb_threads = 0",
                 "limits.duckdb_threads",
+            ),
+            (
+                "# duckdb_connections = 2",
+                "duckdb_connections = 0",
+                "limits.duckdb_connections",
             ),
         ] {
             std::fs::write(&path, text.replace(from, to)).unwrap();

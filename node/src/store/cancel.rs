@@ -1,10 +1,10 @@
 //! Stopping a request's database work when its caller goes away (the coordinator cancelled
 //! the run, or gave up at its deadline).
 //!
-//! The node has one DuckDB connection; requests take turns on it. A request runs its
-//! database work under its [`CancelToken`] (`with_token`); every time it takes the connection,
-//! the store notes which token holds it. Cancelling a token stops its next use of the
-//! connection, and interrupts the running statement only if that token holds the connection,
+//! Requests take turns on the node's DuckDB connections (`pool.rs`). A request runs its
+//! database work under its [`CancelToken`] (`with_token`); every time it takes a connection,
+//! the store notes which token holds it. Cancelling a token stops its next use of a
+//! connection, and interrupts the running statement only on the connection that token holds,
 //! never another request's.
 
 use std::cell::RefCell;
@@ -125,5 +125,42 @@ mod tests {
         let other = CancelToken::new();
         store.cancel(&other);
         assert_eq!(store.run("SELECT 42").unwrap(), 1);
+    }
+
+    #[test]
+    fn with_two_connections_a_slow_answer_holds_one_and_cancelling_it_spares_the_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("n.duckdb")).unwrap();
+        store.widen(2).unwrap();
+        assert_eq!(store.connections(), 2);
+        let store = Arc::new(store);
+        let (slow_token, other_token) = (CancelToken::new(), CancelToken::new());
+        let slow = "SELECT count(*) FROM range(10000000000000) t(x) WHERE x % 7 = 3";
+        let worker = {
+            let (store, token) = (store.clone(), slow_token.clone());
+            std::thread::spawn(move || with_token(token, || store.run(slow)))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        // The other connection answers while the slow statement runs.
+        let quick = with_token(other_token.clone(), || store.run("SELECT 1"));
+        assert_eq!(quick.unwrap(), 1);
+        assert!(
+            !worker.is_finished(),
+            "the slow statement should still be running"
+        );
+        let start = Instant::now();
+        store.cancel(&slow_token);
+        assert!(
+            worker.join().unwrap().is_err(),
+            "the statement ran to its end"
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+        // Both connections are free again, and the other request goes on.
+        let again = with_token(other_token, || {
+            let (a, b) = (store.conn().unwrap(), store.conn().unwrap());
+            drop((a, b));
+            store.run("SELECT 2")
+        });
+        assert_eq!(again.unwrap(), 1);
     }
 }

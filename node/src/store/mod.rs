@@ -1,5 +1,5 @@
 //! The node's DuckDB database: schema, atomic slice loads with data versions, and aggregate
-//! queries. The one `Connection` is owned here behind a mutex; callers on the async runtime go
+//! queries. The connections are owned here (`pool.rs`); callers on the async runtime go
 //! through `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use crate::error::{NodeError, Result};
 pub mod cancel;
 mod facts;
 mod ledger;
+mod pool;
 pub mod slices;
 
 pub use facts::YearTotals;
@@ -88,38 +89,12 @@ pub struct SliceSource {
 }
 
 pub struct Store {
-    conn: Mutex<Connection>,
-    /// The budget and overlap watch (see `ledger.rs`), apart from the connection: recording an
-    /// answer does not wait for queries.
+    pool: pool::Pool,
+    /// The budget and overlap watch (see `ledger.rs`), apart from the connections: recording
+    /// an answer does not wait for queries.
     ledger: Mutex<ledger::Ledger>,
-    holder: cancel::Holder,
     path: PathBuf,
     facts: facts::Facts,
-}
-
-/// The connection, held by the request whose token runs on this thread.
-pub(crate) struct ConnGuard<'a> {
-    conn: std::sync::MutexGuard<'a, Connection>,
-    holder: &'a cancel::Holder,
-}
-
-impl std::ops::Deref for ConnGuard<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for ConnGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.conn
-    }
-}
-
-impl Drop for ConnGuard<'_> {
-    fn drop(&mut self) {
-        self.holder.set(None);
-    }
 }
 
 impl Store {
@@ -187,39 +162,31 @@ impl Store {
         let ledger = ledger::Ledger::open(&ledger::journal_path(path), &conn)?;
         Ok(Store {
             ledger: Mutex::new(ledger),
-            holder: cancel::Holder::new(conn.interrupt_handle()),
-            conn: Mutex::new(conn),
+            pool: pool::Pool::new(conn),
             path: path.to_path_buf(),
             facts: facts::Facts::default(),
         })
     }
 
-    /// The connection, once the requests before have let it go; refused to a cancelled
-    /// request (see `cancel.rs`).
-    pub(crate) fn conn(&self) -> Result<ConnGuard<'_>> {
-        let token = cancel::current();
-        let cancelled = || NodeError::Cancelled("the caller cancelled the request".into());
-        if token.as_ref().is_some_and(|t| t.is_cancelled()) {
-            return Err(cancelled());
-        }
-        let conn = self
-            .conn
-            .lock()
-            .map_err(|_| NodeError::Internal("database lock poisoned".into()))?;
-        self.holder.set(token.as_deref());
-        if token.as_ref().is_some_and(|t| t.is_cancelled()) {
-            self.holder.set(None);
-            return Err(cancelled());
-        }
-        Ok(ConnGuard {
-            conn,
-            holder: &self.holder,
-        })
+    /// A connection, once one is free; refused to a cancelled request (see `cancel.rs`).
+    pub(crate) fn conn(&self) -> Result<pool::ConnGuard<'_>> {
+        self.pool.take()
+    }
+
+    /// Opens more connections to the database, up to `n` (`limits.duckdb_connections`), for
+    /// answers to run side by side.
+    pub fn widen(&mut self, n: usize) -> Result<()> {
+        self.pool.widen(n)
+    }
+
+    /// How many connections answers share.
+    pub fn connections(&self) -> usize {
+        self.pool.len()
     }
 
     /// Cancels the request running under `token` (see `cancel.rs`).
     pub fn cancel(&self, token: &cancel::CancelToken) {
-        self.holder.cancel(token);
+        self.pool.cancel(token);
     }
 
     /// Checks the daily budget and the overlap watch for `r`, then records it durably.
