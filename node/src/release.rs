@@ -101,7 +101,7 @@ pub fn check_complements(q: &CompiledQuery, policy: &PolicyConfig, store: &Store
         if high == 0 || low >= threshold {
             continue; // nobody left out, or surely enough
         }
-        let left_out = store.two_counts(&check.exact_sql, &check.params)?.0;
+        let left_out = store.counts(&check.exact_sql, &check.params)?[0];
         if (1..threshold).contains(&left_out) {
             return Err(NodeError::Policy(format!(
                 "complement rule: the filter on {:?} leaves fewer than {threshold} {}s of the \

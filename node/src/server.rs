@@ -51,17 +51,17 @@ pub async fn run_with_clock(
         Ok(())
     })?;
     let database = config.database.clone();
-    let connections = config.limits.connections();
+    let (connections, threads) = (config.limits.connections(), config.limits.duckdb_threads);
     let store = tokio::task::spawn_blocking(move || {
         let mut store = Store::open(&database)?;
         store.widen(connections)?;
+        if let Some(threads) = threads {
+            store.set_threads(threads)?;
+        }
         anyhow::Ok(store)
     })
     .await
     .context("opening the database")??;
-    if let Some(threads) = config.limits.duckdb_threads {
-        store.set_threads(threads)?;
-    }
     let record_key = crate::perturb::record_key(&config.record_key_path())?;
     store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;

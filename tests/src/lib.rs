@@ -403,23 +403,11 @@ impl OneNode {
 
     /// Stops the node, runs `offline` with its configuration and data folder (an import needs
     /// the database to itself), and starts it again on the same files.
-    pub async fn restart(self, offline: impl FnOnce(&NodeConfig, &Path)) -> OneNode {
-        let OneNode {
-            dir,
-            pki,
-            config,
-            csv_dir,
-            node,
-        } = self;
-        node.stop().await;
-        offline(&config, &csv_dir);
-        OneNode {
-            node: start_node(config.clone()).await,
-            dir,
-            pki,
-            config,
-            csv_dir,
-        }
+    pub async fn restart(mut self, offline: impl FnOnce(&NodeConfig, &Path)) -> OneNode {
+        self.node.halt().await;
+        offline(&self.config, &self.csv_dir);
+        self.node = start_node(self.config.clone()).await;
+        self
     }
 }
 

@@ -301,14 +301,10 @@ impl Dataset {
 
     /// The FROM clause of a query made of the SQL fragments `used`: the rows and the joins
     /// whose columns a fragment reads.
-    pub fn from_clause<'a>(&self, used: impl IntoIterator<Item = &'a str> + Clone) -> String {
+    pub fn from_clause(&self, used: &[&str]) -> String {
         let mut from = self.from_sql.to_string();
         for join in self.joins {
-            if used
-                .clone()
-                .into_iter()
-                .any(|sql| names_alias(sql, join.alias))
-            {
+            if used.iter().any(|sql| names_alias(sql, join.alias)) {
                 from.push(' ');
                 from.push_str(join.sql);
             }

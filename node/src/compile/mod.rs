@@ -208,7 +208,7 @@ pub fn compile(
         }
     }
 
-    let from = dataset.from_clause(fragments.iter().copied());
+    let from = dataset.from_clause(&fragments);
     let complements = checks::complement_checks(dataset, &from, &per_filter);
     let complement_bounds = checks::complement_bounds(&from, &complements);
     let whole_groups =

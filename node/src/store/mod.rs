@@ -237,12 +237,8 @@ impl Store {
                 slices::UNIT_FIRST,
                 dataset.table
             );
-            timed(&sql, || {
-                let conn = self.conn()?;
-                let mut stmt = conn.prepare(&sql)?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
-                Ok(rows.collect::<Result<YearTotals, _>>()?)
-            })
+            let rows = self.rows(&sql, &[], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+            Ok(rows.into_iter().collect())
         };
         self.facts.get_or_read(
             |known| known.years.get(dataset.name).cloned(),
@@ -354,19 +350,6 @@ impl Store {
         })
     }
 
-    /// Runs a query returning two counts.
-    pub fn two_counts(&self, sql: &str, params: &[Value]) -> Result<(i64, i64)> {
-        timed(sql, || {
-            let conn = self.conn()?;
-            let mut stmt = conn.prepare_cached(sql)?;
-            Ok(
-                stmt.query_row(duckdb::params_from_iter(params.iter()), |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?,
-            )
-        })
-    }
-
     /// Sets how many threads DuckDB gives each statement (`limits.duckdb_threads`).
     pub fn set_threads(&self, threads: usize) -> Result<()> {
         self.conn()?
@@ -374,19 +357,30 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a query returning one row of counts (NULL read as 0).
-    pub fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
+    /// Runs a read statement of an answer, mapping each row; timed (see [`timed`]).
+    fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        map: impl FnMut(&duckdb::Row<'_>) -> duckdb::Result<T>,
+    ) -> Result<Vec<T>> {
         timed(sql, || {
             let conn = self.conn()?;
             let mut stmt = conn.prepare_cached(sql)?;
-            let mut rows = stmt.query(duckdb::params_from_iter(params.iter()))?;
-            let row = rows
-                .next()?
-                .ok_or_else(|| NodeError::Internal(format!("no row from {sql}")))?;
-            (0..row.as_ref().column_count())
-                .map(|i| Ok(row.get::<_, Option<i64>>(i)?.unwrap_or(0)))
-                .collect()
+            let rows = stmt.query_map(duckdb::params_from_iter(params.iter()), map)?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
         })
+    }
+
+    /// Runs a query returning one row of counts (NULL read as 0).
+    pub fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
+        self.rows(sql, params, |r| {
+            (0..r.as_ref().column_count())
+                .map(|i| Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)))
+                .collect()
+        })?
+        .pop()
+        .ok_or_else(|| NodeError::Internal(format!("no row from {sql}")))
     }
 
     /// Runs a query returning `dims` text columns and a count: the count per cell.
@@ -396,18 +390,7 @@ impl Store {
         params: &[Value],
         dims: usize,
     ) -> Result<std::collections::HashMap<Vec<String>, i64>> {
-        timed(sql, || self.counts_by_cell_untimed(sql, params, dims))
-    }
-
-    fn counts_by_cell_untimed(
-        &self,
-        sql: &str,
-        params: &[Value],
-        dims: usize,
-    ) -> Result<std::collections::HashMap<Vec<String>, i64>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(duckdb::params_from_iter(params.iter()), |r| {
+        let rows = self.rows(sql, params, |r| {
             let mut key = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;
@@ -415,7 +398,7 @@ impl Store {
             }
             Ok((key, r.get(dims)?))
         })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        Ok(rows.into_iter().collect())
     }
 
     /// The cells of a compiled query, each with its distinct units counted exactly where the
@@ -432,15 +415,9 @@ impl Store {
 
     /// Runs one form of the aggregate: each cell with the upper bound of its units.
     fn cells(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
-        timed(sql, || self.cells_untimed(q, sql))
-    }
-
-    fn cells_untimed(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(sql)?;
         let dims = q.dimensions.len();
         let measures = q.measures.len();
-        let rows = stmt.query_map(duckdb::params_from_iter(q.params.iter()), |r| {
+        self.rows(sql, &q.params, |r| {
             let mut dimensions = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;
@@ -471,8 +448,7 @@ impl Store {
                 whole_group: false,
             };
             Ok((cell, units_high))
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
     }
 }
 
