@@ -262,3 +262,48 @@ impl CoordinatorClient {
         Ok(self.send_decision(study_id, signed).await?)
     }
 }
+
+/// What the user of `cdg` reads when a call fails: the coordinator's own message, or, when the
+/// connection itself broke (the coordinator restarted, the network was cut), a sentence that
+/// says so instead of the transport's words, with those kept at the end for the IT team.
+pub fn explain(status: &tonic::Status) -> String {
+    if connection_broken(status) {
+        return format!(
+            "the connection to the coordinator was cut before its answer came (it may have \
+             restarted, or the network failed). Run the same command again in a moment: a study \
+             run cut short is recorded as interrupted and can be run again, and nothing the \
+             coordinator had acknowledged is lost. (detail: {:?}: {})",
+            status.code(),
+            status.message().chars().take(300).collect::<String>()
+        );
+    }
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+/// Whether `status` reports a broken connection rather than an answer of the coordinator:
+/// tonic gives those the codes below with a transport error as source, or its own fixed words
+/// ("h2 protocol error", "transport error", "error reading a body") when it keeps none.
+fn connection_broken(status: &tonic::Status) -> bool {
+    use tonic::Code;
+    if !matches!(
+        status.code(),
+        Code::Unknown | Code::Unavailable | Code::Internal | Code::Cancelled
+    ) {
+        return false;
+    }
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if e.is::<std::io::Error>() || e.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    let message = status.message();
+    [
+        "h2 protocol error",
+        "transport error",
+        "error reading a body",
+    ]
+    .iter()
+    .any(|words| message.starts_with(words))
+}

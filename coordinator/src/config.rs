@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use cdg_shared::cdg::Cdg;
+use cdg_shared::federation::Federation;
 use cdg_shared::settings::{self, SettingsError};
 use cdg_shared::tls::TlsFiles;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,11 @@ pub struct CoordinatorConfig {
     pub max_message_bytes: usize,
     /// The federation's nodes.
     pub nodes: Vec<NodeEntry>,
+    /// The member CDGs and the coordinator's own identity (`[federation]`; defaults: the five
+    /// CDGs of Hauts-de-France and `urn:cdg-hdf:coordinator:59`). Regional studies are
+    /// submitted and run by the chargé.e de mission of the coordinator's CDG only.
+    #[serde(default)]
+    pub federation: Federation,
     /// Address of the Prometheus endpoint (plain HTTP, `GET /metrics`), e.g. "127.0.0.1:9464".
     /// Absent: no endpoint.
     #[serde(default)]
@@ -104,10 +110,22 @@ impl CoordinatorConfig {
                 "is empty: list at least one [[nodes]] with cdg and address".into(),
             ));
         }
+        self.federation
+            .validate()
+            .map_err(|(key, problem)| invalid(key, problem))?;
         let mut seen = Vec::new();
         for n in &self.nodes {
             if seen.contains(&n.cdg) {
                 return Err(invalid("nodes", format!("lists CDG {} twice", n.cdg)));
+            }
+            if !self.federation.is_member(n.cdg) {
+                return Err(invalid(
+                    "nodes",
+                    format!(
+                        "lists CDG {}, which is not in federation.members: add it there first",
+                        n.cdg
+                    ),
+                ));
             }
             seen.push(n.cdg);
             if !n.address.starts_with("https://") {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use cdg_shared::arrow_ipc;
 use cdg_shared::audit::AuditLog;
 use cdg_shared::cdg::Cdg;
+use cdg_shared::federation::{Access, Federation};
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
@@ -44,7 +45,12 @@ pub struct Coordinator {
     pub(crate) updating: tokio::sync::Mutex<()>,
     /// Node reachability and outcomes, for the metrics endpoint.
     pub metrics: crate::metrics::CoordinatorMetrics,
+    /// Who may do what: the members and the chef de file.
+    federation: Federation,
 }
+
+/// Any member CDG's director.
+pub(crate) const DIRECTORS: Access = Access::AnyMember(Role::Director);
 
 /// The answer to a submission.
 pub struct Submitted {
@@ -77,6 +83,7 @@ impl Coordinator {
             running: Default::default(),
             updating: Default::default(),
             metrics: Default::default(),
+            federation: config.federation.clone(),
         })
     }
 
@@ -87,20 +94,19 @@ impl Coordinator {
             .ok_or_else(|| CoordinatorError::UnknownStudy(id.to_string()))
     }
 
-    pub(crate) fn require(caller: Principal, allowed: &[Role], what: &'static str) -> Result<()> {
-        if allowed.contains(&caller.role) {
-            Ok(())
-        } else {
-            Err(CoordinatorError::Forbidden {
-                what,
-                required: allowed
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                actual: caller.role,
-            })
-        }
+    /// Refuses `caller` unless it is a member identity that `expected` accepts.
+    pub(crate) fn require(
+        &self,
+        caller: Principal,
+        expected: &[Access],
+        what: &'static str,
+    ) -> Result<()> {
+        Ok(self.federation.require(caller, expected, what)?)
+    }
+
+    /// The chef de file's chargé.e de mission, who submits, runs and diffuses regional studies.
+    pub(crate) fn analyst(&self) -> Access {
+        Access::Only(self.federation.regional_analyst())
     }
 
     pub(crate) async fn audit(
@@ -129,7 +135,7 @@ impl Coordinator {
     }
 
     pub async fn submit(&self, caller: Principal, toml: &str) -> Result<Submitted> {
-        Self::require(caller, &[Role::ChargeDeMission], "submitting a study")?;
+        self.require(caller, &[self.analyst()], "submitting a regional study")?;
         let study =
             Study::from_toml(toml).map_err(|e| CoordinatorError::InvalidStudy(e.to_string()))?;
         let (id, digest) = (study.id(), study.digest());
@@ -244,7 +250,7 @@ impl Coordinator {
         id: &str,
         progress: &Progress,
     ) -> Result<StudyResult> {
-        Self::require(caller, &[Role::ChargeDeMission], "running a study")?;
+        self.require(caller, &[self.analyst()], "running a regional study")?;
         let mut running = Running::start(self, id, caller)?;
         let stored = self.stored_study(id)?;
         if let Some(q) = open_question(&stored) {
@@ -388,7 +394,7 @@ impl Coordinator {
 
     /// The audit log and its checkpoints, as on disk. Directors.
     pub async fn audit_log(&self, caller: Principal) -> Result<(Vec<u8>, Vec<u8>)> {
-        Self::require(caller, &[Role::Director], "reading the audit log")?;
+        self.require(caller, &[DIRECTORS], "reading the audit log")?;
         let _writing = self
             .audit
             .lock()
@@ -399,9 +405,9 @@ impl Coordinator {
     }
 
     pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {
-        Self::require(
+        self.require(
             caller,
-            &[Role::ChargeDeMission, Role::Director],
+            &[self.analyst(), DIRECTORS],
             "reading a study result",
         )?;
         self.stored_study(id)?;

@@ -6,13 +6,13 @@
 //! signer is the connected caller, records it in the audit log, then stores it with the study.
 
 use cdg_shared::cdg::Cdg;
-use cdg_shared::identity::{Principal, Role};
+use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::{DepartementDecision, SignedDecision, StudyStatus};
 use cdg_shared::signing::Decision;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::coordinator::Coordinator;
+use crate::coordinator::{Coordinator, DIRECTORS};
 use crate::error::{CoordinatorError, Result};
 use crate::state::StoredStudy;
 
@@ -97,7 +97,7 @@ impl Coordinator {
         id: &str,
         decision: SignedDecision,
     ) -> Result<StudyStatus> {
-        Self::require(caller, &[Role::Director], "deciding on a study")?;
+        self.require(caller, &[DIRECTORS], "deciding on a study")?;
         let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
         let invalid = |m: String| Err(CoordinatorError::BadDecision(m));
@@ -158,11 +158,7 @@ impl Coordinator {
 
     /// Study `id` with its decisions and state. Chargé.e de mission and directors.
     pub async fn study_status(&self, caller: Principal, id: &str) -> Result<StudyStatus> {
-        Self::require(
-            caller,
-            &[Role::ChargeDeMission, Role::Director],
-            "reading a study",
-        )?;
+        self.require(caller, &[self.analyst(), DIRECTORS], "reading a study")?;
         let stored = self.stored_study(id)?;
         self.status_of(&stored)
     }
@@ -173,7 +169,7 @@ impl Coordinator {
 
     /// Records that study `id`'s results were diffused. Chargé.e de mission, once completed.
     pub async fn diffuse(&self, caller: Principal, id: &str, note: &str) -> Result<StudyStatus> {
-        Self::require(caller, &[Role::ChargeDeMission], "recording a diffusion")?;
+        self.require(caller, &[self.analyst()], "recording a diffusion")?;
         let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
         let has_result = self.state.load_result(id)?.is_some();

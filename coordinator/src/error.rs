@@ -1,17 +1,14 @@
 //! The coordinator's error type and its one mapping to gRPC status codes.
 
-use cdg_shared::identity::Role;
+use cdg_shared::federation::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
     #[error("{0}")]
     InvalidStudy(String),
-    #[error("{what} is reserved to {required}; your certificate's role is {actual}")]
-    Forbidden {
-        what: &'static str,
-        required: String,
-        actual: Role,
-    },
+    /// The caller's identity may not do this (wrong role, wrong CDG, not a member).
+    #[error("{0}")]
+    Forbidden(#[from] Refusal),
     #[error("no study {0}: submit it first (cdg study submit FILE)")]
     UnknownStudy(String),
     #[error("study {0} has not been run yet")]
@@ -37,7 +34,7 @@ impl From<CoordinatorError> for tonic::Status {
         let message = e.to_string();
         match e {
             CoordinatorError::InvalidStudy(_) => tonic::Status::invalid_argument(message),
-            CoordinatorError::Forbidden { .. } | CoordinatorError::BadDecision(_) => {
+            CoordinatorError::Forbidden(_) | CoordinatorError::BadDecision(_) => {
                 tonic::Status::permission_denied(message)
             }
             CoordinatorError::NotRunnable(_) => tonic::Status::failed_precondition(message),

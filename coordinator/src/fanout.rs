@@ -18,6 +18,7 @@ use crate::bounds::Published;
 use crate::config::CoordinatorConfig;
 use crate::coordinator::StudyContext;
 use crate::study::StudyQuery;
+use cdg_shared::query::AggregateQuery;
 
 /// A node's client, on a channel that connects lazily and is reused by every study.
 #[derive(Clone)]
@@ -169,20 +170,7 @@ impl NodeClient {
             Ok(Err(status)) => return Err(self.classify(status)),
             Ok(Ok(r)) => r.into_inner(),
         };
-        let (_, batches) = arrow_ipc::decode(&response.arrow_ipc).map_err(|e| NodeFailure {
-            status: OutcomeStatus::Incompatible,
-            message: format!("unreadable Arrow answer: {e}"),
-        })?;
-        let batch = match batches.len() {
-            1 => batches.into_iter().next().expect("one batch"),
-            n => {
-                let schema = query.query.result_schema();
-                arrow::compute::concat_batches(&schema, &batches).map_err(|e| NodeFailure {
-                    status: OutcomeStatus::Incompatible,
-                    message: format!("{n} Arrow batches that do not fit the expected schema: {e}"),
-                })?
-            }
-        };
+        let batch = decode_answer(&query.query, &response.arrow_ipc)?;
         Ok(NodeAnswer {
             batch,
             cells_released: response.cells_released,
@@ -260,6 +248,28 @@ fn code_name(code: tonic::Code) -> String {
 }
 
 /// The outcome record of a node over a whole study.
+/// A node's Arrow IPC answer as one batch of the schema `query` calls for, or why it is not
+/// one (an incompatible node). Untrusted bytes: every failure is a named outcome, never a panic.
+pub fn decode_answer(query: &AggregateQuery, bytes: &[u8]) -> Result<RecordBatch, NodeFailure> {
+    let incompatible = |message: String| NodeFailure {
+        status: OutcomeStatus::Incompatible,
+        message,
+    };
+    let (_, mut batches) = arrow_ipc::decode(bytes)
+        .map_err(|e| incompatible(format!("unreadable Arrow answer: {e}")))?;
+    if batches.len() == 1
+        && let Some(one) = batches.pop()
+    {
+        return Ok(one);
+    }
+    arrow::compute::concat_batches(&query.result_schema(), &batches).map_err(|e| {
+        incompatible(format!(
+            "{} Arrow batches that do not fit the expected schema: {e}",
+            batches.len()
+        ))
+    })
+}
+
 pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeOutcome {
     match result {
         Ok(answers) => {

@@ -80,9 +80,21 @@ fn node_config(cdg: Cdg, name: &str, policy_extra: &str) -> String {
          [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/node-{c}.pem\"\nkey = \"certs/node-{c}.key\"\n\n\
          [policy]\nmin_agents_per_cell = 11\nmin_employers_per_cell = 3\nmax_group_by = 4\n{policy_extra}\n\
          [policy.convention]\nstart = \"2023-01-01\"\nend = \"2026-12-31\"\n\
-         avenants = [{{ end = \"2030-12-31\", reference = \"démonstration : prolongée pour les données de synthèse\" }}]\n",
-        dep = cdg.name()
+         avenants = [{{ end = \"2030-12-31\", reference = \"démonstration : prolongée pour les données de synthèse\" }}]\n\
+         {federation}",
+        dep = cdg.name(),
+        federation = federation_section(&[cdg]),
     )
+}
+
+/// The `[federation]` table of a network that reaches beyond the five CDGs of the region (the
+/// national benchmark): every département is a member. Empty for the region, the default.
+fn federation_section(cdgs: &[Cdg]) -> String {
+    if cdgs.iter().all(|c| c.in_region()) {
+        return String::new();
+    }
+    let members: Vec<String> = Cdg::national().map(|c| format!("\"{c}\"")).collect();
+    format!("\n[federation]\nmembers = [{}]\n", members.join(", "))
 }
 
 fn coordinator_config(name: &str, nodes: &[(Cdg, String)]) -> String {
@@ -99,6 +111,8 @@ fn coordinator_config(name: &str, nodes: &[(Cdg, String)]) -> String {
             cdg.code()
         ));
     }
+    let cdgs: Vec<Cdg> = nodes.iter().map(|(cdg, _)| *cdg).collect();
+    s.push_str(&federation_section(&cdgs));
     s
 }
 

@@ -4,9 +4,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cdg_shared::identity::Role;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorServiceServer;
-use tokio::net::TcpListener;
+use cdg_shared::serving::Bound;
 
 use crate::config::CoordinatorConfig;
 use crate::coordinator::Coordinator;
@@ -16,7 +15,7 @@ use crate::service::CoordinatorServiceImpl;
 /// must be installed first.
 pub async fn run(
     config: CoordinatorConfig,
-    listener: TcpListener,
+    listener: impl Into<Bound>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let coordinator = Arc::new(Coordinator::new(&config)?);
@@ -28,23 +27,27 @@ pub async fn run(
 pub async fn serve(
     coordinator: Arc<Coordinator>,
     config: CoordinatorConfig,
-    listener: TcpListener,
+    listener: impl Into<Bound>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let listener = listener.into();
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_coordinator");
     coordinator.metrics.register(&mut metrics);
     let guard = cdg_shared::guard::Guard {
         revoked: Arc::new(config.revocation()?),
         metrics: Some(metrics.rpc.clone()),
+        federation: Arc::new(config.federation.clone()),
     };
     if let Some(listen) = config.metrics_listen {
         cdg_shared::metrics::serve(listen, Arc::new(metrics)).await?;
     }
     let (_, mut server) = cdg_shared::serving::mtls_server(&config.tls, guard, |own| {
         anyhow::ensure!(
-            own.role == Role::Coordinator,
-            "the certificate {} is for {own}; the coordinator needs a coordinator certificate",
-            config.tls.cert.display()
+            own == config.federation.coordinator,
+            "the certificate {} is for {own}; this coordinator is configured as {} \
+             (federation.coordinator): use that coordinator certificate",
+            config.tls.cert.display(),
+            config.federation.coordinator.uri()
         );
         Ok(())
     })?;
@@ -52,8 +55,10 @@ pub async fn serve(
     let service = CoordinatorServiceServer::new(CoordinatorServiceImpl::new(coordinator))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let (health, reflection, reflection_alpha) =
+    let (_, health, reflection, reflection_alpha) =
         cdg_shared::serving::discovery("cdg.observatoire.v1.CoordinatorService").await?;
+    // Everything is checked and open: now the ready file may announce the coordinator.
+    let listener = listener.announce()?;
     tracing::info!(addr = %listener.local_addr()?, nodes = config.nodes.len(), "coordinator listening (mTLS)");
     server
         .add_service(health)

@@ -1,6 +1,6 @@
 //! The node's error type and its one mapping to gRPC status codes.
 
-use cdg_shared::identity::Role;
+use cdg_shared::federation::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -10,12 +10,9 @@ pub enum NodeError {
     /// The query is well-formed but the node's disclosure policy forbids it.
     #[error("refused by this node's policy: {0}")]
     Policy(String),
-    #[error("{what} is reserved to the {required} role; your certificate's role is {actual}")]
-    Forbidden {
-        what: &'static str,
-        required: Role,
-        actual: Role,
-    },
+    /// The caller's identity may not do this (wrong role, or not the configured one).
+    #[error("{0}")]
+    Forbidden(#[from] Refusal),
     #[error("database error: {0}")]
     Database(#[from] duckdb::Error),
     #[error("{0}")]
@@ -56,7 +53,7 @@ impl NodeError {
                 _ => "policy".into(),
             },
             NodeError::InvalidQuery(_) => "invalid_query".into(),
-            NodeError::Forbidden { .. } => "forbidden".into(),
+            NodeError::Forbidden(_) => "forbidden".into(),
             NodeError::NotApproved(_) => "not_approved".into(),
             NodeError::Budget(_) => "budget".into(),
             NodeError::Protocol(_) => "protocol".into(),
@@ -76,7 +73,7 @@ impl From<NodeError> for tonic::Status {
         let message = e.to_string();
         match e {
             NodeError::InvalidQuery(_) => tonic::Status::invalid_argument(message),
-            NodeError::Policy(_) | NodeError::Forbidden { .. } | NodeError::NotApproved(_) => {
+            NodeError::Policy(_) | NodeError::Forbidden(_) | NodeError::NotApproved(_) => {
                 tonic::Status::permission_denied(message)
             }
             NodeError::Budget(_) | NodeError::TooLarge(_) => {

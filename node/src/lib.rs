@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod codes;
 pub mod compile;
 pub mod config;
+pub mod convention;
 pub mod error;
 pub mod ingest;
 pub mod metrics;

@@ -118,6 +118,21 @@ enum Command {
         #[command(flatten)]
         check: cdg_shared::certcheck::CheckArgs,
     },
+    /// Record a signed avenant to the convention (Art. 6) in the node's configuration file: its
+    /// new last day of validity and its reference. Comments and other keys are kept, and the
+    /// file is checked again. Restart the node to apply it: until then, and past the last day,
+    /// the node releases nothing and its health says NOT_SERVING.
+    Avenant {
+        /// Node configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The avenant's new last day of validity, AAAA-MM-JJ.
+        #[arg(long)]
+        end: chrono::NaiveDate,
+        /// The avenant's reference, e.g. "avenant n°1, comité technique du 2026-12-15".
+        #[arg(long)]
+        reference: String,
+    },
     /// Print the data dictionary (Markdown): datasets, columns, allowed values, dimensions,
     /// measures.
     Catalogue,
@@ -380,6 +395,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => None,
             };
             cdg_shared::certcheck::run(check, configured).map_err(anyhow::Error::msg)
+        }
+        Command::Avenant {
+            config,
+            end,
+            reference,
+        } => {
+            let until = cdg_node::convention::record_avenant(&config, end, &reference)?;
+            println!(
+                "avenant recorded in {}: the convention now runs until {until}. Restart the \
+                 node to apply it (systemctl restart cdg-node).",
+                config.display()
+            );
+            Ok(())
         }
         Command::Catalogue => {
             print!("{}", catalogue::data_dictionary());

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use cdg_shared::identity::Role;
 use cdg_shared::proto::v1::node_service_server::NodeServiceServer;
-use tokio::net::TcpListener;
+use cdg_shared::serving::Bound;
 
 use crate::config::NodeConfig;
+
+/// The node's gRPC service, as health and reflection name it.
+const NODE_SERVICE: &str = "cdg.observatoire.v1.NodeService";
 use crate::service::{Clock, NodeServiceImpl, system_clock};
 use crate::store::Store;
 
@@ -16,7 +19,7 @@ use crate::store::Store;
 /// installed first (`cdg_shared::tls::install_crypto_provider`).
 pub async fn run(
     config: NodeConfig,
-    listener: TcpListener,
+    listener: impl Into<Bound>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     run_with_clock(config, listener, shutdown, system_clock()).await
@@ -25,17 +28,28 @@ pub async fn run(
 /// [`run`] with the node's idea of today given (tests move it around the convention's dates).
 pub async fn run_with_clock(
     config: NodeConfig,
-    listener: TcpListener,
+    listener: impl Into<Bound>,
     shutdown: impl Future<Output = ()> + Send,
     clock: Clock,
 ) -> anyhow::Result<()> {
+    let listener = listener.into();
     let revoked = Arc::new(config.revocation()?);
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_node");
     let node_metrics = crate::metrics::NodeMetrics::default();
     node_metrics.register(&mut metrics);
+    let days_left = cdg_shared::metrics::Gauge::default();
+    metrics.unprefixed().register(
+        "cdg_convention_days_left",
+        "Days until the last day of the convention's validity, avenants included (Art. 6); \
+         negative once it has passed, when the node releases nothing",
+        days_left.clone(),
+    );
+    let (convention, watch_clock) = (config.policy.convention.clone(), clock.clone());
+    let serving = metrics.serving.clone();
     let guard = cdg_shared::guard::Guard {
         revoked: Arc::clone(&revoked),
         metrics: Some(metrics.rpc.clone()),
+        federation: Arc::new(config.federation.clone()),
     };
     if let Some(listen) = config.metrics_listen {
         cdg_shared::metrics::serve(listen, Arc::new(metrics)).await?;
@@ -83,8 +97,20 @@ pub async fn run_with_clock(
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
-    let (health, reflection, reflection_alpha) =
-        cdg_shared::serving::discovery("cdg.observatoire.v1.NodeService").await?;
+    let (reporter, health, reflection, reflection_alpha) =
+        cdg_shared::serving::discovery(NODE_SERVICE).await?;
+    crate::convention::Watch {
+        convention: convention.clone(),
+        clock: watch_clock,
+        days_left,
+        health: reporter,
+        service: NODE_SERVICE,
+        serving,
+    }
+    .spawn()
+    .await;
+    // Everything is checked and open: now the ready file may announce the node.
+    let listener = listener.announce()?;
     tracing::info!(%addr, "node listening (mTLS)");
     server
         .add_service(health)

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use cdg_shared::arrow_ipc;
+use cdg_shared::federation::Access;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
@@ -107,18 +108,24 @@ impl NodeServiceImpl {
         }
     }
 
+    /// The one coordinator this node obeys.
+    fn coordinator(&self) -> Access {
+        Access::Only(self.config.federation.coordinator)
+    }
+
+    /// Refuses `caller` unless it is a member identity that `expected` accepts.
+    fn require(
+        &self,
+        caller: Principal,
+        expected: &[Access],
+        what: &'static str,
+    ) -> Result<(), NodeError> {
+        Ok(self.config.federation.require(caller, expected, what)?)
+    }
+
     /// Refuses when today is outside the convention's validity (avenants included).
     fn check_convention(&self) -> Result<(), NodeError> {
-        let (start, end) = self.config.policy.convention.validity();
-        let today = (self.clock)();
-        if today < start || today > end {
-            return Err(NodeError::OutsideConvention(format!(
-                "the convention is valid from {start} to {end} and today is {today}: this node \
-                 releases nothing outside it. Its operator records an avenant in \
-                 [policy.convention] of the node's configuration once it is signed"
-            )));
-        }
-        Ok(())
+        crate::convention::Term::check(&self.config.policy.convention, (self.clock)())
     }
 
     /// The catalogue as this node's policy narrows it.
@@ -159,7 +166,7 @@ impl NodeServiceImpl {
         req: ExecuteRequest,
         token: Arc<CancelToken>,
     ) -> Result<ExecuteResponse, NodeError> {
-        require(caller, Role::Coordinator, "Execute")
+        self.require(caller, &[self.coordinator()], "Execute")
             .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
         check_protocol_version(req.protocol_version)
             .map_err(|s| NodeError::Protocol(s.message().to_string()))?;
@@ -309,18 +316,6 @@ fn query_digest(query: &AggregateQuery) -> String {
     hex::encode(sha2::Sha256::digest(&text))
 }
 
-fn require(caller: Principal, required: Role, what: &'static str) -> Result<(), NodeError> {
-    if caller.role == required {
-        Ok(())
-    } else {
-        Err(NodeError::Forbidden {
-            what,
-            required,
-            actual: caller.role,
-        })
-    }
-}
-
 #[tonic::async_trait]
 impl NodeService for NodeServiceImpl {
     #[tracing::instrument(skip_all, fields(caller))]
@@ -328,6 +323,7 @@ impl NodeService for NodeServiceImpl {
         &self,
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
+        // Any member may describe the node: the guard has refused the others.
         cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         let data_versions = self.blocking(|s| s.data_versions()).await?;
         let p = &self.config.policy;
@@ -380,14 +376,11 @@ impl NodeService for NodeServiceImpl {
         request: Request<AuditLogRequest>,
     ) -> Result<Response<AuditLogResponse>, Status> {
         let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
-        if !matches!(caller.role, Role::Director | Role::Coordinator) {
-            return Err(NodeError::Forbidden {
-                what: "reading the audit log",
-                required: Role::Director,
-                actual: caller.role,
-            }
-            .into());
-        }
+        self.require(
+            caller,
+            &[Access::AnyMember(Role::Director), self.coordinator()],
+            "reading the audit log",
+        )?;
         let (log, checkpoints) = self.audit.read().await?;
         Ok(Response::new(AuditLogResponse { log, checkpoints }))
     }

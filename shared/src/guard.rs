@@ -1,6 +1,6 @@
 //! What runs around every gRPC request a server receives, before its handler: a revoked client
-//! certificate is refused (UNAUTHENTICATED), and the request is counted and timed by method and
-//! outcome. Installed with `Server::builder().layer(Guard::layer(...))`.
+//! certificate is refused (UNAUTHENTICATED), an identity of a CDG outside the federation is
+//! refused (PERMISSION_DENIED), and the request is counted and timed by method and outcome. Installed with `Server::builder().layer(Guard::layer(...))`.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,6 +9,8 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
+use crate::federation::Federation;
+use crate::identity::Principal;
 use crate::metrics::RpcMetrics;
 use crate::revocation::Revocation;
 
@@ -17,6 +19,23 @@ use crate::revocation::Revocation;
 pub struct Guard {
     pub revoked: Arc<Revocation>,
     pub metrics: Option<RpcMetrics>,
+    /// Whose identities are members: any other is refused on every RPC.
+    pub federation: Arc<Federation>,
+}
+
+impl Guard {
+    /// Why a request with this client certificate is refused before its handler, if it is.
+    fn refusal(&self, leaf: &[u8]) -> Option<tonic::Status> {
+        if let Err(reason) = self.revoked.check(leaf) {
+            return Some(tonic::Status::unauthenticated(format!(
+                "{reason} by this server's configuration (revoked_certificates)"
+            )));
+        }
+        // A certificate without a usable identity is refused by the handler, which says why.
+        let caller = Principal::from_certificate_der(leaf).ok()?;
+        let refusal = self.federation.member(caller).err()?;
+        Some(tonic::Status::permission_denied(refusal.to_string()))
+    }
 }
 
 impl Guard {
@@ -79,14 +98,11 @@ where
             .get::<TlsConnectInfo<TcpConnectInfo>>()
             .and_then(|info| info.peer_certs())
             .and_then(|certs| certs.first().cloned())
-            .and_then(|leaf| self.guard.revoked.check(leaf.as_ref()).err());
+            .and_then(|leaf| self.guard.refusal(leaf.as_ref()));
         let metrics = self.guard.metrics.clone();
         let response = match refused {
-            Some(reason) => {
-                tracing::warn!(method, reason, "revoked client certificate refused");
-                let status = tonic::Status::unauthenticated(format!(
-                    "{reason} by this server's configuration (revoked_certificates)"
-                ));
+            Some(status) => {
+                tracing::warn!(method, reason = status.message(), "client refused");
                 let response = status.into_http::<RB>();
                 Box::pin(async move { Ok(response) }) as Self::Future
             }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod cdg;
 pub mod certcheck;
+pub mod federation;
 pub mod guard;
 pub mod identity;
 pub mod logging;

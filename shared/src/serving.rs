@@ -2,7 +2,7 @@
 //! mutual TLS, and stop on the operator's signal.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,19 +14,52 @@ use crate::guard::{Guard, GuardLayer};
 use crate::identity::Principal;
 use crate::tls::TlsFiles;
 
-/// Binds `listen` and, if asked, writes the bound address to `ready_file` (atomically), for
-/// supervisors and the demo to read.
-pub async fn bind(listen: SocketAddr, ready_file: Option<&Path>) -> anyhow::Result<TcpListener> {
+/// A bound listening socket whose address is announced only once the server has checked
+/// everything it needs (its certificate, its database and its locks): a supervisor that reads
+/// the ready file may count on a server that is about to answer.
+pub struct Bound {
+    listener: TcpListener,
+    ready_file: Option<PathBuf>,
+}
+
+impl From<TcpListener> for Bound {
+    fn from(listener: TcpListener) -> Bound {
+        Bound {
+            listener,
+            ready_file: None,
+        }
+    }
+}
+
+impl Bound {
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Writes the bound address to the ready file, if any (atomically), and hands the socket
+    /// over to serve it.
+    pub fn announce(self) -> anyhow::Result<TcpListener> {
+        if let Some(path) = &self.ready_file {
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, self.listener.local_addr()?.to_string())
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(self.listener)
+    }
+}
+
+/// Binds `listen`; the address goes to `ready_file` when the server announces itself
+/// ([`Bound::announce`]), for supervisors and the demo to read.
+pub async fn bind(listen: SocketAddr, ready_file: Option<&Path>) -> anyhow::Result<Bound> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    if let Some(path) = ready_file {
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, listener.local_addr()?.to_string())
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(listener)
+    Ok(Bound {
+        listener,
+        ready_file: ready_file.map(Path::to_path_buf),
+    })
 }
 
 /// The accepted connections of `listener`, without Nagle's algorithm. (`Server::tcp_nodelay`
@@ -63,10 +96,12 @@ pub fn mtls_server(
 
 /// The standard services a server offers beside its own, so that `grpcurl` and monitoring
 /// can list and probe it: `grpc.health.v1.Health` (SERVING, overall and for `service`, the
-/// full name of the server's own service) and server reflection (v1 and v1alpha).
+/// full name of the server's own service, until the server says otherwise through the
+/// reporter) and server reflection (v1 and v1alpha).
 pub async fn discovery(
     service: &str,
 ) -> anyhow::Result<(
+    tonic_health::server::HealthReporter,
     tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     tonic_reflection::server::v1::ServerReflectionServer<
         impl tonic_reflection::server::v1::ServerReflection,
@@ -89,7 +124,7 @@ pub async fn discovery(
     };
     let v1 = builder().build_v1().context("server reflection")?;
     let v1alpha = builder().build_v1alpha().context("server reflection")?;
-    Ok((health, v1, v1alpha))
+    Ok((reporter, health, v1, v1alpha))
 }
 
 /// The caller of a request, from its verified client certificate, recorded in the current span

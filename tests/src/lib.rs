@@ -79,9 +79,8 @@ pub fn free_address() -> SocketAddr {
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
@@ -115,6 +114,7 @@ pub fn prepare_node_at_scale(
         listen: "127.0.0.1:0".parse().expect("address"),
         database: dir.join(format!("node-{}.duckdb", cdg.code())),
         tls: identity(pki, Principal::new(Role::Node, cdg)),
+        federation: Default::default(),
         policy: PolicyConfig::default(),
         // Beside the database, where imports without a configured key look for it.
         record_key: None,
@@ -251,6 +251,7 @@ pub fn coordinator_config(
             .collect(),
         metrics_listen: None,
         revoked_certificates: Vec::new(),
+        federation: Default::default(),
     }
 }
 

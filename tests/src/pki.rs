@@ -77,3 +77,26 @@ pub fn leaf_der(path: &Path) -> Vec<u8> {
         .expect("a PEM certificate")
         .to_vec()
 }
+
+/// A certificate for any identity, signed by the federation CA itself, written in `dir`: what a
+/// CA that issues one wrong certificate, or a member CDG's own sub-CA, would hand out.
+pub fn signed_by_federation(pki: &PkiLayout, principal: Principal, dir: &Path) -> TlsFiles {
+    let name = principal.uri().replace(':', "_");
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    cdg_certs_dev::issue_leaf(
+        pki.dir(),
+        principal,
+        &cert,
+        &key,
+        Validity::starting_an_hour_ago(30).expect("a validity"),
+    )
+    .expect("issuing a leaf with the federation CA");
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert,
+        key,
+    }
+}

@@ -75,13 +75,12 @@ fn check_certificate(
     config: Option<PathBuf>,
     check: cdg_shared::certcheck::CheckArgs,
 ) -> anyhow::Result<()> {
-    use cdg_shared::identity::{Principal, Role};
     let configured = match config {
         Some(path) => {
             let config = CoordinatorConfig::load(&path)?;
             Some(cdg_shared::certcheck::Configured {
                 revoked: config.revocation()?,
-                expected: Principal::new(Role::Coordinator, cdg_shared::cdg::Cdg::Nord),
+                expected: config.federation.coordinator,
                 tls: config.tls,
             })
         }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use cdg_shared::cdg::Cdg;
+use cdg_shared::federation::Federation;
 use cdg_shared::settings::{self, SettingsError};
 use cdg_shared::tls::TlsFiles;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,10 @@ pub struct NodeConfig {
     /// The node's DuckDB file.
     pub database: PathBuf,
     pub tls: TlsFiles,
+    /// The member CDGs and the coordinator this node obeys (`[federation]`; defaults: the five
+    /// CDGs of Hauts-de-France and `urn:cdg-hdf:coordinator:59`).
+    #[serde(default)]
+    pub federation: Federation,
     #[serde(default)]
     pub policy: PolicyConfig,
     /// The secret of the record keys (cell key method): 32 random bytes in hex, created at the
@@ -147,6 +152,15 @@ impl NodeConfig {
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
         let invalid = |key: &'static str, problem: String| SettingsError::key(path, key, problem);
         self.policy.validate(&invalid)?;
+        self.federation
+            .validate()
+            .map_err(|(key, problem)| invalid(key, problem))?;
+        if !self.federation.is_member(self.cdg) {
+            return Err(invalid(
+                "federation.members",
+                format!("does not list this node's own CDG {}", self.cdg),
+            ));
+        }
         if self.limits.max_message_bytes < 64 * 1024 {
             return Err(invalid(
                 "limits.max_message_bytes",

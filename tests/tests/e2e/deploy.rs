@@ -121,17 +121,35 @@ fn compose_and_systemd_commands_name_real_binaries_and_flags() {
             .map(|a| a.trim_matches('"').to_string())
             .collect();
         if argv[0] == "sh" {
-            // The certificates' one-shot: `cdg-certs-dev generate --out /certs`.
+            // One-shots: the certificates (`cdg-certs-dev generate`), the data loads
+            // (`cdg-node synth`, `cdg-node import-dir`): every command of the script.
             let script = argv.last().unwrap();
-            let command = script.split("|| ").nth(1).unwrap();
-            let argv: Vec<String> = command.split(' ').map(str::to_string).collect();
-            check_command(&argv, "compose.yaml");
+            let commands = script
+                .split([';', '&', '|'])
+                .map(|c| {
+                    c.trim()
+                        .trim_start_matches("then ")
+                        .trim_start_matches("else ")
+                })
+                .filter(|c| c.starts_with("cdg"));
+            for command in commands {
+                let argv: Vec<String> = command
+                    .split(' ')
+                    .filter(|a| !a.starts_with('>'))
+                    .map(str::to_string)
+                    .collect();
+                check_command(&argv, "compose.yaml");
+                checked += 1;
+            }
         } else {
             check_command(&argv, "compose.yaml");
+            checked += 1;
         }
-        checked += 1;
     }
-    assert_eq!(checked, 3, "certs, node and coordinator commands");
+    assert_eq!(
+        checked, 5,
+        "certs, synth and import-dir of the loads, node and coordinator commands"
+    );
     for unit in ["cdg-node.service", "cdg-coordinator.service"] {
         let text = std::fs::read_to_string(deploy().join("systemd").join(unit)).unwrap();
         let commands: Vec<&str> = text
@@ -154,4 +172,32 @@ fn compose_and_systemd_commands_name_real_binaries_and_flags() {
             assert!(text.contains(required), "{unit}: no {required}");
         }
     }
+}
+
+#[test]
+fn the_image_keeps_build_output_and_keys_out_and_checks_its_own_health() {
+    let ignore = std::fs::read_to_string(deploy().join("../.dockerignore")).unwrap();
+    for kept_out in [
+        "target/",
+        "demo-network/",
+        "**/*.key",
+        "**/*.pem",
+        "**/*.duckdb",
+    ] {
+        assert!(
+            ignore.lines().any(|l| l == kept_out),
+            ".dockerignore lacks {kept_out}"
+        );
+    }
+    let dockerfile = std::fs::read_to_string(deploy().join("Dockerfile")).unwrap();
+    let check = dockerfile
+        .lines()
+        .skip_while(|l| !l.starts_with("HEALTHCHECK"))
+        .nth(1)
+        .expect("a HEALTHCHECK with its command on the next line");
+    // The probe asks the management endpoint the compose file opens on every server.
+    assert!(check.contains("http://127.0.0.1:9464/health"), "{check}");
+    let compose = std::fs::read_to_string(deploy().join("compose.yaml")).unwrap();
+    let listens = compose.matches("METRICS_LISTEN: 0.0.0.0:9464").count();
+    assert_eq!(listens, 6, "five nodes and the coordinator open it");
 }

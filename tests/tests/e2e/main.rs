@@ -4,12 +4,15 @@
 mod approvals;
 mod attacks;
 mod certificates;
+mod convention;
 mod crash;
 mod demo;
 mod deploy;
 mod faults;
+mod identities;
 mod inference;
 mod operations;
 mod policy;
 mod security;
+mod startup;
 mod study;

@@ -273,7 +273,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             match e.downcast_ref::<tonic::Status>() {
-                Some(status) => eprintln!("error: {:?}: {}", status.code(), status.message()),
+                Some(status) => eprintln!("error: {}", cdg_coordinator::client::explain(status)),
                 None => eprintln!("error: {e:#}"),
             }
             ExitCode::FAILURE

@@ -1,0 +1,67 @@
+//! The entry points of the fuzz targets. Each takes untrusted bytes the way the network takes
+//! them (a study file, a study's canonical encoding, a node's Arrow answer, a gRPC request, an
+//! audit log) and must return, whatever the bytes, without panicking: every failure is an
+//! error value. `tests/fuzz` runs them under libFuzzer (`cargo +nightly fuzz run`), and
+//! `tests/replay.rs` runs every file of their corpus on stable, as a regression test.
+
+mod answer;
+mod requests;
+
+use std::path::Path;
+
+pub use answer::{node_answer, node_response};
+pub use requests::requests;
+
+use cdg_shared::study::Study;
+
+/// A fuzz target: its name (the folder of its corpus) and its entry point.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target, by the name of its corpus folder (`tests/fuzz/corpus/<name>`).
+pub const TARGETS: [Target; 6] = [
+    ("study_toml", study_toml),
+    ("study_canonical", study_canonical),
+    ("node_answer", node_answer),
+    ("node_response", node_response),
+    ("requests", requests),
+    ("audit_log", audit_log),
+];
+
+/// A study file as the chargé.e de mission submits it: parsed, normalized, and its canonical
+/// encoding read back to the same study and digest.
+pub fn study_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(study) = Study::from_toml(text) {
+        let canonical = study.canonical();
+        let again: Study = serde_json::from_slice(&canonical)
+            .unwrap_or_else(|e| panic!("a canonical encoding that does not read back: {e}"));
+        assert_eq!(
+            again.digest(),
+            study.digest(),
+            "the digest changed on the way back"
+        );
+        assert_eq!(
+            again.canonical(),
+            canonical,
+            "the canonical encoding is not stable"
+        );
+    }
+}
+
+/// A study's canonical encoding as a node receives it with a query: read, re-encoded, and its
+/// id and digest computed.
+pub fn study_canonical(data: &[u8]) {
+    if let Ok(study) = serde_json::from_slice::<Study>(data) {
+        let _ = (study.canonical() == data, study.digest(), study.id());
+        for query in &study.queries {
+            let _ = query.query.result_schema();
+        }
+    }
+}
+
+/// An audit log (and the checkpoints beside it) as `cdg audit verify` reads a copy.
+pub fn audit_log(data: &[u8]) {
+    let _ = cdg_shared::audit::verify_bytes(data, Path::new("fuzzed.audit.log"));
+}
