@@ -323,8 +323,12 @@ impl NodeService for NodeServiceImpl {
         &self,
         request: Request<DescribeRequest>,
     ) -> Result<Response<DescribeResponse>, Status> {
-        // Any member may describe the node: the guard has refused the others.
-        cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
+        // Any member may describe the node.
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
+        self.config
+            .federation
+            .member(caller)
+            .map_err(NodeError::from)?;
         let data_versions = self.blocking(|s| s.data_versions()).await?;
         let p = &self.config.policy;
         Ok(Response::new(DescribeResponse {

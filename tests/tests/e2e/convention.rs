@@ -38,13 +38,31 @@ async fn health(url: &str, tls: &TlsFiles) -> Vec<i32> {
     statuses
 }
 
-/// The `cdg_convention_days_left` line of the node's metrics.
-async fn days_left(metrics: std::net::SocketAddr) -> String {
-    let text = http_get(metrics, "/metrics").await;
-    text.lines()
-        .find(|l| l.starts_with("cdg_convention_days_left "))
-        .unwrap_or_else(|| panic!("no cdg_convention_days_left in {text}"))
-        .to_string()
+/// Waits (10 s at most) until the node's metrics say `expected` days are left: the node
+/// counts them as it starts serving, after the test harness sees its port open.
+async fn days_left(metrics: std::net::SocketAddr, expected: i64) -> String {
+    let wanted = format!("cdg_convention_days_left {expected}");
+    let start = Instant::now();
+    loop {
+        if tokio::net::TcpStream::connect(metrics).await.is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no metrics endpoint"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let text = http_get(metrics, "/metrics").await;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("cdg_convention_days_left "))
+            .unwrap_or_default()
+            .to_string();
+        if line == wanted || start.elapsed() > Duration::from_secs(10) {
+            return line;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn avenant(config: &std::path::Path, end: &str, reference: &str) -> std::process::Output {
@@ -67,14 +85,17 @@ async fn the_end_of_the_term_is_counted_then_not_serving_until_an_avenant_is_rec
     let not_serving = ServingStatus::NotServing as i32;
 
     n.relaunch(config.clone(), day("2026-11-20")).await;
-    assert_eq!(days_left(metrics).await, "cdg_convention_days_left 41");
+    assert_eq!(days_left(metrics, 41).await, "cdg_convention_days_left 41");
     assert_eq!(
         health(&n.node.url(), &coordinator).await,
         [serving, serving]
     );
 
+    // A new port: the first node's endpoint lives as long as the test's runtime.
+    let metrics = cdg_tests::free_address();
+    config.metrics_listen = Some(metrics);
     n.relaunch(config.clone(), day("2027-01-01")).await;
-    assert_eq!(days_left(metrics).await, "cdg_convention_days_left -1");
+    assert_eq!(days_left(metrics, -1).await, "cdg_convention_days_left -1");
     assert_eq!(
         health(&n.node.url(), &coordinator).await,
         [not_serving, not_serving]
@@ -133,12 +154,18 @@ async fn the_end_of_the_term_is_counted_then_not_serving_until_an_avenant_is_rec
     let renewed = cdg_node::config::NodeConfig::load(&path).unwrap();
     assert_eq!(renewed.policy.convention.avenants.len(), 1);
 
+    let metrics = cdg_tests::free_address();
+    let mut renewed = renewed;
+    renewed.metrics_listen = Some(metrics);
     n.relaunch(renewed, day("2027-01-01")).await;
     assert_eq!(
         health(&n.node.url(), &coordinator).await,
         [serving, serving]
     );
-    assert_eq!(days_left(metrics).await, "cdg_convention_days_left 1095");
+    assert_eq!(
+        days_left(metrics, 1095).await,
+        "cdg_convention_days_left 1095"
+    );
     let mut c = cdg_tests::node_client(&n.node.url(), &coordinator, Cdg::Aisne)
         .await
         .unwrap();
