@@ -8,6 +8,7 @@ pub mod cdg;
 pub mod certcheck;
 pub mod guard;
 pub mod identity;
+pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod proto;
