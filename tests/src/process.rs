@@ -152,10 +152,12 @@ impl NodeService for Fake {
         }
     }
 
+    type GetAuditLogStream = cdg_shared::audit::PageStream;
+
     async fn get_audit_log(
         &self,
         _: Request<v1::AuditLogRequest>,
-    ) -> Result<Response<v1::AuditLogResponse>, Status> {
+    ) -> Result<Response<Self::GetAuditLogStream>, Status> {
         Err(Status::unimplemented("fake node"))
     }
 }
