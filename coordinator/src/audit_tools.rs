@@ -36,7 +36,7 @@ impl FetchedLog {
     pub fn from_file(path: &Path) -> anyhow::Result<FetchedLog> {
         anyhow::ensure!(path.is_file(), "no log file at {}", path.display());
         let read = || -> std::io::Result<Pager> {
-            Pager::open(&Snapshot::now(path)?, 1, PageLimits::asked(0))
+            Pager::open(&Snapshot::now(path)?, 1, PageLimits::asked(0, usize::MAX))
         };
         Ok(FetchedLog {
             origin: path.display().to_string(),

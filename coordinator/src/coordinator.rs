@@ -44,6 +44,8 @@ pub struct Coordinator {
     pub(crate) updating: tokio::sync::Mutex<()>,
     /// Node reachability and outcomes, for the metrics endpoint.
     pub metrics: crate::metrics::CoordinatorMetrics,
+    /// Largest message exchanged (`max_message_bytes`): audit log pages stay well under it.
+    pub(crate) max_message_bytes: usize,
 }
 
 /// The answer to a submission.
@@ -84,6 +86,7 @@ impl Coordinator {
             running: Default::default(),
             updating: Default::default(),
             metrics: Default::default(),
+            max_message_bytes: config.max_message_bytes,
         })
     }
 

@@ -229,6 +229,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         Ok(Response::new(cdg_shared::audit::stream_pages(
             snapshot,
             request.get_ref(),
+            self.coordinator.max_message_bytes,
         )?))
     }
 

@@ -395,6 +395,7 @@ impl NodeService for NodeServiceImpl {
         Ok(Response::new(cdg_shared::audit::stream_pages(
             snapshot,
             request.get_ref(),
+            self.config.limits.max_message_bytes,
         )?))
     }
 }

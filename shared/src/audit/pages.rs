@@ -21,7 +21,7 @@ use super::checkpoints_path;
 
 /// Most entries a page holds, whatever the request asks.
 pub const MAX_PAGE_ENTRIES: u32 = 1000;
-/// About the most bytes a page holds (the message limit is 16 MiB by default).
+/// About the most bytes a page holds, when the message limit (16 MiB by default) allows.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Longest checkpoint line sent whole.
 pub const MAX_CHECKPOINT_LINE: usize = 64 * 1024;
@@ -68,14 +68,15 @@ pub struct PageLimits {
 }
 
 impl PageLimits {
-    /// The server's limits, lowered to `max_entries` if the request asks (0: no wish).
-    pub fn asked(max_entries: u32) -> PageLimits {
+    /// The server's limits, lowered to `max_entries` if the request asks (0: no wish), and a
+    /// page's bytes to a quarter of `message_limit` if that is less than [`MAX_PAGE_BYTES`].
+    pub fn asked(max_entries: u32, message_limit: usize) -> PageLimits {
         PageLimits {
             max_entries: match max_entries {
                 0 => MAX_PAGE_ENTRIES,
                 n => n.min(MAX_PAGE_ENTRIES),
             },
-            max_bytes: MAX_PAGE_BYTES,
+            max_bytes: MAX_PAGE_BYTES.min(message_limit / 4).max(1),
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn verify_log_file<E: From<AuditError>>(
     };
     let snapshot = Snapshot::now(path).map_err(io)?;
     let mut reader = LogReader::new(path, trusted);
-    for page in Pager::open(&snapshot, 1, PageLimits::asked(0)).map_err(io)? {
+    for page in Pager::open(&snapshot, 1, PageLimits::asked(0, usize::MAX)).map_err(io)? {
         reader.page(&page.map_err(io)?, &mut on_entry)?;
     }
     Ok(reader.finish()?)

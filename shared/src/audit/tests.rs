@@ -212,7 +212,7 @@ fn a_log_read_in_small_pages_verifies_as_the_whole_file_does() {
     let (path, trusted) = signed_log(dir.path());
     let whole = check(&path, &trusted).unwrap();
     for limits in [
-        PageLimits::asked(2),
+        PageLimits::asked(2, usize::MAX),
         PageLimits {
             max_entries: 1000,
             max_bytes: 100,
@@ -239,7 +239,7 @@ fn a_log_read_in_small_pages_verifies_as_the_whole_file_does() {
         assert_eq!(seqs, [1, 2, 3, 4, 5]);
     }
     // From entry 4: its line and the next, with their checkpoints only.
-    let pages = pages_of(&path, 4, PageLimits::asked(0));
+    let pages = pages_of(&path, 4, PageLimits::asked(0, usize::MAX));
     let log: Vec<u8> = pages.iter().flat_map(|p| p.log.clone()).collect();
     let text = std::fs::read_to_string(&path).unwrap();
     assert_eq!(
@@ -261,7 +261,7 @@ fn a_log_read_in_small_pages_verifies_as_the_whole_file_does() {
 fn pages_that_stop_before_the_end_are_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let (path, trusted) = signed_log(dir.path());
-    let pages = pages_of(&path, 1, PageLimits::asked(2));
+    let pages = pages_of(&path, 1, PageLimits::asked(2, usize::MAX));
     let mut reader = LogReader::new(Path::new("coordinator"), &trusted);
     for page in &pages[..pages.len() - 1] {
         reader.page(page, |_| Ok::<_, AuditError>(())).unwrap();

@@ -33,10 +33,15 @@ impl From<AuditLogPage> for Page {
     }
 }
 
-/// Streams the pages of `snapshot` that `request` asks for. Must be called inside a Tokio
-/// runtime; the files are read on a blocking thread, a few pages ahead of the client.
+/// Streams the pages of `snapshot` that `request` asks for, each well under the server's
+/// `message_limit`. Must be called inside a Tokio runtime; the files are read on a blocking
+/// thread, a few pages ahead of the client.
 #[allow(clippy::result_large_err)]
-pub fn stream_pages(snapshot: Snapshot, request: &AuditLogRequest) -> Result<PageStream, Status> {
+pub fn stream_pages(
+    snapshot: Snapshot,
+    request: &AuditLogRequest,
+    message_limit: usize,
+) -> Result<PageStream, Status> {
     if request.from_seq == 0 {
         return Err(Status::failed_precondition(
             "this server sends its audit log in pages from an entry on (from_seq), and the \
@@ -44,7 +49,7 @@ pub fn stream_pages(snapshot: Snapshot, request: &AuditLogRequest) -> Result<Pag
              would take the first page for the whole log. Upgrade cdg",
         ));
     }
-    let limits = PageLimits::asked(request.max_entries);
+    let limits = PageLimits::asked(request.max_entries, message_limit);
     let from_seq = request.from_seq;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::task::spawn_blocking(move || {
