@@ -107,17 +107,36 @@ pub fn signed_line(head: &AuditEntry, signer: &Signer) -> std::io::Result<Vec<u8
 /// next checkpoint starts on a line of its own. (The entry it was for is still covered by the
 /// chain and the next checkpoint.)
 fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Ok(());
+    // Read backwards from the end, a block at a time, to the last end of line.
+    let mut end = f.metadata()?.len();
+    let mut block = [0u8; 4096];
+    let mut keep = 0;
+    let mut first = true;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut block[..n])?;
+        if first && block[n - 1] == b'\n' {
+            return Ok(());
+        }
+        first = false;
+        if let Some(i) = block[..n].iter().rposition(|&b| b == b'\n') {
+            keep = start + i as u64 + 1;
+            break;
+        }
+        end = start;
     }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let f = OpenOptions::new().write(true).open(path)?;
-    f.set_len(keep as u64)?;
+    if first {
+        return Ok(()); // empty
+    }
+    f.set_len(keep)?;
     f.sync_all()
 }
 
@@ -225,5 +244,31 @@ impl<'a> CheckpointCheck<'a> {
     /// How many checkpoints were checked.
     pub fn checked(&self) -> u64 {
         self.checked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_checkpoint_line_is_cut_off_whatever_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        for (text, kept) in [
+            ("", ""),
+            ("a\nb\n", "a\nb\n"),
+            ("a\nb\ntorn", "a\nb\n"),
+            ("torn", ""),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            cut_torn_tail(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), kept, "{text:?}");
+        }
+        let long = format!("a\n{}", "x".repeat(10_000));
+        std::fs::write(&path, &long).unwrap();
+        cut_torn_tail(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
+        cut_torn_tail(&dir.path().join("none")).unwrap();
     }
 }
