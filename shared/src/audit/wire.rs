@@ -78,3 +78,29 @@ pub fn stream_pages(
         rx.recv().await.map(|page| (page, rx))
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    /// The single message that answered `GetAuditLog` before pages.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct WholeLog {
+        #[prost(bytes = "vec", tag = "1")]
+        log: Vec<u8>,
+        #[prost(bytes = "vec", tag = "2")]
+        checkpoints: Vec<u8>,
+    }
+
+    #[test]
+    fn a_whole_log_from_a_server_before_pages_reads_as_an_empty_page_without_end() {
+        let old = WholeLog {
+            log: b"{\"seq\":1}\n".to_vec(),
+            checkpoints: b"{\"seq\":1}\n".to_vec(),
+        }
+        .encode_to_vec();
+        let page = Page::from(AuditLogPage::decode(old.as_slice()).unwrap());
+        assert_eq!(page, Page::default(), "nothing misread, and no end");
+    }
+}
