@@ -175,6 +175,19 @@ async fn measure(program: &Path, args: &[String], expect: &str) -> anyhow::Resul
         .spawn()
         .with_context(|| format!("starting {}", program.display()))?;
     let pid = child.id().context("a child's pid")?;
+    // Read while it runs, so that a full pipe never stops it.
+    let read = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                use tokio::io::AsyncReadExt;
+                p.read_to_string(&mut text).await?;
+            }
+            std::io::Result::Ok(text)
+        })
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as _));
     let mut peak = 0f64;
     let out = loop {
         if let Some((_, hwm)) = stats::memory_mib(pid) {
@@ -186,15 +199,7 @@ async fn measure(program: &Path, args: &[String], expect: &str) -> anyhow::Resul
         }
     };
     let wall = start.elapsed();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    if let Some(mut s) = child.stdout.take() {
-        s.read_to_string(&mut stdout).await?;
-    }
-    if let Some(mut s) = child.stderr.take() {
-        s.read_to_string(&mut stderr).await?;
-    }
+    let (stdout, stderr) = (stdout.await??, stderr.await??);
     anyhow::ensure!(
         out.success() && stdout.contains(expect),
         "{} {} failed ({out}):\n{stdout}\n{stderr}",
@@ -246,11 +251,11 @@ pub async fn run(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Repo
     let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len()) as f64 / 1e6;
     let (log_mb, checkpoints_mb) = (size(&log), size(&checkpoints_path(&log)));
 
-    // The coordinator and the node start on them (each verifies its chain first).
-    let started = Instant::now();
+    // The node and the coordinator start on them (each verifies its chain first).
     let node = net
         .start_nodes(&[(Cdg::Aisne, node_name.to_string())])
         .await?;
+    let started = Instant::now();
     let url = net.start_coordinator(coordinator_name, &node).await?;
     let coordinator_start = started.elapsed();
     let network = net.work.join("audit-network.json");
