@@ -162,7 +162,7 @@ pub struct Export<W: Write> {
 }
 
 enum Out<W: Write> {
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
     Json(W),
 }
 
@@ -183,7 +183,7 @@ impl<W: Write> Export<W> {
             ExportFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new().from_writer(out);
                 csv.write_record(CSV_HEADER)?;
-                Out::Csv(csv)
+                Out::Csv(Box::new(csv))
             }
             ExportFormat::Json => {
                 out.write_all(b"[")?;
