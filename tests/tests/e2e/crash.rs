@@ -1,35 +1,11 @@
 //! Crash safety: the coordinator killed with SIGKILL in the middle of a run.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
-use cdg_tests::{binary, identity, pki};
-
-/// Starts `cdg-coordinator serve` and returns it with its URL once it listens.
-fn start(config: &std::path::Path, ready: &std::path::Path) -> (Child, String) {
-    let _ = std::fs::remove_file(ready);
-    let child = Command::new(binary("cdg-coordinator"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--ready-file")
-        .arg(ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !ready.is_file() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "coordinator did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let addr = std::fs::read_to_string(ready).unwrap();
-    (child, format!("https://{}", addr.trim()))
-}
+use cdg_tests::process::{start_coordinator_process as start, stop};
+use cdg_tests::{identity, pki};
 
 fn kinds(log: &std::path::Path) -> Vec<String> {
     cdg_shared::audit::verify(log)
@@ -99,7 +75,7 @@ async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_inte
         ["study.submitted", "study.approve", "study.run.started"]
     );
     // Restarted, the coordinator marks the run interrupted; the checkpoints still agree.
-    let (mut coordinator, _) = start(&config, &ready);
+    let (coordinator, _) = start(&config, &ready);
     assert_eq!(kinds(&log).last().unwrap(), "study.run.interrupted");
     let entries = cdg_shared::audit::verify(&log).unwrap();
     let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&pki.ca_cert()).unwrap();
@@ -123,11 +99,6 @@ async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_inte
         entries.len() as u64,
         "the interruption is checkpointed"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(coordinator.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert!(coordinator.wait().unwrap().success());
+    stop(coordinator);
     drop(silent);
 }

@@ -3,12 +3,14 @@
 
 mod approvals;
 mod attacks;
+mod auditlog;
 mod certificates;
 mod crash;
 mod demo;
 mod deploy;
 mod faults;
 mod inference;
+mod onewriter;
 mod operations;
 mod policy;
 mod security;
