@@ -1,49 +1,53 @@
-//! The comité technique's audit tools (`cdg audit ...`): fetch a log (the coordinator's, a
-//! node's, or a file), verify its chain and checkpoints, list, show and export its entries, and
-//! reconcile the nodes' logs with the coordinator's.
+//! The comité technique's audit tools (`cdg audit ...`): fetch a log in pages (the
+//! coordinator's, a node's, or a file), verify its chain and checkpoints as the pages come,
+//! and list, show or export its entries on the way. Nothing holds a whole log: each entry is
+//! handed on once verified (see `crosscheck.rs` for reconciling logs).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use cdg_shared::audit::{self, AuditEntry};
+use cdg_shared::audit::{AuditEntry, LogReader, Page, PageLimits, Pager, Snapshot, Summary};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
-use cdg_shared::proto::v1::AuditLogRequest;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
+use cdg_shared::proto::v1::{AuditLogPage, AuditLogRequest};
 use cdg_shared::signing::TrustedSigners;
 use cdg_shared::tls::TlsFiles;
 
 use crate::client::CoordinatorClient;
 
-/// A log as fetched, with where it came from.
+/// Where the pages come from.
+enum Pages {
+    File(Pager),
+    Remote(tonic::Streaming<AuditLogPage>),
+}
+
+/// A log being fetched, with where it comes from.
 pub struct FetchedLog {
     pub origin: String,
-    pub log: Vec<u8>,
-    pub checkpoints: Vec<u8>,
+    pages: Pages,
 }
 
 impl FetchedLog {
     /// A log file and, if present, its checkpoints beside it.
     pub fn from_file(path: &Path) -> anyhow::Result<FetchedLog> {
         anyhow::ensure!(path.is_file(), "no log file at {}", path.display());
-        let (log, checkpoints) = audit::read_with_checkpoints(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let read = || -> std::io::Result<Pager> {
+            Pager::open(&Snapshot::now(path)?, 1, PageLimits::asked(0, usize::MAX))
+        };
         Ok(FetchedLog {
             origin: path.display().to_string(),
-            log,
-            checkpoints,
+            pages: Pages::File(read().with_context(|| format!("reading {}", path.display()))?),
         })
     }
 
     pub async fn from_coordinator(client: &mut CoordinatorClient) -> anyhow::Result<FetchedLog> {
-        let r = client.audit_log().await?;
         Ok(FetchedLog {
             origin: "coordinator".into(),
-            log: r.log,
-            checkpoints: r.checkpoints,
+            pages: Pages::Remote(client.audit_log(1).await?),
         })
     }
 
@@ -52,55 +56,44 @@ impl FetchedLog {
         let channel = tls
             .client_endpoint(address, Principal::new(Role::Node, cdg))?
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
             .connect()
             .await
             .with_context(|| format!("cannot connect to the node of CDG {cdg} at {address}"))?;
-        let r = NodeServiceClient::new(channel)
-            .max_decoding_message_size(256 * 1024 * 1024)
+        let pages = NodeServiceClient::new(channel)
             .get_audit_log(AuditLogRequest {
                 protocol_version: PROTOCOL_VERSION,
+                from_seq: 1,
+                max_entries: 0,
             })
             .await?
             .into_inner();
         Ok(FetchedLog {
             origin: format!("node of CDG {cdg}"),
-            log: r.log,
-            checkpoints: r.checkpoints,
+            pages: Pages::Remote(pages),
         })
     }
 
-    /// Verifies the chain, then the checkpoints: the entries, or the first break and why.
-    pub fn verify(&self, trusted: &TrustedSigners) -> anyhow::Result<Verification> {
-        let origin = Path::new(&self.origin);
-        let verified = audit::verify_bytes(&self.log, origin)?;
-        if let Some(torn) = &verified.torn {
-            anyhow::bail!(
-                "{}, entry {}: torn final record ({} bytes without an end of line), from a crash \
-                 during a write; the {} entries before it verify",
-                self.origin,
-                verified.entries.len() + 1,
-                torn.bytes.len(),
-                verified.entries.len()
-            );
+    async fn next_page(&mut self) -> anyhow::Result<Option<Page>> {
+        match &mut self.pages {
+            Pages::File(pager) => Ok(pager.next().transpose()?),
+            Pages::Remote(stream) => Ok(stream.message().await?.map(Page::from)),
         }
-        let text = String::from_utf8_lossy(&self.checkpoints);
-        let checkpoints = audit::verify_checkpoints(
-            &verified.entries,
-            &text,
-            &Path::new(&self.origin).with_extension("checkpoints"),
-            trusted,
-        )?;
-        Ok(Verification {
-            entries: verified.entries,
-            checkpoints,
-        })
     }
-}
 
-pub struct Verification {
-    pub entries: Vec<AuditEntry>,
-    pub checkpoints: usize,
+    /// Verifies the chain and the checkpoints page by page, handing each entry to `on_entry`
+    /// once verified: the summary, or the first break and why.
+    pub async fn verify(
+        mut self,
+        trusted: &TrustedSigners,
+        mut on_entry: impl FnMut(AuditEntry) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Summary> {
+        let origin = PathBuf::from(&self.origin);
+        let mut reader = LogReader::new(&origin, trusted);
+        while let Some(page) = self.next_page().await? {
+            reader.page(&page, &mut on_entry)?;
+        }
+        Ok(reader.finish()?)
+    }
 }
 
 /// Which entries `cdg audit list` and `export` keep.
@@ -134,110 +127,104 @@ impl Filters {
     }
 }
 
-/// One line per entry.
-pub fn list(entries: &[&AuditEntry]) -> String {
-    let mut out = String::new();
-    for e in entries {
-        let cdg = e
-            .details
-            .get("cdg")
-            .and_then(|v| v.as_str())
-            .map(|c| format!(" CDG {c}"))
-            .unwrap_or_default();
-        let external = if e.details.get("external").and_then(|v| v.as_bool()) == Some(true) {
-            "  [diffusion externe: comité technique]"
-        } else {
-            ""
+/// One entry on one line.
+pub fn list_line(e: &AuditEntry) -> String {
+    let cdg = e
+        .details
+        .get("cdg")
+        .and_then(|v| v.as_str())
+        .map(|c| format!(" CDG {c}"))
+        .unwrap_or_default();
+    let external = if e.details.get("external").and_then(|v| v.as_bool()) == Some(true) {
+        "  [diffusion externe: comité technique]"
+    } else {
+        ""
+    };
+    format!(
+        "{:>5}  {}  {:<20} {:<16} {}{cdg}{external}\n",
+        e.seq, e.time, e.kind, e.study_id, e.actor
+    )
+}
+
+/// How `cdg audit export` writes entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One row per entry, details as JSON text.
+    Csv,
+    /// A JSON array, one entry per line.
+    Json,
+}
+
+/// Writes entries one by one as they are verified.
+pub struct Export<W: Write> {
+    out: Out<W>,
+    written: u64,
+}
+
+enum Out<W: Write> {
+    Csv(Box<csv::Writer<W>>),
+    Json(W),
+}
+
+const CSV_HEADER: [&str; 8] = [
+    "seq",
+    "time",
+    "kind",
+    "actor",
+    "study_id",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+impl<W: Write> Export<W> {
+    pub fn new(mut out: W, format: ExportFormat) -> anyhow::Result<Export<W>> {
+        let out = match format {
+            ExportFormat::Csv => {
+                let mut csv = csv::WriterBuilder::new().from_writer(out);
+                csv.write_record(CSV_HEADER)?;
+                Out::Csv(Box::new(csv))
+            }
+            ExportFormat::Json => {
+                out.write_all(b"[")?;
+                Out::Json(out)
+            }
         };
-        out.push_str(&format!(
-            "{:>5}  {}  {:<20} {:<16} {}{cdg}{external}\n",
-            e.seq, e.time, e.kind, e.study_id, e.actor
-        ));
+        Ok(Export { out, written: 0 })
     }
-    out
-}
 
-/// The entries as CSV (details as JSON text) or as a JSON array.
-pub fn export(entries: &[&AuditEntry], csv: bool) -> anyhow::Result<String> {
-    if !csv {
-        return Ok(serde_json::to_string_pretty(entries)?);
-    }
-    let mut w = csv_writer();
-    w.write_record([
-        "seq",
-        "time",
-        "kind",
-        "actor",
-        "study_id",
-        "details",
-        "prev_hash",
-        "hash",
-    ])?;
-    for e in entries {
-        w.write_record([
-            e.seq.to_string(),
-            e.time.clone(),
-            e.kind.clone(),
-            e.actor.clone(),
-            e.study_id.clone(),
-            e.details.to_string(),
-            e.prev_hash.clone(),
-            e.hash.clone(),
-        ])?;
-    }
-    Ok(String::from_utf8(w.into_inner()?)?)
-}
-
-fn csv_writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().from_writer(Vec::new())
-}
-
-/// Differences between the coordinator's log and the nodes': every node answer has its
-/// coordinator entry and the reverse. Empty when they agree.
-pub fn crosscheck(
-    coordinator: &[AuditEntry],
-    nodes: &BTreeMap<Cdg, Vec<AuditEntry>>,
-) -> Vec<String> {
-    // (study, CDG) the coordinator recorded as answered, and every (study, CDG) it sent to.
-    let mut answered = BTreeSet::new();
-    let mut asked = BTreeSet::new();
-    for e in coordinator.iter().filter(|e| e.kind == "node.outcome") {
-        let Some(cdg) = e
-            .details
-            .get("cdg")
-            .and_then(|v| v.as_str())
-            .and_then(|c| c.parse::<Cdg>().ok())
-        else {
-            continue;
-        };
-        asked.insert((e.study_id.clone(), cdg));
-        if e.details.get("status").and_then(|v| v.as_str()) == Some("STATUS_ANSWERED") {
-            answered.insert((e.study_id.clone(), cdg));
-        }
-    }
-    let mut differences = Vec::new();
-    for (cdg, entries) in nodes {
-        let node_answered: BTreeSet<&str> = entries
-            .iter()
-            .filter(|e| e.kind == "execute.answered")
-            .map(|e| e.study_id.as_str())
-            .collect();
-        for (study, _) in answered.iter().filter(|(_, c)| c == cdg) {
-            if !node_answered.contains(study.as_str()) {
-                differences.push(format!(
-                    "the coordinator records CDG {cdg} answering study {study}; the node's log has no answer to it"
-                ));
+    pub fn entry(&mut self, e: &AuditEntry) -> anyhow::Result<()> {
+        match &mut self.out {
+            Out::Csv(csv) => csv.write_record([
+                e.seq.to_string(),
+                e.time.clone(),
+                e.kind.clone(),
+                e.actor.clone(),
+                e.study_id.clone(),
+                e.details.to_string(),
+                e.prev_hash.clone(),
+                e.hash.clone(),
+            ])?,
+            Out::Json(out) => {
+                out.write_all(if self.written == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *out, e)?;
             }
         }
-        for study in node_answered {
-            if !asked.contains(&(study.to_string(), *cdg)) {
-                differences.push(format!(
-                    "the node of CDG {cdg} answered study {study}; the coordinator's log has no outcome for it"
-                ));
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Ends the output; returns how many entries were written.
+    pub fn finish(self) -> anyhow::Result<u64> {
+        match self.out {
+            Out::Csv(mut csv) => csv.flush()?,
+            Out::Json(mut out) => {
+                out.write_all(b"\n]\n")?;
+                out.flush()?;
             }
         }
+        Ok(self.written)
     }
-    differences
 }
 
 #[cfg(test)]
@@ -253,28 +240,9 @@ mod tests {
             study_id: study.into(),
             details,
             prev_hash: String::new(),
+            format: Default::default(),
             hash: String::new(),
         }
-    }
-
-    #[test]
-    fn crosscheck_lists_answers_missing_on_either_side() {
-        let answered = |study: &str, cdg: &str| {
-            entry(
-                "node.outcome",
-                study,
-                serde_json::json!({"cdg": cdg, "status": "STATUS_ANSWERED"}),
-            )
-        };
-        let coordinator = vec![answered("S-a", "02"), answered("S-b", "02")];
-        let node = |study: &str| entry("execute.answered", study, serde_json::json!({}));
-        let agree = BTreeMap::from([(Cdg::Aisne, vec![node("S-a"), node("S-b")])]);
-        assert!(crosscheck(&coordinator, &agree).is_empty());
-        let differ = BTreeMap::from([(Cdg::Aisne, vec![node("S-a"), node("S-c")])]);
-        let d = crosscheck(&coordinator, &differ);
-        assert_eq!(d.len(), 2, "{d:?}");
-        assert!(d[0].contains("S-b") && d[0].contains("no answer"), "{d:?}");
-        assert!(d[1].contains("S-c") && d[1].contains("no outcome"), "{d:?}");
     }
 
     #[test]
@@ -296,8 +264,38 @@ mod tests {
             ..Filters::default()
         };
         assert!(f.keeps(&submitted) && !f.keeps(&outcome));
-        assert!(list(&[&submitted]).contains("diffusion externe"));
-        let csv = export(&[&submitted, &outcome], true).unwrap();
-        assert_eq!(csv.lines().count(), 3);
+        assert!(list_line(&submitted).contains("diffusion externe"));
+    }
+
+    #[test]
+    fn exports_are_written_entry_by_entry_in_either_format() {
+        let entries = [
+            entry("study.submitted", "S-a", serde_json::json!({"n": 1})),
+            entry("node.outcome", "S-b", serde_json::json!({"cdg": "62"})),
+        ];
+        let rows = |t: &str| t.lines().count() - 1;
+        let array = |t: &str| serde_json::from_str::<Vec<AuditEntry>>(t).unwrap().len();
+        for (format, count) in [
+            (ExportFormat::Csv, &rows as &dyn Fn(&str) -> usize),
+            (ExportFormat::Json, &array),
+        ] {
+            let mut out = Vec::new();
+            let mut export = Export::new(&mut out, format).unwrap();
+            for e in &entries {
+                export.entry(e).unwrap();
+            }
+            assert_eq!(export.finish().unwrap(), 2);
+            assert_eq!(count(&String::from_utf8(out).unwrap()), 2, "{format:?}");
+        }
+        let mut out = Vec::new();
+        Export::new(&mut out, ExportFormat::Json)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert!(
+            serde_json::from_slice::<Vec<AuditEntry>>(&out)
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -10,7 +10,7 @@ use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::coordinator_service_client::CoordinatorServiceClient;
 use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
+    AuditLogPage, AuditLogRequest, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
     GetStudyRequest, NodeProgress, RunEvent, RunStudyRequest, SignedDecision, StudyResult,
     StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
@@ -193,10 +193,16 @@ impl CoordinatorClient {
         Ok(self.inner.get_result(req).await?.into_inner())
     }
 
-    /// The coordinator's audit log and checkpoints (directors).
-    pub async fn audit_log(&mut self) -> Result<AuditLogResponse, tonic::Status> {
+    /// The coordinator's audit log and checkpoints in pages, from entry `from_seq` on
+    /// (directors).
+    pub async fn audit_log(
+        &mut self,
+        from_seq: u64,
+    ) -> Result<tonic::Streaming<AuditLogPage>, tonic::Status> {
         let req = AuditLogRequest {
             protocol_version: PROTOCOL_VERSION,
+            from_seq,
+            max_entries: 0,
         };
         Ok(self.inner.get_audit_log(req).await?.into_inner())
     }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cdg_shared::arrow_ipc;
-use cdg_shared::audit::AuditLog;
+use cdg_shared::audit::{AuditLog, Snapshot, repair};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::federation::{Access, Federation};
 use cdg_shared::identity::{Principal, Role};
@@ -22,7 +22,7 @@ use crate::error::{CoordinatorError, Result};
 use crate::fanout::{self, Asking, NodeAnswer, NodeClient, NodeFailure};
 use crate::merge;
 use crate::progress::{Progress, Step};
-use crate::runs::{Running, mark_interrupted_runs};
+use crate::runs::{OpenRuns, Running};
 use crate::state::{StateDir, StoredStudy};
 use crate::study::{Study, StudyQuery};
 
@@ -47,6 +47,8 @@ pub struct Coordinator {
     pub metrics: crate::metrics::CoordinatorMetrics,
     /// Who may do what: the members and the chef de file.
     federation: Federation,
+    /// Largest message exchanged (`max_message_bytes`): audit log pages stay well under it.
+    pub(crate) max_message_bytes: usize,
 }
 
 /// Any member CDG's director.
@@ -68,8 +70,15 @@ impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         let state = StateDir::open(&config.state_dir)?;
         let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
-        let (mut audit, entries) = AuditLog::open_signed(&state.audit_log_path(), signer)?;
-        mark_interrupted_runs(&mut audit, &entries)?;
+        let mut runs = OpenRuns::default();
+        let mut audit = AuditLog::open_signed(&state.audit_log_path(), signer, |e| runs.see(e))
+            .map_err(|e| {
+                repair::refusal(
+                    e,
+                    "cdg-coordinator audit repair --config <this configuration>",
+                )
+            })?;
+        runs.mark_interrupted(&mut audit)?;
         Ok(Coordinator {
             nodes: NodeClient::all(config, &config.tls)?,
             node_timeout: Duration::from_secs(config.node_timeout_secs),
@@ -84,6 +93,7 @@ impl Coordinator {
             updating: Default::default(),
             metrics: Default::default(),
             federation: config.federation.clone(),
+            max_message_bytes: config.max_message_bytes,
         })
     }
 
@@ -392,16 +402,15 @@ impl Coordinator {
         Ok(result)
     }
 
-    /// The audit log and its checkpoints, as on disk. Directors.
-    pub async fn audit_log(&self, caller: Principal) -> Result<(Vec<u8>, Vec<u8>)> {
+    /// The audit log and its checkpoints as they are between two appends, to be read in
+    /// pages. Directors.
+    pub async fn audit_log(&self, caller: Principal) -> Result<Snapshot> {
         self.require(caller, &[DIRECTORS], "reading the audit log")?;
-        let _writing = self
+        let log = self
             .audit
             .lock()
             .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
-        Ok(cdg_shared::audit::read_with_checkpoints(
-            &self.state.audit_log_path(),
-        )?)
+        Ok(log.snapshot()?)
     }
 
     pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {

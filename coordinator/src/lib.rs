@@ -9,6 +9,7 @@ pub mod chunks;
 pub mod client;
 pub mod config;
 pub mod coordinator;
+pub mod crosscheck;
 pub mod decisions;
 pub mod demo;
 pub mod error;

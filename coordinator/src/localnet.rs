@@ -116,6 +116,41 @@ fn coordinator_config(name: &str, nodes: &[(Cdg, String)]) -> String {
     s
 }
 
+/// The client-side description of a network (`network.json`) whose certificates are those of
+/// `pki`, its nodes at `nodes` (addresses without scheme).
+pub fn network_of(pki: &PkiLayout, coordinator_url: &str, nodes: &[(Cdg, String)]) -> Network {
+    Network {
+        ca: pki.ca_cert(),
+        ca_key: Some(pki.ca_key()),
+        coordinator: NetworkCoordinator {
+            address: coordinator_url.to_string(),
+            cert: pki.coordinator_cert(),
+            key: pki.coordinator_key(),
+        },
+        nodes: nodes
+            .iter()
+            .map(|(cdg, addr)| NetworkNode {
+                cdg: *cdg,
+                address: format!("https://{addr}"),
+                cert: pki.node_cert(*cdg),
+                key: pki.node_key(*cdg),
+            })
+            .collect(),
+        directors: nodes
+            .iter()
+            .map(|&(cdg, _)| NetworkDirector {
+                cdg,
+                cert: pki.director_cert(cdg),
+                key: pki.director_key(cdg),
+            })
+            .collect(),
+        charge_de_mission: KeyPair {
+            cert: pki.charge_de_mission_cert(),
+            key: pki.charge_de_mission_key(),
+        },
+    }
+}
+
 impl LocalNet {
     /// Creates the folder's layout and finds the binaries.
     pub fn prepare(workdir: &Path) -> anyhow::Result<LocalNet> {
@@ -321,37 +356,7 @@ impl LocalNet {
 
     /// The client-side description of a running network (`network.json`).
     pub fn network(&self, coordinator_url: &str, nodes: &[(Cdg, String)]) -> Network {
-        let pki = &self.pki;
-        Network {
-            ca: pki.ca_cert(),
-            ca_key: Some(pki.ca_key()),
-            coordinator: NetworkCoordinator {
-                address: coordinator_url.to_string(),
-                cert: pki.coordinator_cert(),
-                key: pki.coordinator_key(),
-            },
-            nodes: nodes
-                .iter()
-                .map(|(cdg, addr)| NetworkNode {
-                    cdg: *cdg,
-                    address: format!("https://{addr}"),
-                    cert: pki.node_cert(*cdg),
-                    key: pki.node_key(*cdg),
-                })
-                .collect(),
-            directors: nodes
-                .iter()
-                .map(|&(cdg, _)| NetworkDirector {
-                    cdg,
-                    cert: pki.director_cert(cdg),
-                    key: pki.director_key(cdg),
-                })
-                .collect(),
-            charge_de_mission: KeyPair {
-                cert: pki.charge_de_mission_cert(),
-                key: pki.charge_de_mission_key(),
-            },
-        }
+        network_of(&self.pki, coordinator_url, nodes)
     }
 
     /// The TLS files of the chargé.e de mission.

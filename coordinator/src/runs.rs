@@ -8,30 +8,37 @@ use serde_json::json;
 use crate::coordinator::Coordinator;
 use crate::error::{CoordinatorError, Result};
 
-/// Records, after a crash, each run that started and never completed: the study is then
-/// clearly marked interrupted, and may be run again.
-pub(crate) fn mark_interrupted_runs(audit: &mut AuditLog, entries: &[AuditEntry]) -> Result<()> {
-    let mut open: Vec<(String, u64)> = Vec::new();
-    for e in entries {
+/// The runs that started and did not end, as the log is read at start.
+#[derive(Default)]
+pub(crate) struct OpenRuns(Vec<(String, u64)>);
+
+impl OpenRuns {
+    /// Notes one entry of the log, in order.
+    pub(crate) fn see(&mut self, e: &AuditEntry) {
         match e.kind.as_str() {
-            "study.run.started" => open.push((e.study_id.clone(), e.seq)),
+            "study.run.started" => self.0.push((e.study_id.clone(), e.seq)),
             "study.run.completed"
             | "study.run.interrupted"
             | "study.run.failed"
-            | "study.run.cancelled" => open.retain(|(id, _)| *id != e.study_id),
+            | "study.run.cancelled" => self.0.retain(|(id, _)| *id != e.study_id),
             _ => {}
         }
     }
-    for (study_id, started) in open {
-        tracing::warn!(%study_id, "a run was interrupted (coordinator stopped during it)");
-        audit.append(
-            "study.run.interrupted",
-            "system",
-            &study_id,
-            json!({"started_at_entry": started, "resume": "run the study again"}),
-        )?;
+
+    /// Records, after a crash, each run that started and never completed: the study is then
+    /// clearly marked interrupted, and may be run again.
+    pub(crate) fn mark_interrupted(self, audit: &mut AuditLog) -> Result<()> {
+        for (study_id, started) in self.0 {
+            tracing::warn!(%study_id, "a run was interrupted (coordinator stopped during it)");
+            audit.append(
+                "study.run.interrupted",
+                "system",
+                &study_id,
+                json!({"started_at_entry": started, "resume": "run the study again"}),
+            )?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A study in `Coordinator::running` for as long as this lives. Dropped after its start was

@@ -7,9 +7,8 @@ use std::pin::Pin;
 
 use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, AuditLogResponse, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest,
-    GetStudyRequest, RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
-    SubmitStudyResponse,
+    AuditLogRequest, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest, GetStudyRequest,
+    RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use futures::Stream;
@@ -217,14 +216,21 @@ impl CoordinatorService for CoordinatorServiceImpl {
         ))
     }
 
-    #[tracing::instrument(skip_all, fields(caller))]
+    type GetAuditLogStream = cdg_shared::audit::PageStream;
+
+    #[tracing::instrument(skip_all, fields(caller, from_seq))]
     async fn get_audit_log(
         &self,
         request: Request<AuditLogRequest>,
-    ) -> Result<Response<AuditLogResponse>, Status> {
+    ) -> Result<Response<Self::GetAuditLogStream>, Status> {
         let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
-        let (log, checkpoints) = self.coordinator.audit_log(caller).await?;
-        Ok(Response::new(AuditLogResponse { log, checkpoints }))
+        tracing::Span::current().record("from_seq", request.get_ref().from_seq);
+        let snapshot = self.coordinator.audit_log(caller).await?;
+        Ok(Response::new(cdg_shared::audit::stream_pages(
+            snapshot,
+            request.get_ref(),
+            self.coordinator.max_message_bytes,
+        )?))
     }
 
     #[tracing::instrument(skip_all, fields(caller, study_id))]

@@ -1,5 +1,6 @@
 //! The coordinator's files: submitted studies and kept results, written atomically under
-//! `state_dir` so a crash never leaves half a file.
+//! `state_dir` so a crash never leaves half a file; and the lock (`coordinator.lock`) that
+//! keeps a second process from writing them, the audit log above all.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub struct StoredStudy {
 
 pub struct StateDir {
     root: PathBuf,
+    _lock: cdg_shared::lock::StateLock,
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -66,11 +68,21 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl StateDir {
-    pub fn open(root: &Path) -> std::io::Result<StateDir> {
-        std::fs::create_dir_all(root.join("studies"))?;
-        std::fs::create_dir_all(root.join("results"))?;
+    /// Opens the folder, creating it if needed, and locks it for this process: a second
+    /// coordinator (or a repair) on the same folder is refused, naming this one's pid.
+    pub fn open(root: &Path) -> anyhow::Result<StateDir> {
+        use anyhow::Context;
+        for sub in ["studies", "results"] {
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("creating {}", root.join(sub).display()))?;
+        }
+        let lock = cdg_shared::lock::StateLock::acquire(
+            &root.join("coordinator.lock"),
+            &format!("the coordinator's state_dir {}", root.display()),
+        )?;
         Ok(StateDir {
             root: root.to_path_buf(),
+            _lock: lock,
         })
     }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use cdg_shared::audit::AuditLog;
+use cdg_shared::audit::{AuditLog, Snapshot, repair};
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::{ExecuteRequest, ExecuteResponse};
 use serde_json::json;
@@ -16,7 +16,6 @@ use crate::error::NodeError;
 
 pub struct NodeAudit {
     log: Mutex<AuditLog>,
-    path: std::path::PathBuf,
 }
 
 /// What a request claimed, noted before it is checked.
@@ -55,10 +54,13 @@ impl Seen {
 
 impl NodeAudit {
     /// Opens the log at `path`, signing checkpoints with the node's key.
+    /// A broken log is refused, with how to repair it.
     pub fn open(path: &Path, signer: cdg_shared::signing::Signer) -> anyhow::Result<NodeAudit> {
+        let log = AuditLog::open_signed(path, signer, |_| {}).map_err(|e| {
+            repair::refusal(e, "cdg-node audit repair --config <this configuration>")
+        })?;
         Ok(NodeAudit {
-            log: Mutex::new(AuditLog::open_signed(path, signer)?.0),
-            path: path.to_path_buf(),
+            log: Mutex::new(log),
         })
     }
 
@@ -96,10 +98,12 @@ impl NodeAudit {
             .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
     }
 
-    /// The log and its checkpoints, as on disk.
-    pub async fn read(&self) -> Result<(Vec<u8>, Vec<u8>), NodeError> {
-        let _writing = self.log.lock().await;
-        cdg_shared::audit::read_with_checkpoints(&self.path)
-            .map_err(|e| NodeError::Internal(format!("{}: {e}", self.path.display())))
+    /// The log and its checkpoints as they are between two appends, to be read in pages.
+    pub async fn snapshot(&self) -> Result<Snapshot, NodeError> {
+        self.log
+            .lock()
+            .await
+            .snapshot()
+            .map_err(|e| NodeError::Internal(e.to_string()))
     }
 }

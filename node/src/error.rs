@@ -39,6 +39,9 @@ pub enum NodeError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Another process holds the node's state (see `store/ledger.rs`).
+    #[error("{0}")]
+    Locked(#[from] cdg_shared::lock::LockError),
 }
 
 pub type Result<T, E = NodeError> = std::result::Result<T, E>;
@@ -63,7 +66,8 @@ impl NodeError {
             NodeError::Database(_)
             | NodeError::Import(_)
             | NodeError::Arrow(_)
-            | NodeError::Internal(_) => "error".into(),
+            | NodeError::Internal(_)
+            | NodeError::Locked(_) => "error".into(),
         }
     }
 }
@@ -83,7 +87,10 @@ impl From<NodeError> for tonic::Status {
             NodeError::Import(_) | NodeError::OutsideConvention(_) | NodeError::Protocol(_) => {
                 tonic::Status::failed_precondition(message)
             }
-            NodeError::Database(_) | NodeError::Arrow(_) | NodeError::Internal(_) => {
+            NodeError::Database(_)
+            | NodeError::Arrow(_)
+            | NodeError::Internal(_)
+            | NodeError::Locked(_) => {
                 tracing::error!(error = %message, "request failed");
                 tonic::Status::internal("the node failed to answer; see its logs")
             }

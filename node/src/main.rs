@@ -159,6 +159,26 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// The audit log's upkeep, the node stopped.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Set aside the broken tail of the node's audit log (every line from the first one that
+    /// breaks its chain, and the checkpoints vouching for them) to side files, after a
+    /// confirmation, and record it in the log, so that the node starts again. Refused while
+    /// the node runs.
+    Repair {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Confirm without asking (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -482,6 +502,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Repair { config, yes },
+        } => {
+            let config = NodeConfig::load(&config)?;
+            // The node's lock, held while repairing: refused while the node runs.
+            let _lock = cdg_node::store::lock(&config.database)?;
+            let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
+            cdg_shared::audit::repair::run(&config.audit_log_path(), Some(signer), yes, "The node")
         }
     }
 }

@@ -8,8 +8,8 @@ use cdg_shared::federation::Access;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, AuditLogResponse, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse,
-    DimensionInfo, ExecuteRequest, ExecuteResponse,
+    AuditLogRequest, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo,
+    ExecuteRequest, ExecuteResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -374,18 +374,25 @@ impl NodeService for NodeServiceImpl {
         Ok(Response::new(outcome?))
     }
 
-    #[tracing::instrument(skip_all, fields(caller))]
+    type GetAuditLogStream = cdg_shared::audit::PageStream;
+
+    #[tracing::instrument(skip_all, fields(caller, from_seq))]
     async fn get_audit_log(
         &self,
         request: Request<AuditLogRequest>,
-    ) -> Result<Response<AuditLogResponse>, Status> {
+    ) -> Result<Response<Self::GetAuditLogStream>, Status> {
         let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         self.require(
             caller,
             &[Access::AnyMember(Role::Director), self.coordinator()],
             "reading the audit log",
         )?;
-        let (log, checkpoints) = self.audit.read().await?;
-        Ok(Response::new(AuditLogResponse { log, checkpoints }))
+        tracing::Span::current().record("from_seq", request.get_ref().from_seq);
+        let snapshot = self.audit.snapshot().await?;
+        Ok(Response::new(cdg_shared::audit::stream_pages(
+            snapshot,
+            request.get_ref(),
+            self.config.limits.max_message_bytes,
+        )?))
     }
 }

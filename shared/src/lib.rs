@@ -9,6 +9,7 @@ pub mod certcheck;
 pub mod federation;
 pub mod guard;
 pub mod identity;
+pub mod lock;
 pub mod logging;
 pub mod metrics;
 pub mod proto;

@@ -1,4 +1,5 @@
-//! Nodes run as real `cdg-node` processes, to be killed with SIGKILL, and fake nodes that
+//! Nodes and coordinators run as real processes (`cdg-node serve`, `cdg-coordinator serve`),
+//! to be killed with SIGKILL, commands run as an operator runs them, and fake nodes that
 //! misbehave on purpose (slow, or answering another schema).
 
 use std::path::Path;
@@ -65,6 +66,10 @@ impl NodeProcess {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -76,6 +81,72 @@ impl Drop for NodeProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `cdg-coordinator serve --config config` and returns it with its URL once it listens
+/// (its address written to `ready`).
+pub fn start_coordinator_process(config: &Path, ready: &Path) -> (Child, String) {
+    let _ = std::fs::remove_file(ready);
+    let child = Command::new(binary("cdg-coordinator"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .arg("--ready-file")
+        .arg(ready)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting cdg-coordinator");
+    let start = Instant::now();
+    while !ready.is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "coordinator did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let addr = std::fs::read_to_string(ready).expect("ready file");
+    (child, format!("https://{}", addr.trim()))
+}
+
+/// Writes `config` as `<dir>/coordinator.toml` and returns its path.
+pub fn write_coordinator_config(
+    dir: &Path,
+    config: &cdg_coordinator::config::CoordinatorConfig,
+) -> std::path::PathBuf {
+    let path = dir.join("coordinator.toml");
+    std::fs::write(
+        &path,
+        toml::to_string(config).expect("coordinator config as TOML"),
+    )
+    .expect("writing the coordinator config");
+    path
+}
+
+/// Runs the binary `name` with `args`, standard input empty (not a terminal), as an operator
+/// would; returns whether it succeeded and what it printed (standard output, then error).
+pub fn run_binary<S: AsRef<std::ffi::OsStr>>(
+    name: &str,
+    args: impl IntoIterator<Item = S>,
+) -> (bool, String) {
+    let out = Command::new(binary(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {name}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// SIGTERM, and waits for a clean exit.
+pub fn stop(mut child: Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("signalling");
+    assert!(child.wait().expect("waiting").success(), "a clean stop");
 }
 
 /// How a fake node misbehaves on Execute.
@@ -152,10 +223,12 @@ impl NodeService for Fake {
         }
     }
 
+    type GetAuditLogStream = cdg_shared::audit::PageStream;
+
     async fn get_audit_log(
         &self,
         _: Request<v1::AuditLogRequest>,
-    ) -> Result<Response<v1::AuditLogResponse>, Status> {
+    ) -> Result<Response<Self::GetAuditLogStream>, Status> {
         Err(Status::unimplemented("fake node"))
     }
 }

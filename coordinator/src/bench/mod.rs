@@ -6,10 +6,12 @@
 //! - `load`: one node under 1 to 64 concurrent clients;
 //! - `scale-out`: one query fanned out to 5 to 100 nodes sharing national-scale data;
 //! - `end-to-end`: `cdg demo` from start to printed results;
-//! - `import`: `cdg-node bench-import` on a million-row CSV.
+//! - `import`: `cdg-node bench-import` on a million-row CSV;
+//! - `audit`: `cdg audit verify` and `crosscheck` on a coordinator log of a million entries.
 //!
 //! Figures are compared with the targets of the benchmark issue and reported, never asserted.
 
+pub mod auditlog;
 mod endtoend;
 mod federated;
 mod load;
@@ -36,6 +38,7 @@ pub enum Section {
     ScaleOut,
     EndToEnd,
     Import,
+    Audit,
 }
 
 pub struct BenchOptions {
@@ -56,6 +59,8 @@ pub struct BenchOptions {
     pub clients: Vec<usize>,
     pub seconds: u64,
     pub seed: u64,
+    /// Entries of the coordinator's log in the audit section.
+    pub audit_entries: u64,
 }
 
 /// What a section found: its title in `BENCHMARKS.md`, its method, and its figures.
@@ -131,6 +136,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         }
         if wants(Section::Import) {
             endtoend::import(&net, &opts).await?;
+        }
+        if wants(Section::Audit) {
+            reports.push(auditlog::run(&mut net, &opts).await?);
+            say(reports.last());
         }
         anyhow::Ok(())
     }

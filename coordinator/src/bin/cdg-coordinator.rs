@@ -39,6 +39,27 @@ enum Command {
         #[command(flatten)]
         check: cdg_shared::certcheck::CheckArgs,
     },
+    /// The audit log's upkeep, the coordinator stopped.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Set aside the broken tail of the audit log (every line from the first one that breaks
+    /// its chain, and the checkpoints vouching for them) to side files, after a confirmation,
+    /// and record it in the log, so that the coordinator starts again. Refused while the
+    /// coordinator runs.
+    Repair {
+        /// Coordinator configuration file (its state_dir holds the log).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Confirm without asking (needed when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +68,9 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve { config, ready_file } => serve(config, ready_file),
         Command::CheckCertificate { config, check } => check_certificate(config, check),
+        Command::Audit {
+            command: AuditCommand::Repair { config, yes },
+        } => repair(config, yes),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,6 +93,19 @@ fn serve(config: PathBuf, ready_file: Option<PathBuf>) -> anyhow::Result<()> {
         let listener = cdg_shared::serving::bind(config.listen, ready_file.as_deref()).await?;
         cdg_coordinator::server::serve(coordinator, config, listener, stop).await
     })
+}
+
+fn repair(config: PathBuf, yes: bool) -> anyhow::Result<()> {
+    let config = CoordinatorConfig::load(&config)?;
+    // The state's lock, held while repairing: refused while a coordinator runs on it.
+    let state = cdg_coordinator::state::StateDir::open(&config.state_dir)?;
+    let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
+    cdg_shared::audit::repair::run(
+        &state.audit_log_path(),
+        Some(signer),
+        yes,
+        "The coordinator",
+    )
 }
 
 fn check_certificate(

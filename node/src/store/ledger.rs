@@ -6,12 +6,17 @@
 //! JSON line per answer, fsynced before the answer leaves; a restart replays it. (It was two
 //! DuckDB tables: a write transaction per answer cost about 11 ms, most of a repeated answer.)
 //! A database whose ledger is still in those tables has it copied into the journal on opening.
+//!
+//! One process at a time writes the ledger: it holds an OS lock on `<journal>.lock` (see
+//! `cdg_shared::lock`) for as long as the store is open, and a second node, import or repair
+//! on the same files is refused with its pid.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use cdg_shared::lock::StateLock;
 use chrono::NaiveDate;
 use duckdb::Connection;
 use serde::{Deserialize, Serialize};
@@ -49,6 +54,7 @@ struct Entry {
 pub struct Ledger {
     path: PathBuf,
     file: File,
+    _lock: StateLock,
     /// Cells released per (analyst, day).
     budget: HashMap<(String, NaiveDate), i64>,
     /// Per (analyst, dataset, small group's cell key): the queries that reached it, with the
@@ -63,10 +69,21 @@ pub fn journal_path(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Locks the node's state beside the journal at `journal` for this process (until dropped).
+pub fn lock(journal: &Path) -> Result<StateLock> {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".lock");
+    Ok(StateLock::acquire(
+        Path::new(&name),
+        &format!("the node's ledger {}", journal.display()),
+    )?)
+}
+
 impl Ledger {
     /// Opens the journal at `path` and replays it; creates it from the old tables of `conn`
-    /// when it does not exist yet.
-    pub fn open(path: &Path, conn: &Connection) -> Result<Ledger> {
+    /// when it does not exist yet. `held` is the node's lock ([`lock`]), kept as long as the
+    /// ledger.
+    pub fn open(path: &Path, conn: &Connection, held: StateLock) -> Result<Ledger> {
         let io = |e: std::io::Error| {
             NodeError::Internal(format!("ledger journal {}: {e}", path.display()))
         };
@@ -84,6 +101,7 @@ impl Ledger {
         let mut ledger = Ledger {
             path: path.to_path_buf(),
             file,
+            _lock: held,
             budget: HashMap::new(),
             watch: HashMap::new(),
         };
@@ -315,7 +333,7 @@ mod tests {
         };
         policy.overlap.refuse_after = 2;
 
-        let mut ledger = Ledger::open(&journal, &conn).unwrap();
+        let mut ledger = Ledger::open(&journal, &conn, lock(&journal).unwrap()).unwrap();
         let spent = ledger.record(&release("q1", 2, &[]), &policy).unwrap_err();
         assert!(spent.to_string().contains("received 9 cells"), "{spent}");
         ledger.record(&release("q2", 1, &[42]), &policy).unwrap();
@@ -327,7 +345,9 @@ mod tests {
             .write_all(b"{\"analyst\":\"alice\",\"da")
             .unwrap();
         conn.execute_batch("DELETE FROM budget").unwrap();
-        let mut ledger = Ledger::open(&journal, &conn).unwrap();
+        // A restart: the first process's lock goes with it.
+        drop(ledger);
+        let mut ledger = Ledger::open(&journal, &conn, lock(&journal).unwrap()).unwrap();
         assert!(ledger.record(&release("q1", 1, &[]), &policy).is_err());
         // q1 and q2 reached group 42: a third query is refused, a repeat is not.
         let watched = ledger

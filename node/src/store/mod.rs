@@ -22,6 +22,12 @@ pub mod slices;
 pub use facts::YearTotals;
 pub use ledger::Release;
 
+/// Locks the state of the node whose database is at `database` (see `ledger.rs`), for a
+/// command that changes its files while the node must not run.
+pub fn lock(database: &Path) -> Result<cdg_shared::lock::StateLock> {
+    ledger::lock(&ledger::journal_path(database))
+}
+
 /// One group of an aggregate answer, before disclosure control.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawCell {
@@ -105,6 +111,8 @@ impl Store {
                 NodeError::Internal(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
+        // Before DuckDB's own lock, so that a second process is told who holds the files.
+        let held = lock(path)?;
         let conn = Connection::open(path).map_err(|e| {
             let text = e.to_string();
             if text.contains("lock") {
@@ -159,7 +167,7 @@ impl Store {
         for ds in catalogue::DATASETS {
             slices::refresh_view(&conn, ds)?;
         }
-        let ledger = ledger::Ledger::open(&ledger::journal_path(path), &conn)?;
+        let ledger = ledger::Ledger::open(&ledger::journal_path(path), &conn, held)?;
         Ok(Store {
             ledger: Mutex::new(ledger),
             pool: pool::Pool::new(conn),

@@ -4,6 +4,7 @@
 //! certificate. A log cut short no longer holds an entry a checkpoint vouches for; an edited one
 //! holds another hash there.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -67,18 +68,7 @@ impl Writer {
             path: self.path.clone(),
             source,
         };
-        let mut c = Checkpoint {
-            seq: head.seq,
-            hash: head.hash.clone(),
-            time: head.time.clone(),
-            certificate: hex::encode(self.signer.certificate()),
-            signature: String::new(),
-        };
-        let signature = self
-            .signer
-            .sign_bytes(&c.payload())
-            .map_err(|e| io(std::io::Error::other(e.to_string())))?;
-        c.signature = hex::encode(signature);
+        let line = signed_line(head, &self.signer).map_err(io)?;
         if self.file.is_none() {
             cut_torn_tail(&self.path).map_err(io)?;
             self.file = Some(
@@ -90,78 +80,195 @@ impl Writer {
             );
         }
         let file = self.file.as_mut().expect("opened above");
-        let mut line = serde_json::to_vec(&c).expect("checkpoints always serialize");
-        line.push(b'\n');
         file.write_all(&line).map_err(io)?;
         file.sync_data().map_err(io)
     }
+}
+
+/// The checkpoint line (with its end of line) vouching for `head`, signed by `signer`.
+pub fn signed_line(head: &AuditEntry, signer: &Signer) -> std::io::Result<Vec<u8>> {
+    let mut c = Checkpoint {
+        seq: head.seq,
+        hash: head.hash.clone(),
+        time: head.time.clone(),
+        certificate: hex::encode(signer.certificate()),
+        signature: String::new(),
+    };
+    let signature = signer
+        .sign_bytes(&c.payload())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    c.signature = hex::encode(signature);
+    let mut line = serde_json::to_vec(&c).expect("checkpoints always serialize");
+    line.push(b'\n');
+    Ok(line)
 }
 
 /// A crash while writing a checkpoint leaves a line without its end: cut it off, so that the
 /// next checkpoint starts on a line of its own. (The entry it was for is still covered by the
 /// chain and the next checkpoint.)
 fn cut_torn_tail(path: &Path) -> std::io::Result<()> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Ok(());
+    // Read backwards from the end, a block at a time, to the last end of line.
+    let mut end = f.metadata()?.len();
+    let mut block = [0u8; 4096];
+    let mut keep = 0;
+    let mut first = true;
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut block[..n])?;
+        if first && block[n - 1] == b'\n' {
+            return Ok(());
+        }
+        first = false;
+        if let Some(i) = block[..n].iter().rposition(|&b| b == b'\n') {
+            keep = start + i as u64 + 1;
+            break;
+        }
+        end = start;
     }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let f = OpenOptions::new().write(true).open(path)?;
-    f.set_len(keep as u64)?;
+    if first {
+        return Ok(()); // empty
+    }
+    f.set_len(keep)?;
     f.sync_all()
 }
 
-/// Checks every checkpoint of `text` against `entries` (a verified chain): trusted signer,
-/// valid signature, and the entry it vouches for present with that hash. Returns how many
-/// checkpoints were checked. A torn last checkpoint line (a crash) is ignored.
-pub fn verify_checkpoints(
-    entries: &[AuditEntry],
-    text: &str,
-    origin: &Path,
-    trusted: &TrustedSigners,
-) -> Result<usize, AuditError> {
-    let mut checked = 0;
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let broken = |reason: String| AuditError::Broken {
-            path: origin.to_path_buf(),
-            line: i as u64 + 1,
-            reason,
-        };
-        let c: Checkpoint = match serde_json::from_str(line) {
-            Ok(c) => c,
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
-            Err(e) => return Err(broken(format!("not a checkpoint ({e})"))),
-        };
-        let certificate = hex::decode(&c.certificate).unwrap_or_default();
-        let signature = hex::decode(&c.signature).unwrap_or_default();
-        trusted
-            .trusted_identity_for(&certificate, true)
-            .map_err(|e| broken(format!("checkpoint signer: {e}")))?;
-        crate::signing::verify_bytes(&certificate, &c.payload(), &signature)
-            .map_err(|e| broken(format!("checkpoint of entry {}: {e}", c.seq)))?;
-        match entries.get(c.seq.saturating_sub(1) as usize) {
-            None => {
-                return Err(broken(format!(
-                    "the log ends at entry {} but a checkpoint signed at {} vouches for entry {}: \
-                     the log was cut short",
-                    entries.len(),
-                    c.time,
-                    c.seq
-                )));
-            }
-            Some(e) if e.hash != c.hash => {
-                return Err(broken(format!(
-                    "entry {} does not have the hash its checkpoint of {} vouches for",
-                    c.seq, c.time
-                )));
-            }
-            Some(_) => checked += 1,
+/// Entries whose hashes are kept for the checkpoints that follow them. A checkpoint arrives
+/// right after the entry it vouches for (see `pages.rs`), so a window of one page is enough.
+const WINDOW: usize = 4096;
+
+/// Checks checkpoints one by one against the entries of a chain as they come: trusted signer,
+/// valid signature, and the entry vouched for present with that hash. Keeps the hashes of the
+/// last [`WINDOW`] entries and the certificates already found trusted, nothing else.
+pub struct CheckpointCheck<'a> {
+    origin: PathBuf,
+    trusted: &'a TrustedSigners,
+    /// Hashes of the last entries, the last one being entry `last_seq`.
+    recent: VecDeque<String>,
+    last_seq: u64,
+    line: u64,
+    checked: u64,
+    /// Certificates (hex, as in the lines) that chain to the CA.
+    trusted_certificates: Vec<String>,
+}
+
+impl<'a> CheckpointCheck<'a> {
+    /// `origin` names the checkpoints in errors.
+    pub fn new(origin: &Path, trusted: &'a TrustedSigners) -> CheckpointCheck<'a> {
+        CheckpointCheck {
+            origin: origin.to_path_buf(),
+            trusted,
+            recent: VecDeque::with_capacity(WINDOW),
+            last_seq: 0,
+            line: 0,
+            checked: 0,
+            trusted_certificates: Vec::new(),
         }
     }
-    Ok(checked)
+
+    /// Notes an entry of the chain (in order).
+    pub fn entry(&mut self, e: &AuditEntry) {
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(e.hash.clone());
+        self.last_seq = e.seq;
+    }
+
+    /// Checks the next checkpoint line (without its end of line).
+    pub fn check(&mut self, line: &[u8]) -> Result<(), AuditError> {
+        self.line += 1;
+        let c: Checkpoint = serde_json::from_slice(line)
+            .map_err(|e| self.broken(format!("not a checkpoint ({e})")))?;
+        let hex_field = |field: &str, text: &str| {
+            hex::decode(text).map_err(|e| self.broken(format!("checkpoint {field}: not hex ({e})")))
+        };
+        let certificate = hex_field("certificate", &c.certificate)?;
+        let signature = hex_field("signature", &c.signature)?;
+        if !self.trusted_certificates.contains(&c.certificate) {
+            self.trusted
+                .trusted_identity_for(&certificate, true)
+                .map_err(|e| self.broken(format!("checkpoint signer: {e}")))?;
+            if self.trusted_certificates.len() == 16 {
+                self.trusted_certificates.remove(0);
+            }
+            self.trusted_certificates.push(c.certificate.clone());
+        }
+        crate::signing::verify_bytes(&certificate, &c.payload(), &signature)
+            .map_err(|e| self.broken(format!("checkpoint of entry {}: {e}", c.seq)))?;
+        if c.seq > self.last_seq {
+            return Err(self.broken(format!(
+                "the log ends at entry {} but a checkpoint signed at {} vouches for entry {}: \
+                 the log was cut short",
+                self.last_seq, c.time, c.seq
+            )));
+        }
+        // The window holds consecutive entries, the last one `last_seq`.
+        let back = (self.last_seq - c.seq) as usize;
+        let kept = back
+            .checked_add(1)
+            .and_then(|n| self.recent.len().checked_sub(n))
+            .and_then(|i| self.recent.get(i));
+        match kept {
+            None => Err(self.broken(format!(
+                "the checkpoint of entry {} comes after entry {}: checkpoints were reordered, or \
+                 two processes wrote this log",
+                c.seq, self.last_seq
+            ))),
+            Some(hash) if *hash != c.hash => Err(self.broken(format!(
+                "entry {} does not have the hash its checkpoint of {} vouches for",
+                c.seq, c.time
+            ))),
+            Some(_) => {
+                self.checked += 1;
+                Ok(())
+            }
+        }
+    }
+
+    fn broken(&self, reason: String) -> AuditError {
+        AuditError::Broken {
+            path: self.origin.clone(),
+            line: self.line,
+            reason,
+        }
+    }
+
+    /// How many checkpoints were checked.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_checkpoint_line_is_cut_off_whatever_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c");
+        for (text, kept) in [
+            ("", ""),
+            ("a\nb\n", "a\nb\n"),
+            ("a\nb\ntorn", "a\nb\n"),
+            ("torn", ""),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            cut_torn_tail(&path).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), kept, "{text:?}");
+        }
+        let long = format!("a\n{}", "x".repeat(10_000));
+        std::fs::write(&path, &long).unwrap();
+        cut_torn_tail(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
+        cut_torn_tail(&dir.path().join("none")).unwrap();
+    }
 }

@@ -1,56 +1,44 @@
 //! An append-only, hash-chained audit log (one JSON object per line).
 //!
-//! Each entry carries the hash of the previous one, and its own hash covers its content and that
-//! link, so editing, deleting or reordering an entry breaks the chain at a named place. An entry
-//! is written and fsynced before [`AuditLog::append`] returns, so an action is never acknowledged
-//! before it is on disk. With a signer, every append also writes a signed checkpoint of the
-//! chain head beside the log (`<log>.checkpoints`): cutting entries off the end, which the chain
-//! alone cannot show, then contradicts a checkpoint.
+//! Each entry carries the hash of the previous one, and its own hash covers the exact bytes of
+//! its line and that link (`entry.rs`), so editing, deleting or reordering an entry breaks the
+//! chain at a named place. An entry is written and fsynced before [`AuditLog::append`]
+//! returns, so an action is never acknowledged before it is on disk. With a signer, every
+//! append also writes a signed checkpoint of the chain head beside the log
+//! (`<log>.checkpoints`): cutting entries off the end, which the chain alone cannot show, then
+//! contradicts a checkpoint.
 //!
 //! A crash in the middle of a write leaves a torn last line: [`verify`] reports it and checks
 //! everything before it; [`AuditLog::open`] moves it to `<log>.torn`, records that in a new
-//! entry, and goes on (the torn entry's action was never acknowledged).
+//! entry, and goes on (the torn entry's action was never acknowledged). A chain broken in the
+//! middle is not appended to: `repair.rs` sets its broken tail aside, on an explicit order.
+//!
+//! Logs are read in pages (`pages.rs`, `wire.rs`) and verified as the pages come
+//! (`reader.rs`), so that verifying never holds a whole log.
 
+mod bound;
 mod checkpoint;
+mod entry;
+mod pages;
+mod reader;
+pub mod repair;
 mod verify;
+mod wire;
 
-pub use checkpoint::{Checkpoint, checkpoints_path, verify_checkpoints};
-pub use verify::{Verified, verify, verify_bytes};
+#[cfg(test)]
+mod tests;
+
+pub use bound::{MAX_DETAILS, MAX_TEXT, bounded_details, bounded_text};
+pub use checkpoint::{Checkpoint, CheckpointCheck, checkpoints_path, signed_line};
+pub use entry::{AuditEntry, Format, GENESIS, LineError};
+pub use pages::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, Page, PageLimits, Pager, Snapshot};
+pub use reader::{LogReader, Summary, verify_log_file};
+pub use verify::{Chain, Lines, Torn, Verified, verify, verify_file};
+pub use wire::{PageStream, stream_pages};
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-/// `prev_hash` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub seq: u64,
-    /// RFC 3339, UTC.
-    pub time: String,
-    /// What happened: `study.submitted`, `study.run.started`, `node.answered`, ...
-    pub kind: String,
-    /// Who did it: an identity URI, or `system`.
-    pub actor: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub study_id: String,
-    pub details: serde_json::Value,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-impl AuditEntry {
-    pub(crate) fn compute_hash(&self) -> String {
-        let mut unhashed = self.clone();
-        unhashed.hash = String::new();
-        let body = serde_json::to_vec(&unhashed).expect("audit entries always serialize");
-        hex::encode(Sha256::digest(body))
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -65,6 +53,12 @@ pub enum AuditError {
         line: u64,
         reason: String,
     },
+    #[error(
+        "audit log of {origin}: the pages stopped before the end of the log. The connection \
+         was cut (try again), or the server is older than this client (before audit logs came \
+         in pages: upgrade it)"
+    )]
+    Incomplete { origin: PathBuf },
 }
 
 /// An open audit log, positioned after its last (verified) entry.
@@ -77,37 +71,29 @@ pub struct AuditLog {
     checkpoints: Option<checkpoint::Writer>,
 }
 
-/// A log's bytes and its checkpoints' (empty when a file does not exist yet).
-pub fn read_with_checkpoints(path: &Path) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
-    let read = |p: &Path| match std::fs::read(p) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    };
-    Ok((read(path)?, read(&checkpoints_path(path))?))
-}
-
 impl AuditLog {
     /// Opens (or creates) the log, verifying the whole existing chain first: a broken log is not
     /// appended to.
     pub fn open(path: &Path) -> Result<AuditLog, AuditError> {
-        Self::open_with(path, None).map(|(log, _)| log)
+        Self::open_with(path, None, |_| {})
     }
 
     /// [`AuditLog::open`], and signs a checkpoint of the chain head with `signer` after every
-    /// append. Also returns the entries found (verified), so that callers need not read the
-    /// log again.
+    /// append. Hands every entry found (verified) to `on_entry`, so that callers need not read
+    /// the log again.
     pub fn open_signed(
         path: &Path,
         signer: crate::signing::Signer,
-    ) -> Result<(AuditLog, Vec<AuditEntry>), AuditError> {
-        Self::open_with(path, Some(signer))
+        on_entry: impl FnMut(&AuditEntry),
+    ) -> Result<AuditLog, AuditError> {
+        Self::open_with(path, Some(signer), on_entry)
     }
 
     fn open_with(
         path: &Path,
         signer: Option<crate::signing::Signer>,
-    ) -> Result<(AuditLog, Vec<AuditEntry>), AuditError> {
+        mut on_entry: impl FnMut(&AuditEntry),
+    ) -> Result<AuditLog, AuditError> {
         let io = |source| AuditError::Io {
             path: path.to_path_buf(),
             source,
@@ -116,26 +102,23 @@ impl AuditLog {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
         let verified = if path.exists() {
-            verify::verify_file(path)?
+            verify_file(path, |e| {
+                on_entry(&e);
+                Ok::<_, AuditError>(())
+            })?
         } else {
-            Verified::default()
+            Verified {
+                entries: 0,
+                head: GENESIS.to_string(),
+                torn: None,
+            }
         };
+        let torn_to = path.with_extension("log.torn");
         if let Some(torn) = &verified.torn {
-            // The torn line's action was never acknowledged: keep its bytes aside, cut it off.
-            let mut aside = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path.with_extension("log.torn"))
-                .map_err(io)?;
-            aside.write_all(&torn.bytes).map_err(io)?;
-            aside.write_all(b"\n").map_err(io)?;
-            aside.sync_all().map_err(io)?;
-            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
-            f.set_len(torn.offset).map_err(io)?;
-            f.sync_all().map_err(io)?;
+            set_torn_aside(path, torn, &torn_to).map_err(io)?;
             tracing::warn!(
                 path = %path.display(),
-                bytes = torn.bytes.len(),
+                bytes = torn.len,
                 "audit log ended with a torn record (crash during a write); moved aside"
             );
         }
@@ -144,34 +127,29 @@ impl AuditLog {
             .append(true)
             .open(path)
             .map_err(io)?;
-        let (head, next_seq) = verified
-            .entries
-            .last()
-            .map(|e| (e.hash.clone(), e.seq + 1))
-            .unwrap_or_else(|| (GENESIS.to_string(), 1));
         let mut log = AuditLog {
             path: path.to_path_buf(),
             file,
-            head,
-            next_seq,
+            head: verified.head,
+            next_seq: verified.entries + 1,
             checkpoints: signer.map(|s| checkpoint::Writer::new(path, s)),
         };
-        let mut entries = verified.entries;
         if let Some(torn) = verified.torn {
-            entries.push(log.append(
+            on_entry(&log.append(
                 "audit.torn_record",
                 "system",
                 "",
                 serde_json::json!({
-                    "bytes": torn.bytes.len(),
-                    "moved_to": path.with_extension("log.torn").display().to_string(),
+                    "bytes": torn.len,
+                    "moved_to": torn_to.display().to_string(),
                 }),
             )?);
         }
-        Ok((log, entries))
+        Ok(log)
     }
 
-    /// Appends one entry and fsyncs it before returning it.
+    /// Appends one entry and fsyncs it before returning it. Texts too long are cut, with a
+    /// marker (`bound.rs`).
     pub fn append(
         &mut self,
         kind: &str,
@@ -179,18 +157,18 @@ impl AuditLog {
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<AuditEntry, AuditError> {
-        let mut entry = AuditEntry {
+        let (entry, mut line) = AuditEntry {
             seq: self.next_seq,
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            kind: kind.to_string(),
-            actor: actor.to_string(),
-            study_id: study_id.to_string(),
-            details,
+            kind: bounded_text(kind),
+            actor: bounded_text(actor),
+            study_id: bounded_text(study_id),
+            details: bounded_details(details),
             prev_hash: self.head.clone(),
+            format: Format::default(),
             hash: String::new(),
-        };
-        entry.hash = entry.compute_hash();
-        let mut line = serde_json::to_vec(&entry).expect("audit entries always serialize");
+        }
+        .seal();
         line.push(b'\n');
         let io = |source| AuditError::Io {
             path: self.path.clone(),
@@ -210,132 +188,27 @@ impl AuditLog {
     pub fn head(&self) -> &str {
         &self.head
     }
+
+    /// The log and its checkpoints as they are between two appends, to be read in pages.
+    pub fn snapshot(&self) -> Result<Snapshot, AuditError> {
+        Snapshot::now(&self.path).map_err(|source| AuditError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample_log(dir: &Path) -> PathBuf {
-        let path = dir.join("audit.log");
-        let mut log = AuditLog::open(&path).unwrap();
-        for i in 0..3 {
-            log.append(
-                "study.submitted",
-                "urn:cdg-hdf:charge-de-mission:59",
-                "s1",
-                serde_json::json!({"i": i}),
-            )
-            .unwrap();
-        }
-        path
-    }
-
-    #[test]
-    fn chain_survives_reopen_and_detects_edits() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = sample_log(dir.path());
-        let mut log = AuditLog::open(&path).unwrap();
-        assert_eq!(
-            log.append("x", "system", "", serde_json::json!({}))
-                .unwrap()
-                .seq,
-            4
-        );
-        assert_eq!(verify(&path).unwrap().len(), 4);
-
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replacen("\"i\":1", "\"i\":7", 1)).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("edited"), "{err}");
-
-        let lines: Vec<&str> = text.lines().collect();
-        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-        let err = verify(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("removed"), "{err}");
-        assert!(
-            AuditLog::open(&path).is_err(),
-            "a broken log is not appended to"
-        );
-    }
-
-    /// A log of 5 entries with signed checkpoints, and the CA that trusts its signer.
-    fn signed_log(dir: &Path) -> (PathBuf, crate::signing::TrustedSigners) {
-        crate::tls::install_crypto_provider();
-        let files = crate::signing::test_director(dir);
-        let signer = crate::signing::Signer::from_files(&files).unwrap();
-        let path = dir.join("audit.log");
-        let (mut log, _) = AuditLog::open_signed(&path, signer).unwrap();
-        for i in 0..5 {
-            log.append("node.outcome", "system", "S-1", serde_json::json!({"i": i}))
-                .unwrap();
-        }
-        let trusted = crate::signing::TrustedSigners::from_ca_file(&files.ca).unwrap();
-        (path, trusted)
-    }
-
-    fn check(path: &Path, trusted: &crate::signing::TrustedSigners) -> Result<usize, AuditError> {
-        let entries = verify(path)?;
-        let checkpoints = std::fs::read_to_string(checkpoints_path(path)).unwrap();
-        verify_checkpoints(&entries, &checkpoints, path, trusted)
-    }
-
-    #[test]
-    fn every_kind_of_tampering_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, trusted) = signed_log(dir.path());
-        assert_eq!(check(&path, &trusted).unwrap(), 5);
-        let original = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<&str> = original.lines().collect();
-        let rewrite = |ls: Vec<&str>| std::fs::write(&path, ls.join("\n") + "\n").unwrap();
-
-        // One flipped byte in entry 3.
-        let mut bytes = original.clone().into_bytes();
-        let at = original.find("\"i\":2").unwrap() + 4;
-        bytes[at] = b'9';
-        std::fs::write(&path, &bytes).unwrap();
-        let err = check(&path, &trusted).unwrap_err().to_string();
-        assert!(err.contains("line 3") && err.contains("edited"), "{err}");
-        // Entry 2 deleted.
-        rewrite(vec![lines[0], lines[2], lines[3], lines[4]]);
-        let err = check(&path, &trusted).unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("removed"), "{err}");
-        // Entries 3 and 4 swapped.
-        rewrite(vec![lines[0], lines[1], lines[3], lines[2], lines[4]]);
-        let err = check(&path, &trusted).unwrap_err().to_string();
-        assert!(err.contains("line 3"), "{err}");
-        // The last two cut off: the chain holds, the checkpoints do not.
-        rewrite(lines[..3].to_vec());
-        assert_eq!(verify(&path).unwrap().len(), 3);
-        let err = check(&path, &trusted).unwrap_err().to_string();
-        assert!(
-            err.contains("ends at entry 3") && err.contains("vouches for entry 4"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_torn_last_record_is_reported_then_set_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, trusted) = signed_log(dir.path());
-        // A crash in the middle of writing a sixth entry.
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"{\"seq\":6,\"time\":\"2026-").unwrap();
-        drop(f);
-        let err = verify(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("line 6")
-                && err.contains("torn")
-                && err.contains("5 entries before it verify"),
-            "{err}"
-        );
-        // Reopening keeps the five, sets the torn bytes aside and says so in entry 6.
-        let log = AuditLog::open(&path).unwrap();
-        drop(log);
-        let entries = verify(&path).unwrap();
-        assert_eq!(entries.len(), 6);
-        assert_eq!(entries[5].kind, "audit.torn_record");
-        assert!(path.with_extension("log.torn").is_file());
-        assert_eq!(check(&path, &trusted).unwrap(), 5);
-    }
+/// Moves a torn last line to `to` (appended, with an end of line) and cuts it off the log.
+fn set_torn_aside(path: &Path, torn: &Torn, to: &Path) -> std::io::Result<()> {
+    let mut bytes = Vec::new();
+    let mut log = File::open(path)?;
+    log.seek(std::io::SeekFrom::Start(torn.offset))?;
+    log.read_to_end(&mut bytes)?;
+    let mut aside = OpenOptions::new().create(true).append(true).open(to)?;
+    aside.write_all(&bytes)?;
+    aside.write_all(b"\n")?;
+    aside.sync_all()?;
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(torn.offset)?;
+    f.sync_all()
 }

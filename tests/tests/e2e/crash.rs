@@ -5,31 +5,8 @@ use std::time::{Duration, Instant};
 
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
+use cdg_tests::process::{start_coordinator_process as start, stop};
 use cdg_tests::{binary, identity, pki};
-
-/// Starts `cdg-coordinator serve` and returns it with its URL once it listens.
-fn start(config: &std::path::Path, ready: &std::path::Path) -> (Child, String) {
-    let _ = std::fs::remove_file(ready);
-    let child = Command::new(binary("cdg-coordinator"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .arg("--ready-file")
-        .arg(ready)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !ready.is_file() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "coordinator did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let addr = std::fs::read_to_string(ready).unwrap();
-    (child, format!("https://{}", addr.trim()))
-}
 
 fn kinds(log: &std::path::Path) -> Vec<String> {
     cdg_shared::audit::verify(log)
@@ -164,20 +141,23 @@ async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_inte
         ["study.submitted", "study.approve", "study.run.started"]
     );
     // Restarted, the coordinator marks the run interrupted; the checkpoints still agree.
-    let (mut coordinator, _) = start(config, ready);
+    let (coordinator, _) = start(config, ready);
     assert_eq!(kinds(&log).last().unwrap(), "study.run.interrupted");
     let entries = cdg_shared::audit::verify(&log).unwrap();
-    let checkpoints = std::fs::read_to_string(cdg_shared::audit::checkpoints_path(&log)).unwrap();
     let trusted = cdg_shared::signing::TrustedSigners::from_ca_file(&pki.ca_cert()).unwrap();
-    let checked =
-        cdg_shared::audit::verify_checkpoints(&entries, &checkpoints, &log, &trusted).unwrap();
+    let summary = cdg_shared::audit::verify_log_file(&log, &trusted, |_| {
+        Ok::<_, cdg_shared::audit::AuditError>(())
+    })
+    .unwrap();
     // A kill between an entry's fsync and its checkpoint's leaves that entry without one; the
     // checkpoint of the next entry covers it through the chain.
     assert!(
-        checked + 1 >= entries.len(),
-        "{checked} of {}",
-        entries.len()
+        summary.checkpoints + 1 >= summary.entries,
+        "{} of {}",
+        summary.checkpoints,
+        summary.entries
     );
+    let checkpoints = std::fs::read_to_string(cdg_shared::audit::checkpoints_path(&log)).unwrap();
     let last: cdg_shared::audit::Checkpoint =
         serde_json::from_str(checkpoints.lines().last().unwrap()).unwrap();
     assert_eq!(
@@ -185,10 +165,5 @@ async fn a_coordinator_killed_during_a_run_loses_no_entry_and_marks_the_run_inte
         entries.len() as u64,
         "the interruption is checkpointed"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(coordinator.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    assert!(coordinator.wait().unwrap().success());
+    stop(coordinator);
 }

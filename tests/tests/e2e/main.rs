@@ -3,6 +3,7 @@
 
 mod approvals;
 mod attacks;
+mod auditlog;
 mod certificates;
 mod convention;
 mod crash;
@@ -11,6 +12,7 @@ mod deploy;
 mod faults;
 mod identities;
 mod inference;
+mod onewriter;
 mod operations;
 mod policy;
 mod security;

@@ -1,11 +1,13 @@
 //! `cdg audit ...`: the comité technique's tools on the audit logs.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use cdg_coordinator::audit_tools::{self, FetchedLog, Filters};
+use cdg_coordinator::audit_tools::{self, Export, ExportFormat, FetchedLog, Filters};
 use cdg_coordinator::client::{CoordinatorClient, Network};
+use cdg_coordinator::crosscheck::{Crosscheck, NodeAnswers};
 use cdg_shared::signing::TrustedSigners;
 use clap::{Args, Subcommand};
 
@@ -34,8 +36,8 @@ pub(crate) enum AuditCommand {
         source: LogSource,
         #[command(flatten)]
         filters: FilterArgs,
-        #[arg(long, value_parser = ["csv", "json"], default_value = "csv")]
-        format: String,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
         /// Write there instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -112,6 +114,7 @@ impl Connection {
                 FetchedLog::from_node(&address, cdg, &tls).await
             }
             None => {
+                // The timeout covers the answer's start; the pages then take what they take.
                 let mut client =
                     CoordinatorClient::connect(&url, &tls, Duration::from_secs(60)).await?;
                 FetchedLog::from_coordinator(&mut client).await
@@ -131,37 +134,51 @@ impl Connection {
     }
 }
 
-/// Runs one `cdg audit` command.
+/// Runs one `cdg audit` command. Every command verifies the log as its pages arrive and
+/// fails at the first break, after the entries before it.
 pub(crate) async fn run(connection: &Connection, command: AuditCommand) -> anyhow::Result<()> {
     let trusted = connection.trusted()?;
     match command {
         AuditCommand::Verify(source) => {
             let log = connection.fetch(&source).await?;
-            let v = log.verify(&trusted)?;
+            let origin = log.origin.clone();
+            let v = log.verify(&trusted, |_| Ok(())).await?;
             println!(
-                "{}: {} entries verify, {} signed checkpoints agree; head {}",
-                log.origin,
-                v.entries.len(),
+                "{origin}: {} entries verify, {} signed checkpoints agree; head {}",
+                v.entries,
                 v.checkpoints,
-                v.entries.last().map_or("(empty)", |e| e.hash.as_str())
+                if v.entries == 0 { "(empty)" } else { &v.head }
             );
             Ok(())
         }
         AuditCommand::List { source, filters } => {
-            let v = connection.fetch(&source).await?.verify(&trusted)?;
             let filters = filters.filters();
-            let kept: Vec<_> = v.entries.iter().filter(|e| filters.keeps(e)).collect();
-            print!("{}", audit_tools::list(&kept));
+            let mut out = std::io::stdout().lock();
+            let log = connection.fetch(&source).await?;
+            log.verify(&trusted, |e| {
+                if filters.keeps(&e) {
+                    out.write_all(audit_tools::list_line(&e).as_bytes())?;
+                }
+                Ok(())
+            })
+            .await?;
             Ok(())
         }
         AuditCommand::Show { seq, source } => {
-            let v = connection.fetch(&source).await?.verify(&trusted)?;
-            let entry = v
-                .entries
-                .iter()
-                .find(|e| e.seq == seq)
-                .with_context(|| format!("no entry {seq}: the log has {}", v.entries.len()))?;
-            println!("{}", serde_json::to_string_pretty(entry)?);
+            let mut found = None;
+            let v = connection
+                .fetch(&source)
+                .await?
+                .verify(&trusted, |e| {
+                    if e.seq == seq {
+                        found = Some(e);
+                    }
+                    Ok(())
+                })
+                .await?;
+            let entry =
+                found.with_context(|| format!("no entry {seq}: the log has {}", v.entries))?;
+            println!("{}", serde_json::to_string_pretty(&entry)?);
             Ok(())
         }
         AuditCommand::Export {
@@ -170,48 +187,85 @@ pub(crate) async fn run(connection: &Connection, command: AuditCommand) -> anyho
             format,
             out,
         } => {
-            let v = connection.fetch(&source).await?.verify(&trusted)?;
             let filters = filters.filters();
-            let kept: Vec<_> = v.entries.iter().filter(|e| filters.keeps(e)).collect();
-            let text = audit_tools::export(&kept, format == "csv")?;
+            let log = connection.fetch(&source).await?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, text)
+                    // Written aside, and in place only once the whole log verified.
+                    let partial = path.with_extension("partial");
+                    let file = std::fs::File::create(&partial)
+                        .with_context(|| format!("writing {}", partial.display()))?;
+                    let written = export(log, &trusted, &filters, file, format).await?;
+                    std::fs::rename(&partial, &path)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    println!("{} entries written to {}", kept.len(), path.display());
+                    println!("{written} entries written to {}", path.display());
                 }
-                None => print!("{text}"),
+                None => {
+                    export(log, &trusted, &filters, std::io::stdout().lock(), format).await?;
+                }
             }
             Ok(())
         }
-        AuditCommand::Crosscheck => {
-            let coordinator = connection
-                .fetch(&LogSource {
-                    file: None,
-                    node: None,
-                })
-                .await?
-                .verify(&trusted)?;
-            let (_, tls) = connection.resolve()?;
-            let mut nodes = std::collections::BTreeMap::new();
-            for (cdg, address) in connection.nodes()? {
-                let log = FetchedLog::from_node(&address, cdg, &tls).await?;
-                nodes.insert(cdg, log.verify(&trusted)?.entries);
-            }
-            let differences = audit_tools::crosscheck(&coordinator.entries, &nodes);
-            if differences.is_empty() {
-                println!(
-                    "the coordinator's log ({} entries) and the {} nodes' logs agree",
-                    coordinator.entries.len(),
-                    nodes.len()
-                );
-                Ok(())
-            } else {
-                for d in &differences {
-                    println!("{d}");
-                }
-                anyhow::bail!("{} differences between the logs", differences.len())
-            }
-        }
+        AuditCommand::Crosscheck => crosscheck(connection, &trusted).await,
     }
+}
+
+/// Verifies `log`, writing the entries `filters` keeps to `out` as they come.
+async fn export(
+    log: FetchedLog,
+    trusted: &TrustedSigners,
+    filters: &Filters,
+    out: impl Write,
+    format: ExportFormat,
+) -> anyhow::Result<u64> {
+    let mut export = Export::new(std::io::BufWriter::new(out), format)?;
+    log.verify(trusted, |e| {
+        if filters.keeps(&e) {
+            export.entry(&e)?;
+        }
+        Ok(())
+    })
+    .await?;
+    export.finish()
+}
+
+async fn crosscheck(connection: &Connection, trusted: &TrustedSigners) -> anyhow::Result<()> {
+    let mut check = Crosscheck::default();
+    let coordinator = connection
+        .fetch(&LogSource {
+            file: None,
+            node: None,
+        })
+        .await?
+        .verify(trusted, |e| {
+            check.see(&e);
+            Ok(())
+        })
+        .await?;
+    let (_, tls) = connection.resolve()?;
+    let nodes = connection.nodes()?;
+    let mut differences = Vec::new();
+    for (cdg, address) in &nodes {
+        let mut answers = NodeAnswers::default();
+        FetchedLog::from_node(address, *cdg, &tls)
+            .await?
+            .verify(trusted, |e| {
+                answers.see(&e);
+                Ok(())
+            })
+            .await?;
+        differences.extend(check.differences(*cdg, &answers));
+    }
+    if differences.is_empty() {
+        println!(
+            "the coordinator's log ({} entries) and the {} nodes' logs agree",
+            coordinator.entries,
+            nodes.len()
+        );
+        return Ok(());
+    }
+    for d in &differences {
+        println!("{d}");
+    }
+    anyhow::bail!("{} differences between the logs", differences.len())
 }

@@ -134,6 +134,9 @@ struct BenchArgs {
     seconds: u64,
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Entries of the coordinator's audit log in the audit section.
+    #[arg(long, default_value_t = 1_000_000)]
+    audit_entries: u64,
 }
 
 #[derive(Subcommand)]
@@ -310,6 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Section::ScaleOut,
                     Section::EndToEnd,
                     Section::Import,
+                    Section::Audit,
                 ]
             } else {
                 a.only
@@ -331,6 +335,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 clients: a.clients,
                 seconds: a.seconds,
                 seed: a.seed,
+                audit_entries: a.audit_entries,
             })
             .await
         }
