@@ -12,4 +12,5 @@ mod inference;
 mod operations;
 mod policy;
 mod security;
+mod sites;
 mod study;
