@@ -164,6 +164,7 @@ where
     }
 }
 
+pub mod netns;
 pub mod pki;
 pub mod process;
 pub mod regional;

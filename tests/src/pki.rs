@@ -1,5 +1,6 @@
 //! The development PKI of the tests, and certificates a CDG's own PKI might issue.
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use cdg_certs_dev::{PkiLayout, Validity};
@@ -27,11 +28,7 @@ pub fn identity(pki: &PkiLayout, principal: Principal) -> TlsFiles {
 /// A coordinator certificate issued by an intermediate CA that the federation CA signed; the
 /// certificate file holds the leaf then the intermediate, as a CDG's PKI delivers it.
 pub fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
-    let root_key =
-        rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
-    let root =
-        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), root_key)
-            .unwrap();
+    let root = federation_ca(pki);
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages = vec![
@@ -66,6 +63,53 @@ pub fn from_intermediate(pki: &PkiLayout, dir: &Path) -> TlsFiles {
         ca: pki.ca_cert(),
         cert,
         key: leaf_key,
+    }
+}
+
+/// The federation CA of `pki`, to sign more certificates with.
+fn federation_ca(pki: &PkiLayout) -> rcgen::Issuer<'static, rcgen::KeyPair> {
+    let key = rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.ca_key()).unwrap()).unwrap();
+    rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(pki.ca_cert()).unwrap(), key).unwrap()
+}
+
+/// The TLS files of the node of `cdg` reached at `address` (in a network namespace of its own):
+/// a node certificate as the development PKI issues it, also naming that address, so that the
+/// coordinator checks the node's name against its address as it does in production. Written in
+/// `dir`.
+pub fn node_at(pki: &PkiLayout, cdg: Cdg, address: IpAddr, dir: &Path) -> TlsFiles {
+    let principal = Principal::new(Role::Node, cdg);
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.subject_alt_names.extend([
+        rcgen::SanType::IpAddress(address),
+        rcgen::SanType::URI(principal.uri().as_str().try_into().unwrap()),
+    ]);
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        cdg_certs_dev::common_name(principal),
+    );
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &federation_ca(pki)).unwrap();
+    let stem = format!("node-{}-at-{address}", cdg.code());
+    let (cert_path, key_path) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(
+        &mut options.open(&key_path).unwrap(),
+        key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    TlsFiles {
+        ca: pki.ca_cert(),
+        cert: cert_path,
+        key: key_path,
     }
 }
 

@@ -27,7 +27,13 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// Writes `config` as `<dir>/node-XX.toml` (with an avenant, so that the real date stays
     /// inside the convention) and starts the node on it.
-    pub fn start(dir: &Path, mut config: NodeConfig) -> NodeProcess {
+    pub fn start(dir: &Path, config: NodeConfig) -> NodeProcess {
+        NodeProcess::start_with(dir, config, Command::new(binary("cdg-node")))
+    }
+
+    /// [`NodeProcess::start`] with `command` as the `cdg-node` program (in a network namespace,
+    /// for instance); its arguments follow.
+    pub fn start_with(dir: &Path, mut config: NodeConfig, mut command: Command) -> NodeProcess {
         config.policy.convention.avenants.push(Avenant {
             end: "2099-12-31".into(),
             reference: "tests".into(),
@@ -41,7 +47,7 @@ impl NodeProcess {
         .expect("writing the node config");
         let ready = dir.join(format!("node-{code}.ready"));
         let _ = std::fs::remove_file(&ready);
-        let child = Command::new(binary("cdg-node"))
+        let child = command
             .args(["serve", "--config"])
             .arg(&path)
             .arg("--ready-file")

@@ -21,7 +21,7 @@ use cdg_tests::{
 };
 
 /// The demo study, asked of `cdgs`, with an optional quorum.
-fn study(cdgs: &[Cdg], quorum: Option<usize>) -> String {
+pub(crate) fn study(cdgs: &[Cdg], quorum: Option<usize>) -> String {
     let list: Vec<String> = cdgs.iter().map(|c| format!("\"{}\"", c.code())).collect();
     let text = cdg_coordinator::demo::DEMO_STUDY.replace(
         "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
@@ -33,7 +33,7 @@ fn study(cdgs: &[Cdg], quorum: Option<usize>) -> String {
     }
 }
 
-fn outcome(result: &StudyResult, cdg: Cdg) -> &NodeOutcome {
+pub(crate) fn outcome(result: &StudyResult, cdg: Cdg) -> &NodeOutcome {
     result
         .outcomes
         .iter()
@@ -41,7 +41,7 @@ fn outcome(result: &StudyResult, cdg: Cdg) -> &NodeOutcome {
         .expect("an outcome for every département asked")
 }
 
-fn status(result: &StudyResult, cdg: Cdg) -> OutcomeStatus {
+pub(crate) fn status(result: &StudyResult, cdg: Cdg) -> OutcomeStatus {
     OutcomeStatus::try_from(outcome(result, cdg).status).unwrap()
 }
 

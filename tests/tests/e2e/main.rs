@@ -17,4 +17,5 @@ mod operations;
 mod policy;
 mod security;
 mod startup;
+mod sites;
 mod study;
