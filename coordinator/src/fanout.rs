@@ -6,17 +6,20 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use cdg_shared::arrow_ipc;
 use cdg_shared::cdg::Cdg;
+use cdg_shared::fields;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
 use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome, SignedDecision};
+use cdg_shared::text;
 use cdg_shared::tls::TlsFiles;
 use tonic::transport::Channel;
 
 use crate::bounds::Published;
 use crate::config::CoordinatorConfig;
 use crate::coordinator::StudyContext;
+use crate::merge;
 use crate::study::StudyQuery;
 
 /// A node's client, on a channel that connects lazily and is reused by every study.
@@ -169,19 +172,25 @@ impl NodeClient {
             Ok(Err(status)) => return Err(self.classify(status)),
             Ok(Ok(r)) => r.into_inner(),
         };
-        let (_, batches) = arrow_ipc::decode(&response.arrow_ipc).map_err(|e| NodeFailure {
+        let incompatible = |message: String| NodeFailure {
             status: OutcomeStatus::Incompatible,
-            message: format!("unreadable Arrow answer: {e}"),
-        })?;
-        let batch = match batches.len() {
-            1 => batches.into_iter().next().expect("one batch"),
-            n => {
-                let schema = query.query.result_schema();
-                arrow::compute::concat_batches(&schema, &batches).map_err(|e| NodeFailure {
-                    status: OutcomeStatus::Incompatible,
-                    message: format!("{n} Arrow batches that do not fit the expected schema: {e}"),
-                })?
-            }
+            message,
+        };
+        fields::check_answer(&response)
+            .map_err(|e| incompatible(format!("the answer's metadata is malformed: {e}")))?;
+        let (schema, batches) = arrow_ipc::decode(&response.arrow_ipc)
+            .map_err(|e| incompatible(format!("unreadable Arrow answer: {e}")))?;
+        // Checked before the batches are put together, which assumes their columns.
+        merge::check_fields(&query.query, self.cdg, &schema)
+            .map_err(|e| incompatible(e.to_string()))?;
+        let batch = match <[RecordBatch; 1]>::try_from(batches) {
+            Ok([one]) => one,
+            Err(batches) => arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
+                incompatible(format!(
+                    "{} Arrow batches that do not stack: {e}",
+                    batches.len()
+                ))
+            })?,
         };
         Ok(NodeAnswer {
             batch,
@@ -223,13 +232,19 @@ impl NodeClient {
                         "the answer is larger than the coordinator's max_message_bytes: {}; \
                          raise max_message_bytes in the coordinator's configuration, or ask for \
                          fewer cells (fewer dimensions, filters)",
-                        status.message()
+                        text::bounded(status.message(), text::MAX_MESSAGE_BYTES)
                     ),
                 };
             }
             _ => OutcomeStatus::Refused,
         };
-        let mut message = format!("{}: {}", code_name(status.code()), error_chain(&status));
+        // A node's message goes into the outcome, the audit log and the result: bounded.
+        let chain = error_chain(&status);
+        let mut message = format!(
+            "{}: {}",
+            code_name(status.code()),
+            text::bounded(&chain, text::MAX_MESSAGE_BYTES)
+        );
         if kind == OutcomeStatus::Unreachable {
             message = format!("{} unreachable ({message})", self.address);
         }

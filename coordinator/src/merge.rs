@@ -54,8 +54,13 @@ pub fn check_schema(
     cdg: Cdg,
     batch: &RecordBatch,
 ) -> Result<(), MergeError> {
+    check_fields(query, cdg, &batch.schema())
+}
+
+/// Checks the schema of a node's answer against the one the query calls for: the same columns,
+/// named and typed alike, in the same order.
+pub fn check_fields(query: &AggregateQuery, cdg: Cdg, found: &Schema) -> Result<(), MergeError> {
     let expected = query.result_schema();
-    let found = batch.schema();
     let same = expected.fields().len() == found.fields().len()
         && expected
             .fields()
@@ -67,7 +72,8 @@ pub fn check_schema(
     } else {
         Err(MergeError::Schema {
             cdg,
-            found: field_list(&found),
+            // A node's column names may be of any length.
+            found: cdg_shared::text::bounded(&field_list(found), 512).into_owned(),
             expected: field_list(&expected),
         })
     }
