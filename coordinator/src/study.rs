@@ -72,6 +72,10 @@ mod tests {
                 DEMO.replace("annee = 2024", &format!("\"{huge}\" = []")),
                 "has no value",
             ),
+            (
+                DEMO.replace("title = \"Chiffres", &format!("title = \"{huge}")),
+                "field `title` is 200",
+            ),
         ];
         for (text, expected) in cases {
             let err = Study::from_toml(&text).unwrap_err().to_string();

@@ -28,6 +28,11 @@ pub const ANALYST: Field = Field::new("analyst", 256);
 pub const NOTE: Field = Field::new("note", 4096);
 /// A study file, as submitted.
 pub const STUDY_FILE: Field = Field::new("study_toml", 256 * 1024);
+/// The texts of a study file, which its audit entries and results repeat.
+pub const STUDY_TITLE: Field = Field::new("title", 512);
+pub const STUDY_PURPOSE: Field = Field::new("purpose", 8 * 1024);
+pub const DIFFUSION_TERMS: Field = Field::new("diffusion_terms", 8 * 1024);
+pub const QUERY_TITLE: Field = Field::new("query.title", 512);
 /// A study's canonical encoding sent with each query (JSON of a study file of at most
 /// [`STUDY_FILE`]).
 pub const STUDY_ENCODING: Field = Field::new("study", 1024 * 1024);

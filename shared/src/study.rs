@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::cdg::Cdg;
-use crate::fields::QUERY_NAME;
+use crate::fields::{
+    DIFFUSION_TERMS, QUERY_NAME, QUERY_TITLE, STUDY_PURPOSE, STUDY_TITLE, TooLarge,
+};
 use crate::query::{Aggregate, AggregateQuery, Filter, Measure};
 use crate::text;
 use serde::{Deserialize, Serialize};
@@ -125,6 +127,15 @@ impl Study {
     pub fn from_toml(text: &str) -> Result<Study, StudyError> {
         let file: StudyFile = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         let invalid = |m: String| Err(StudyError::Invalid(m));
+        let too_large = |e: TooLarge| StudyError::Invalid(e.to_string());
+        STUDY_TITLE.check(&file.title).map_err(too_large)?;
+        STUDY_PURPOSE.check(&file.purpose).map_err(too_large)?;
+        if let Some(terms) = &file.diffusion_terms {
+            DIFFUSION_TERMS.check(terms).map_err(too_large)?;
+        }
+        for title in file.queries.iter().filter_map(|q| q.title.as_deref()) {
+            QUERY_TITLE.check(title).map_err(too_large)?;
+        }
         if file.title.trim().is_empty() {
             return invalid("`title` is empty".into());
         }
