@@ -403,6 +403,23 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_with_other_columns_is_refused_naming_a_bounded_list() {
+        let short = Schema::new(vec![Field::new("sexe", DataType::Utf8, false)]);
+        let e = check_fields(&query(), Cdg::Nord, &short)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("CDG 59 answered with columns [sexe: Utf8]"),
+            "{e}"
+        );
+        let long = Schema::new(vec![Field::new("x".repeat(1 << 20), DataType::Utf8, false)]);
+        let e = check_fields(&query(), Cdg::Nord, &long)
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024 && e.contains("… (1048582 bytes)"), "{e}");
+    }
+
+    #[test]
     fn regional_rows_use_released_cells_only_and_weight_means() {
         let a = node_batch(&[
             ("F", RELEASED, Some(100), Some(0.9)),
