@@ -9,6 +9,7 @@ mod demo;
 mod deploy;
 mod faults;
 mod inference;
+mod malformed;
 mod operations;
 mod policy;
 mod security;
