@@ -15,6 +15,7 @@ use futures::future::join_all;
 use serde_json::json;
 
 use cdg_shared::signing::TrustedSigners;
+use cdg_shared::text::prefix;
 
 use crate::config::CoordinatorConfig;
 use crate::decisions::{approval, open_question, verdict};
@@ -328,7 +329,7 @@ impl Coordinator {
                     "message": outcome.message,
                     "cells_released": outcome.cells_released,
                     "cells_suppressed": outcome.cells_suppressed,
-                    "data_versions": outcome.data_versions.iter().map(|v| format!("{}/{}:{}", v.dataset, v.year, &v.digest[..12.min(v.digest.len())])).collect::<Vec<_>>(),
+                    "data_versions": outcome.data_versions.iter().map(|v| format!("{}/{}:{}", v.dataset, v.year, prefix(&v.digest, 12))).collect::<Vec<_>>(),
                     "policy_version": outcome.policy_version,
                     "attempts": outcome.attempts,
                 }),

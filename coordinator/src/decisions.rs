@@ -26,9 +26,26 @@ pub struct StoredDecision {
     pub signed_at: String,
     pub note: String,
     pub study_digest: String,
-    /// The director's certificate (DER) and signature, hex.
-    pub certificate: String,
-    pub signature: String,
+    /// The director's certificate (DER) and signature, hex in the state file.
+    #[serde(with = "hex_bytes")]
+    pub certificate: Vec<u8>,
+    #[serde(with = "hex_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// Bytes written as hex and read back as bytes: a damaged state file fails to load, naming the
+/// field, instead of sending the nodes an empty certificate.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(&text).map_err(|e| serde::de::Error::custom(format!("not hex: {e}")))
+    }
 }
 
 impl StoredDecision {
@@ -38,8 +55,8 @@ impl StoredDecision {
             decision: self.decision.clone(),
             signed_at: self.signed_at.clone(),
             note: self.note.clone(),
-            certificate: hex::decode(&self.certificate).unwrap_or_default(),
-            signature: hex::decode(&self.signature).unwrap_or_default(),
+            certificate: self.certificate.clone(),
+            signature: self.signature.clone(),
         }
     }
 
@@ -115,7 +132,8 @@ impl Coordinator {
         if decision.study_digest != stored.digest {
             return invalid(format!(
                 "the decision is signed for digest {}, study {id} has digest {}",
-                decision.study_digest, stored.digest
+                cdg_shared::text::quote(&decision.study_digest),
+                stored.digest
             ));
         }
         let asked = stored.study.departements.contains(&signer.cdg);
@@ -135,8 +153,8 @@ impl Coordinator {
             signed_at: decision.signed_at.clone(),
             note: decision.note.clone(),
             study_digest: decision.study_digest.clone(),
-            certificate: hex::encode(&decision.certificate),
-            signature: hex::encode(&decision.signature),
+            certificate: decision.certificate.clone(),
+            signature: decision.signature.clone(),
         };
         self.audit(
             &format!("study.{}", kind.as_str()),
@@ -147,7 +165,7 @@ impl Coordinator {
                 "digest": stored.digest,
                 "signed_at": record.signed_at,
                 "note": record.note,
-                "signature": record.signature,
+                "signature": hex::encode(&record.signature),
             }),
         )
         .await?;

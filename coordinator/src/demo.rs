@@ -97,7 +97,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             &format!(
                 "study {} submitted (sha256 {})",
                 submitted.study_id,
-                &submitted.digest[..16]
+                cdg_shared::text::prefix(&submitted.digest, 16)
             ),
         );
         // Each director reads the study and signs its approval for their CDG.

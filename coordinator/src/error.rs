@@ -23,6 +23,9 @@ pub enum CoordinatorError {
     Audit(#[from] cdg_shared::audit::AuditError),
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
+    /// A request field larger than the wire contract allows.
+    #[error("{0}")]
+    TooLarge(#[from] cdg_shared::fields::TooLarge),
     #[error("{0}")]
     Internal(String),
 }
@@ -31,9 +34,12 @@ pub type Result<T, E = CoordinatorError> = std::result::Result<T, E>;
 
 impl From<CoordinatorError> for tonic::Status {
     fn from(e: CoordinatorError) -> Self {
-        let message = e.to_string();
+        // Whatever a message quotes, it travels in a header that clients bound.
+        let message = cdg_shared::text::cap_message(e.to_string());
         match e {
-            CoordinatorError::InvalidStudy(_) => tonic::Status::invalid_argument(message),
+            CoordinatorError::InvalidStudy(_) | CoordinatorError::TooLarge(_) => {
+                tonic::Status::invalid_argument(message)
+            }
             CoordinatorError::Forbidden(_) | CoordinatorError::BadDecision(_) => {
                 tonic::Status::permission_denied(message)
             }

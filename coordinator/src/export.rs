@@ -227,7 +227,7 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
                     "{} {} ({})",
                     v.dataset,
                     v.year,
-                    &v.digest[..v.digest.len().min(12)]
+                    cdg_shared::text::prefix(&v.digest, 12)
                 )
             })
             .collect();

@@ -6,19 +6,22 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use cdg_shared::arrow_ipc;
 use cdg_shared::cdg::Cdg;
+use cdg_shared::fields;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
 use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome, SignedDecision};
+use cdg_shared::query::AggregateQuery;
+use cdg_shared::text;
 use cdg_shared::tls::TlsFiles;
 use tonic::transport::Channel;
 
 use crate::bounds::Published;
 use crate::config::CoordinatorConfig;
 use crate::coordinator::StudyContext;
+use crate::merge;
 use crate::study::StudyQuery;
-use cdg_shared::query::AggregateQuery;
 
 /// A node's client, on a channel that connects lazily and is reused by every study.
 #[derive(Clone)]
@@ -170,7 +173,11 @@ impl NodeClient {
             Ok(Err(status)) => return Err(self.classify(status)),
             Ok(Ok(r)) => r.into_inner(),
         };
-        let batch = decode_answer(&query.query, &response.arrow_ipc)?;
+        fields::check_answer(&response).map_err(|e| NodeFailure {
+            status: OutcomeStatus::Incompatible,
+            message: format!("the answer's metadata is malformed: {e}"),
+        })?;
+        let batch = decode_answer(&query.query, self.cdg, &response.arrow_ipc)?;
         Ok(NodeAnswer {
             batch,
             cells_released: response.cells_released,
@@ -211,13 +218,19 @@ impl NodeClient {
                         "the answer is larger than the coordinator's max_message_bytes: {}; \
                          raise max_message_bytes in the coordinator's configuration, or ask for \
                          fewer cells (fewer dimensions, filters)",
-                        status.message()
+                        text::bounded(status.message(), text::MAX_MESSAGE_BYTES)
                     ),
                 };
             }
             _ => OutcomeStatus::Refused,
         };
-        let mut message = format!("{}: {}", code_name(status.code()), error_chain(&status));
+        // A node's message goes into the outcome, the audit log and the result: bounded.
+        let chain = error_chain(&status);
+        let mut message = format!(
+            "{}: {}",
+            code_name(status.code()),
+            text::bounded(&chain, text::MAX_MESSAGE_BYTES)
+        );
         if kind == OutcomeStatus::Unreachable {
             message = format!("{} unreachable ({message})", self.address);
         }
@@ -250,24 +263,28 @@ fn code_name(code: tonic::Code) -> String {
 /// The outcome record of a node over a whole study.
 /// A node's Arrow IPC answer as one batch of the schema `query` calls for, or why it is not
 /// one (an incompatible node). Untrusted bytes: every failure is a named outcome, never a panic.
-pub fn decode_answer(query: &AggregateQuery, bytes: &[u8]) -> Result<RecordBatch, NodeFailure> {
+pub fn decode_answer(
+    query: &AggregateQuery,
+    cdg: Cdg,
+    bytes: &[u8],
+) -> Result<RecordBatch, NodeFailure> {
     let incompatible = |message: String| NodeFailure {
         status: OutcomeStatus::Incompatible,
         message,
     };
-    let (_, mut batches) = arrow_ipc::decode(bytes)
+    let (schema, batches) = arrow_ipc::decode(bytes)
         .map_err(|e| incompatible(format!("unreadable Arrow answer: {e}")))?;
-    if batches.len() == 1
-        && let Some(one) = batches.pop()
-    {
-        return Ok(one);
+    // Checked before the batches are put together, which assumes their columns.
+    merge::check_fields(query, cdg, &schema).map_err(|e| incompatible(e.to_string()))?;
+    match <[RecordBatch; 1]>::try_from(batches) {
+        Ok([one]) => Ok(one),
+        Err(batches) => arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
+            incompatible(format!(
+                "{} Arrow batches that do not stack: {e}",
+                batches.len()
+            ))
+        }),
     }
-    arrow::compute::concat_batches(&query.result_schema(), &batches).map_err(|e| {
-        incompatible(format!(
-            "{} Arrow batches that do not fit the expected schema: {e}",
-            batches.len()
-        ))
-    })
 }
 
 pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeOutcome {

@@ -54,8 +54,13 @@ pub fn check_schema(
     cdg: Cdg,
     batch: &RecordBatch,
 ) -> Result<(), MergeError> {
+    check_fields(query, cdg, &batch.schema())
+}
+
+/// Checks the schema of a node's answer against the one the query calls for: the same columns,
+/// named and typed alike, in the same order.
+pub fn check_fields(query: &AggregateQuery, cdg: Cdg, found: &Schema) -> Result<(), MergeError> {
     let expected = query.result_schema();
-    let found = batch.schema();
     let same = expected.fields().len() == found.fields().len()
         && expected
             .fields()
@@ -67,7 +72,8 @@ pub fn check_schema(
     } else {
         Err(MergeError::Schema {
             cdg,
-            found: field_list(&found),
+            // A node's column names may be of any length.
+            found: cdg_shared::text::bounded(&field_list(found), 512).into_owned(),
             expected: field_list(&expected),
         })
     }
@@ -394,6 +400,23 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn an_answer_with_other_columns_is_refused_naming_a_bounded_list() {
+        let short = Schema::new(vec![Field::new("sexe", DataType::Utf8, false)]);
+        let e = check_fields(&query(), Cdg::Nord, &short)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("CDG 59 answered with columns [sexe: Utf8]"),
+            "{e}"
+        );
+        let long = Schema::new(vec![Field::new("x".repeat(1 << 20), DataType::Utf8, false)]);
+        let e = check_fields(&query(), Cdg::Nord, &long)
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 1024 && e.contains("… (1048582 bytes)"), "{e}");
     }
 
     #[test]

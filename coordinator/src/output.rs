@@ -13,6 +13,7 @@ use cdg_shared::proto::v1::{QueryResult, StudyResult};
 use cdg_shared::query::{
     DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED, natural_order_all,
 };
+use cdg_shared::text::prefix;
 
 pub use crate::export::{Format, result_json, write_all};
 
@@ -195,7 +196,7 @@ fn pivot(batch: &RecordBatch, measure_col: usize, bounds: (usize, usize)) -> Str
 fn versions_lines(versions: &[cdg_shared::proto::v1::DataVersion]) -> Vec<String> {
     let mut by_dataset: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for v in versions {
-        let entry = format!("{} #{}", v.year, &v.digest[..8.min(v.digest.len())]);
+        let entry = format!("{} #{}", v.year, prefix(&v.digest, 8));
         let years = by_dataset.entry(v.dataset.as_str()).or_default();
         if !years.contains(&entry) {
             years.push(entry);

@@ -57,7 +57,9 @@ impl<'a> Running<'a> {
         id: &str,
         caller: Principal,
     ) -> Result<Running<'a>> {
-        let mut running = coordinator.running.lock().expect("running set");
+        let mut running = coordinator.running.lock().map_err(|_| {
+            CoordinatorError::Internal("the set of running studies' lock is poisoned".into())
+        })?;
         if !running.insert(id.to_string()) {
             return Err(CoordinatorError::NotRunnable(format!(
                 "study {id} is already running"

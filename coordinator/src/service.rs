@@ -1,5 +1,6 @@
 //! The gRPC face of the coordinator.
 
+use cdg_shared::fields;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::check_protocol_version;
 use cdg_shared::proto::v1::coordinator_service_server::CoordinatorService;
@@ -18,6 +19,7 @@ use tonic::{Request, Response, Status};
 
 use crate::chunks::result_events;
 use crate::coordinator::SharedCoordinator;
+use crate::error::CoordinatorError;
 use crate::progress::Progress;
 
 /// A stream of run events.
@@ -33,19 +35,19 @@ async fn send_all(tx: &mpsc::Sender<Result<RunEvent, Status>>, events: Vec<RunEv
     true
 }
 
-/// Largest study file accepted, bytes.
-pub const MAX_STUDY_BYTES: usize = 256 * 1024;
-
-/// Identifies the caller of a request about one study, checks its protocol version and records
-/// both in the current span.
+/// Identifies the caller of a request about one study, checks its protocol version and the
+/// size of its study id, and records caller and id in the current span.
 #[allow(clippy::result_large_err)]
 fn study_request<T, R>(
     request: Request<T>,
-    fields: impl FnOnce(T) -> (u32, String, R),
+    parts: impl FnOnce(T) -> (u32, String, R),
 ) -> Result<(Principal, R), Status> {
     let caller = peer_principal(&request)?;
-    let (version, study_id, rest) = fields(request.into_inner());
+    let (version, study_id, rest) = parts(request.into_inner());
     check_protocol_version(version)?;
+    fields::STUDY_ID
+        .check(&study_id)
+        .map_err(CoordinatorError::from)?;
     tracing::Span::current()
         .record("caller", caller.uri())
         .record("study_id", study_id.as_str());
@@ -73,12 +75,9 @@ impl CoordinatorService for CoordinatorServiceImpl {
         tracing::Span::current().record("caller", caller.uri());
         let req = request.into_inner();
         check_protocol_version(req.protocol_version)?;
-        if req.study_toml.len() > MAX_STUDY_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "study file of {} bytes; at most {MAX_STUDY_BYTES} are accepted",
-                req.study_toml.len()
-            )));
-        }
+        fields::STUDY_FILE
+            .check(&req.study_toml)
+            .map_err(CoordinatorError::from)?;
         let s = self.coordinator.submit(caller, &req.study_toml).await?;
         tracing::info!(study_id = %s.id, created = s.created, "study submitted");
         Ok(Response::new(SubmitStudyResponse {
@@ -198,6 +197,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         })?;
         let decision =
             decision.ok_or_else(|| Status::invalid_argument("missing field `decision`"))?;
+        fields::check_decision(&decision).map_err(CoordinatorError::from)?;
         let status = self.coordinator.decide(caller, &study_id, decision).await?;
         tracing::info!(state = %status.state, "decision recorded");
         Ok(Response::new(status))
@@ -241,6 +241,7 @@ impl CoordinatorService for CoordinatorServiceImpl {
         let (caller, (study_id, note)) = study_request(request, |r| {
             (r.protocol_version, r.study_id.clone(), (r.study_id, r.note))
         })?;
+        fields::NOTE.check(&note).map_err(CoordinatorError::from)?;
         Ok(Response::new(
             self.coordinator.diffuse(caller, &study_id, &note).await?,
         ))

@@ -48,4 +48,44 @@ mod tests {
             .to_string();
         assert!(err.contains("99"), "{err}");
     }
+
+    /// A study file of the accepted size (256 KiB) can hold one enormous line or name: the
+    /// error says where and what, quoting at most a short part of it.
+    #[test]
+    fn errors_quote_only_the_start_of_a_long_value() {
+        let huge = "é".repeat(100_000);
+        let cases = [
+            // toml's own message would repeat the whole line.
+            (
+                DEMO.replace("diffusion = \"interne\"", &format!("diffusion = {huge}")),
+                "line 6, column 13",
+            ),
+            (
+                DEMO.replace("\"pyramide_des_ages\"", &format!("\"{huge}\"")),
+                "(200000 bytes)",
+            ),
+            (
+                DEMO.replace("[\"count\"]", &format!("[\"max({huge})\"]")),
+                "bad measure \"max(éé",
+            ),
+            (
+                DEMO.replace("annee = 2024", &format!("\"{huge}\" = []")),
+                "has no value",
+            ),
+            (
+                DEMO.replace("title = \"Chiffres", &format!("title = \"{huge}")),
+                "field `title` is 200",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Study::from_toml(&text).unwrap_err().to_string();
+            assert!(
+                err.len() < 1024,
+                "{} bytes: {}",
+                err.len(),
+                cdg_shared::text::prefix(&err, 200)
+            );
+            assert!(err.contains(expected), "{err}");
+        }
+    }
 }

@@ -12,6 +12,7 @@ use cdg_shared::proto::v1::SignedDecision;
 use cdg_shared::query::AggregateQuery;
 use cdg_shared::signing::{Decision, TrustedSigners};
 use cdg_shared::study::Study;
+use cdg_shared::text;
 
 use crate::error::NodeError;
 
@@ -52,8 +53,11 @@ impl ApprovalCheck {
                     .into(),
             ));
         }
-        let parsed: Study = serde_json::from_slice(study)
-            .map_err(|e| refuse(format!("the study sent is not a study: {e}")))?;
+        let parsed: Study = serde_json::from_slice(study).map_err(|e| {
+            // serde quotes what it could not read, which may be long.
+            let e = text::bounded(&e.to_string(), 256).into_owned();
+            refuse(format!("the study sent is not a study: {e}"))
+        })?;
         if parsed.canonical() != study {
             return Err(refuse(
                 "the study sent is not in its canonical encoding, so its digest cannot be the one \
@@ -112,10 +116,9 @@ impl ApprovalCheck {
             ));
         }
         if d.study_digest != digest {
-            return Err(format!(
-                "signed for another study (digest {}…)",
-                &d.study_digest[..d.study_digest.len().min(12)]
-            ));
+            // The digest is whatever was signed: any text, cut on a character boundary.
+            let shown = text::prefix(&d.study_digest, 12);
+            return Err(format!("signed for another study (digest {shown:?}…)"));
         }
         if director.cdg != self.cdg {
             return Err(format!(

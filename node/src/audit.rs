@@ -6,8 +6,10 @@
 use std::path::Path;
 
 use cdg_shared::audit::{AuditLog, Snapshot, repair};
+use cdg_shared::fields;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::{ExecuteRequest, ExecuteResponse};
+use cdg_shared::text;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
@@ -29,25 +31,32 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Noted before any check, so bounded here: a request's fields may be of any size, and a
+    /// refused one is logged too.
     pub fn of(caller: Principal, req: &ExecuteRequest) -> Seen {
+        let mut approvals: Vec<String> = req
+            .approvals
+            .iter()
+            .take(fields::APPROVALS.max)
+            .map(|a| {
+                Principal::from_certificate_der(&a.certificate)
+                    .map(|p| p.uri())
+                    .unwrap_or_else(|_| "(unreadable certificate)".into())
+            })
+            .collect();
+        if req.approvals.len() > fields::APPROVALS.max {
+            approvals.push(format!("… ({} approvals in all)", req.approvals.len()));
+        }
         Seen {
             caller: caller.uri(),
-            study_id: req.study_id.clone(),
-            query_name: req.query_name.clone(),
+            study_id: fields::STUDY_ID.bounded(&req.study_id).into_owned(),
+            query_name: fields::QUERY_NAME.bounded(&req.query_name).into_owned(),
             study_digest: if req.study.is_empty() {
                 String::new()
             } else {
                 hex::encode(Sha256::digest(&req.study))
             },
-            approvals: req
-                .approvals
-                .iter()
-                .map(|a| {
-                    Principal::from_certificate_der(&a.certificate)
-                        .map(|p| p.uri())
-                        .unwrap_or_else(|_| "(unreadable certificate)".into())
-                })
-                .collect(),
+            approvals,
         }
     }
 }
@@ -82,7 +91,7 @@ impl NodeAudit {
                 "execute.answered"
             }
             Err(e) => {
-                details["reason"] = json!(e.to_string());
+                details["reason"] = json!(text::cap_message(e.to_string()));
                 if matches!(e, NodeError::Cancelled(_)) {
                     "execute.cancelled"
                 } else {

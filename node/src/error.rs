@@ -7,6 +7,9 @@ pub enum NodeError {
     /// The query is malformed or names something the catalogue does not know.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    /// A field of the request is larger than the wire contract allows.
+    #[error("invalid request: {0}")]
+    Field(#[from] cdg_shared::fields::TooLarge),
     /// The query is well-formed but the node's disclosure policy forbids it.
     #[error("refused by this node's policy: {0}")]
     Policy(String),
@@ -56,6 +59,7 @@ impl NodeError {
                 _ => "policy".into(),
             },
             NodeError::InvalidQuery(_) => "invalid_query".into(),
+            NodeError::Field(_) => "too_large_field".into(),
             NodeError::Forbidden(_) => "forbidden".into(),
             NodeError::NotApproved(_) => "not_approved".into(),
             NodeError::Budget(_) => "budget".into(),
@@ -74,9 +78,12 @@ impl NodeError {
 
 impl From<NodeError> for tonic::Status {
     fn from(e: NodeError) -> Self {
-        let message = e.to_string();
+        // Whatever a message quotes, it travels in a header that clients bound.
+        let message = cdg_shared::text::cap_message(e.to_string());
         match e {
-            NodeError::InvalidQuery(_) => tonic::Status::invalid_argument(message),
+            NodeError::InvalidQuery(_) | NodeError::Field(_) => {
+                tonic::Status::invalid_argument(message)
+            }
             NodeError::Policy(_) | NodeError::Forbidden(_) | NodeError::NotApproved(_) => {
                 tonic::Status::permission_denied(message)
             }

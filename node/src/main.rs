@@ -450,7 +450,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     v.rows,
                     v.loaded_at,
                     v.source,
-                    &v.digest[..16.min(v.digest.len())]
+                    cdg_shared::text::prefix(&v.digest, 16)
                 );
             }
             Ok(())
@@ -472,7 +472,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 v.loaded_at,
                 v.source,
                 v.rows,
-                &v.digest[..16.min(v.digest.len())]
+                cdg_shared::text::prefix(&v.digest, 16)
             );
             Ok(())
         }

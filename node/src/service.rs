@@ -1,6 +1,7 @@
 //! The gRPC face of the node: identifies the caller, checks the protocol version, and hands the
 //! request to domain code.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use cdg_shared::arrow_ipc;
@@ -14,6 +15,7 @@ use cdg_shared::proto::v1::{
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
 use cdg_shared::tls::peer_principal;
+use futures_util::FutureExt;
 use tonic::{Request, Response, Status};
 
 use crate::answers::{Answer, AnswerCache};
@@ -170,6 +172,9 @@ impl NodeServiceImpl {
             .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
         check_protocol_version(req.protocol_version)
             .map_err(|s| NodeError::Protocol(s.message().to_string()))?;
+        cdg_shared::fields::check_execute(&req)
+            .map_err(NodeError::from)
+            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
         let span = tracing::Span::current();
         span.record("study_id", req.study_id.as_str());
         span.record("query_name", req.query_name.as_str());
@@ -199,7 +204,7 @@ impl NodeServiceImpl {
             req.analyst.clone()
         };
         let today = (self.clock)().to_string();
-        let query_digest = query_digest(&query);
+        let query_digest = query_digest(&query)?;
         let checked = started.elapsed();
         let cache = self.answers.clone();
         let (answer, reused) = self
@@ -309,11 +314,13 @@ fn compute(
     })
 }
 
-/// The overlap watch's name for a query: a digest of it as asked.
-fn query_digest(query: &AggregateQuery) -> String {
+/// The overlap watch's name for a query (and its answer's in the cache): a digest of it as
+/// asked. An encoding failure must not give every query the same name.
+fn query_digest(query: &AggregateQuery) -> Result<String, NodeError> {
     use sha2::Digest;
-    let text = serde_json::to_vec(query).unwrap_or_default();
-    hex::encode(sha2::Sha256::digest(&text))
+    let text = serde_json::to_vec(query)
+        .map_err(|e| NodeError::Internal(format!("encoding the query: {e}")))?;
+    Ok(hex::encode(sha2::Sha256::digest(&text)))
 }
 
 #[tonic::async_trait]
@@ -358,7 +365,18 @@ impl NodeService for NodeServiceImpl {
             seen: Some(Seen::of(caller, &req)),
         };
         let received = std::time::Instant::now();
-        let outcome = self.answer(caller, req, token).await;
+        // A bug that panics while answering is an internal error, logged as such; not a
+        // dropped call that the audit log would take for a caller gone away.
+        let outcome = AssertUnwindSafe(self.answer(caller, req, token))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(NodeError::Internal(
+                    "answering this request failed unexpectedly; the node's log has the \
+                     details"
+                        .into(),
+                ))
+            });
         let seen = watch.seen.take().expect("seen until the answer");
         let answered = received.elapsed();
         self.audit.record(&seen, &outcome).await?;

@@ -175,16 +175,19 @@ impl AggregateQuery {
 pub enum QueryError {
     #[error("missing field `{0}` in the query")]
     MissingField(&'static str),
-    #[error("bad measure {0:?}: expected count, sum(<column>) or mean(<column>)")]
+    #[error("bad measure {}: expected count, sum(<column>) or mean(<column>)", crate::text::quote(.0))]
     BadMeasure(String),
-    #[error("filter on `{0}` has no value")]
+    #[error("filter on {} has no value", crate::text::quote(.0))]
     EmptyFilter(String),
+    #[error("{0}")]
+    TooLarge(#[from] crate::fields::TooLarge),
 }
 
 impl TryFrom<v1::AggregateQuery> for AggregateQuery {
     type Error = QueryError;
 
     fn try_from(q: v1::AggregateQuery) -> Result<Self, Self::Error> {
+        crate::fields::check_query(&q)?;
         if q.dataset.is_empty() {
             return Err(QueryError::MissingField("dataset"));
         }

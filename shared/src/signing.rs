@@ -60,7 +60,10 @@ pub enum SigningError {
     },
     #[error("{0}")]
     Key(String),
-    #[error("unknown decision {0:?}: expected approve, reject, question or arbitrate")]
+    #[error(
+        "unknown decision {}: expected approve, reject, question or arbitrate",
+        crate::text::quote(.0)
+    )]
     UnknownDecision(String),
     #[error("the signer's certificate is not trusted: {0}")]
     Untrusted(String),

@@ -8,7 +8,11 @@
 use std::collections::BTreeMap;
 
 use crate::cdg::Cdg;
+use crate::fields::{
+    DIFFUSION_TERMS, QUERY_NAME, QUERY_TITLE, STUDY_PURPOSE, STUDY_TITLE, TooLarge,
+};
 use crate::query::{Aggregate, AggregateQuery, Filter, Measure};
+use crate::text;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -121,8 +125,17 @@ pub enum StudyError {
 impl Study {
     /// Parses and normalizes a study file.
     pub fn from_toml(text: &str) -> Result<Study, StudyError> {
-        let file: StudyFile = toml::from_str(text).map_err(|e| StudyError::Parse(e.to_string()))?;
+        let file: StudyFile = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         let invalid = |m: String| Err(StudyError::Invalid(m));
+        let too_large = |e: TooLarge| StudyError::Invalid(e.to_string());
+        STUDY_TITLE.check(&file.title).map_err(too_large)?;
+        STUDY_PURPOSE.check(&file.purpose).map_err(too_large)?;
+        if let Some(terms) = &file.diffusion_terms {
+            DIFFUSION_TERMS.check(terms).map_err(too_large)?;
+        }
+        for title in file.queries.iter().filter_map(|q| q.title.as_deref()) {
+            QUERY_TITLE.check(title).map_err(too_large)?;
+        }
         if file.title.trim().is_empty() {
             return invalid("`title` is empty".into());
         }
@@ -160,22 +173,27 @@ impl Study {
             Some(QuorumFile::Word(w)) if w == "tous" => Some(asked),
             Some(QuorumFile::Count(n)) if (1..=asked as i64).contains(&n) => Some(n as usize),
             Some(q) => {
+                let q = match q {
+                    QuorumFile::Count(n) => n.to_string(),
+                    QuorumFile::Word(w) => text::quote(&w),
+                };
                 return invalid(format!(
-                    "quorum {q:?}: expected \"tous\" or a number from 1 to the {asked} départements asked"
+                    "quorum {q}: expected \"tous\" or a number from 1 to the {asked} départements asked"
                 ));
             }
         };
         let mut queries = Vec::new();
         for q in file.queries {
             let valid_name = !q.name.is_empty()
-                && q.name.len() <= 64
+                && q.name.len() <= QUERY_NAME.max
                 && q.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !valid_name {
                 return invalid(format!(
-                    "query name {:?} must be 1-64 letters, digits, '_' or '-'",
-                    q.name
+                    "query name {} must be 1-{} letters, digits, '_' or '-'",
+                    text::quote(&q.name),
+                    QUERY_NAME.max
                 ));
             }
             if queries.iter().any(|x: &StudyQuery| x.name == q.name) {
@@ -198,8 +216,9 @@ impl Study {
                 .collect::<Vec<_>>();
             if let Some(f) = filters.iter().find(|f| f.values.is_empty()) {
                 return invalid(format!(
-                    "query {:?}: filter on {:?} has no value",
-                    q.name, f.dimension
+                    "query {:?}: filter on {} has no value",
+                    q.name,
+                    text::quote(&f.dimension)
                 ));
             }
             queries.push(StudyQuery {
@@ -236,8 +255,20 @@ impl Study {
 
     /// The study's id: `S-` and the first 12 hex digits of its digest.
     pub fn id(&self) -> String {
-        format!("S-{}", &self.digest()[..12])
+        format!("S-{}", text::prefix(&self.digest(), 12))
     }
+}
+
+/// A TOML error as its position and its message, without the source line toml quotes (a
+/// study file may hold a line of any length).
+fn parse_error(source: &str, e: &toml::de::Error) -> StudyError {
+    let at = e.span().map_or(String::new(), |span| {
+        let before = source.get(..span.start).unwrap_or(source);
+        let line = before.matches('\n').count() + 1;
+        let column = before.chars().rev().take_while(|&c| c != '\n').count() + 1;
+        format!("line {line}, column {column}: ")
+    });
+    StudyError::Parse(format!("{at}{}", text::bounded(e.message(), 512)))
 }
 
 impl StudyQuery {

@@ -5,6 +5,7 @@
 //! constants and placeholder counts.
 
 use cdg_shared::query::{Aggregate, AggregateQuery};
+use cdg_shared::text;
 use duckdb::types::Value;
 
 use crate::catalogue::{self, Dataset, Values};
@@ -56,14 +57,15 @@ pub fn compile(
 ) -> Result<CompiledQuery, NodeError> {
     let dataset = catalogue::dataset(&query.dataset).ok_or_else(|| {
         NodeError::InvalidQuery(format!(
-            "unknown dataset {:?}: this node holds {}",
-            query.dataset,
+            "unknown dataset {}: this node holds {}",
+            text::quote(&query.dataset),
             describe_list(&catalogue::dataset_names())
         ))
     })?;
     let unknown_dimension = |name: &str| {
         NodeError::InvalidQuery(format!(
-            "unknown dimension {name:?} for dataset {}: allowed dimensions are {}",
+            "unknown dimension {} for dataset {}: allowed dimensions are {}",
+            text::quote(name),
             dataset.name,
             describe_list(&dataset.dimension_names())
         ))
@@ -171,8 +173,8 @@ pub fn compile(
             Aggregate::Sum | Aggregate::Mean => {
                 let col = dataset.measure(&m.column).ok_or_else(|| {
                     NodeError::InvalidQuery(format!(
-                        "unknown measure column {:?} for dataset {}: allowed are {}",
-                        m.column,
+                        "unknown measure column {} for dataset {}: allowed are {}",
+                        text::quote(&m.column),
                         dataset.name,
                         if dataset.measures.is_empty() {
                             "none (only count)".to_string()
@@ -248,7 +250,8 @@ fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Value, N
             .map(Value::Int)
             .ok_or_else(|| {
                 NodeError::InvalidQuery(format!(
-                    "filter on {dimension:?}: {value:?} is not a year (expected e.g. 2024)"
+                    "filter on {dimension:?}: {} is not a year (expected e.g. 2024)",
+                    text::quote(value)
                 ))
             }),
         Values::Codes(codes) => {
@@ -256,7 +259,8 @@ fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Value, N
                 Ok(Value::Text(value.to_string()))
             } else {
                 Err(NodeError::InvalidQuery(format!(
-                    "filter on {dimension:?}: unknown value {value:?}; allowed values are {}",
+                    "filter on {dimension:?}: unknown value {}; allowed values are {}",
+                    text::quote(value),
                     describe_list(codes)
                 )))
             }

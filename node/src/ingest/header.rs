@@ -1,5 +1,9 @@
 //! Matching the header row of an export to the catalogue's column names.
 
+use std::collections::HashMap;
+
+use cdg_shared::text;
+
 use crate::catalogue::Dataset;
 
 /// Where each dataset column is in the file, and the file's columns the dataset does not have.
@@ -13,15 +17,18 @@ pub struct Mapped {
 pub fn map(dataset: &Dataset, headers: &[String]) -> Result<Mapped, String> {
     let normalized: Vec<String> = headers.iter().map(|h| normalize_header(h)).collect();
     let expected: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    // One pass, whatever the number of columns a file declares.
+    let mut first_at: HashMap<&str, usize> = HashMap::new();
     for (i, name) in normalized.iter().enumerate() {
-        if let Some(j) = normalized[i + 1..]
-            .iter()
-            .position(|n| n == name && !n.is_empty())
-        {
+        if name.is_empty() {
+            continue;
+        }
+        if let Some(first) = first_at.insert(name, i) {
             return Err(format!(
-                "columns {} and {} of the header both name {name:?}; keep one",
+                "columns {} and {} of the header both name {}; keep one",
+                first + 1,
                 i + 1,
-                i + j + 2
+                text::quote(name)
             ));
         }
     }
@@ -37,7 +44,7 @@ pub fn map(dataset: &Dataset, headers: &[String]) -> Result<Mapped, String> {
         .iter()
         .zip(&normalized)
         .filter(|(_, n)| !n.is_empty() && !expected.contains(&n.as_str()))
-        .map(|(h, _)| h.trim().to_string())
+        .map(|(h, _)| text::bounded(h.trim(), text::QUOTED_BYTES).into_owned())
         .collect();
     if !missing.is_empty() {
         return Err(format!(
@@ -46,7 +53,7 @@ pub fn map(dataset: &Dataset, headers: &[String]) -> Result<Mapped, String> {
             if unknown.is_empty() {
                 String::new()
             } else {
-                format!(" (unknown column(s) found: {})", unknown.join(", "))
+                format!(" (unknown column(s) found: {})", some_of(&unknown))
             },
             dataset.name,
             expected.join(", ")
@@ -56,6 +63,21 @@ pub fn map(dataset: &Dataset, headers: &[String]) -> Result<Mapped, String> {
         positions,
         ignored: unknown,
     })
+}
+
+/// The first few of `names`, and how many there are in all when that is more.
+pub fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut listed = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        listed.push_str(&format!(", … ({} in all)", names.len()));
+    }
+    listed
 }
 
 /// Header matching tolerates case, accents, spaces, hyphens and apostrophes:

@@ -79,12 +79,12 @@ impl ImportReport {
             self.rows_read,
             self.rows_loaded,
             self.rows_quarantined,
-            &self.digest[..16.min(self.digest.len())]
+            cdg_shared::text::prefix(&self.digest, 16)
         );
         if !self.ignored_columns.is_empty() {
             s.push_str(&format!(
                 "\n  columns not in the dataset, ignored: {}",
-                self.ignored_columns.join(", ")
+                header::some_of(&self.ignored_columns)
             ));
         }
         if !self.timings.is_empty() {
@@ -128,10 +128,10 @@ pub fn import_file(
         None => crate::perturb::record_key(&store.default_record_key_path())?,
     };
     store.bind_record_key(&record_key)?;
-    let file_name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let ignored = std::sync::Mutex::new(Vec::new());
     let map = |headers: &[String]| {
         let mapped = header::map(dataset, headers)?;
@@ -161,7 +161,10 @@ pub fn import_file(
         })?;
         report.read_as = raw.read_as;
         report.digest = digest;
-        report.ignored_columns = ignored.lock().map(|i| i.clone()).unwrap_or_default();
+        report.ignored_columns = ignored
+            .lock()
+            .map_err(|_| NodeError::Internal("the header's reader failed".into()))?
+            .clone();
         report.timings.push(("read", start.elapsed()));
         let outcome = load::check(tx, dataset, year, &record_key, &mut report.timings)?;
         report.rows_read = outcome.rows_read;

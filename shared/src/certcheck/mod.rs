@@ -252,11 +252,13 @@ fn host_names(cert: &X509Certificate<'_>) -> Vec<String> {
 }
 
 fn ip_text(bytes: &[u8]) -> String {
-    match bytes.len() {
-        4 => std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).unwrap_or_default()).to_string(),
-        16 => std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).unwrap_or_default()).to_string(),
-        _ => hex::encode(bytes),
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return std::net::Ipv4Addr::from(v4).to_string();
     }
+    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        return std::net::Ipv6Addr::from(v6).to_string();
+    }
+    hex::encode(bytes)
 }
 
 fn check_validity(report: &mut CertReport, cert: &X509Certificate<'_>) {

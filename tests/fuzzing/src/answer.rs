@@ -30,7 +30,7 @@ fn query() -> AggregateQuery {
 /// Decodes `arrow_ipc` as the answer of one département and merges it with `published`.
 fn take(arrow_ipc: &[u8], published: &Published) {
     let query = query();
-    let Ok(batch) = decode_answer(&query, arrow_ipc) else {
+    let Ok(batch) = decode_answer(&query, Cdg::Aisne, arrow_ipc) else {
         return;
     };
     let answers = [Answer {

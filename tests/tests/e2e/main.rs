@@ -13,6 +13,7 @@ mod faults;
 mod identities;
 mod inference;
 mod onewriter;
+mod malformed;
 mod operations;
 mod policy;
 mod security;

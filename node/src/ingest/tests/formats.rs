@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use rust_xlsxwriter::{Format as CellFormat, Workbook};
+use std::io::{Cursor, Read, Write};
+
+use rust_xlsxwriter::{Format as CellFormat, Workbook, Worksheet};
 
 use super::*;
 
@@ -160,7 +162,8 @@ fn truncated_and_empty_files() {
     }
 }
 
-fn write_workbook(path: &Path, merged_header: bool) {
+/// A workbook of a note sheet and the Employeurs sheet, which `then` may add to.
+fn write_workbook(path: &Path, merged_header: bool, then: impl FnOnce(&mut Worksheet)) {
     let mut book = Workbook::new();
     let notes = book.add_worksheet();
     notes.set_name("Notes").unwrap();
@@ -187,13 +190,14 @@ fn write_workbook(path: &Path, merged_header: bool) {
             sheet.write_string(r, c as u16, *v).unwrap();
         }
     }
+    then(sheet);
     book.save(path).unwrap();
 }
 
 #[test]
 fn xlsx_sheets_and_merged_headers() {
     let (dir, store) = fresh();
-    write_workbook(&dir.path().join("e.xlsx"), false);
+    write_workbook(&dir.path().join("e.xlsx"), false, |_| {});
     // The first sheet is a note, not the data: the message lists what is wrong.
     let err = import_employeurs(dir.path(), &store, "e.xlsx", &Default::default())
         .unwrap_err()
@@ -212,7 +216,7 @@ fn xlsx_sheets_and_merged_headers() {
     assert!(err.contains("its sheets are Notes, Employeurs"), "{err}");
     let report = import_employeurs(dir.path(), &store, "e.xlsx", &sheet("employeurs")).unwrap();
     assert_eq!((report.rows_loaded, report.rows_quarantined), (3, 0));
-    write_workbook(&dir.path().join("merged.xlsx"), true);
+    write_workbook(&dir.path().join("merged.xlsx"), true, |_| {});
     let err = import_employeurs(dir.path(), &store, "merged.xlsx", &sheet("Employeurs"))
         .unwrap_err()
         .to_string();
@@ -273,4 +277,122 @@ fn parquet_files_load_with_typed_columns() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a readable Parquet file"), "{err}");
+}
+
+/// `xlsx` with its part `name` rewritten by `edit`, for what rust_xlsxwriter does not write.
+fn patched(xlsx: &[u8], name: &str, edit: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i).unwrap();
+        if part.name().unwrap() == name {
+            let mut text = String::new();
+            part.read_to_string(&mut text).unwrap();
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            out.start_file(name, stored).unwrap();
+            out.write_all(edit(&text).as_bytes()).unwrap();
+        } else {
+            out.raw_copy_file(part).unwrap();
+        }
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_cell_in_the_far_corner_of_a_sheet_is_refused_and_the_loaded_slice_kept() {
+    let (dir, store) = fresh();
+    let sheet = ImportOptions {
+        read: ReadOptions {
+            sheet: Some("Employeurs".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    write_workbook(&dir.path().join("e.xlsx"), false, |_| {});
+    import_employeurs(dir.path(), &store, "e.xlsx", &sheet).unwrap();
+    let before = store.data_versions().unwrap();
+    // One value in the last cell Excel has: calamine's range of it is 512 GiB.
+    write_workbook(&dir.path().join("far.xlsx"), false, |s| {
+        s.write_string(1_048_575, 16_383, "x").unwrap();
+    });
+    // The same, declaring a small range: the cells read count, not what the sheet says.
+    let far = std::fs::read(dir.path().join("far.xlsx")).unwrap();
+    let lying = patched(&far, "xl/worksheets/sheet2.xml", |xml| {
+        xml.replace("A1:XFD1048576", "A1:E4")
+    });
+    assert_ne!(lying, far, "the dimension was rewritten");
+    std::fs::write(dir.path().join("lying.xlsx"), lying).unwrap();
+    for name in ["far.xlsx", "lying.xlsx"] {
+        let err = import_employeurs(dir.path(), &store, name, &sheet)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "sheet \"Employeurs\" has cells over A1:XFD1048576",
+            "1048576 rows × 16384 columns",
+            "save the workbook again, or export the sheet as CSV",
+        ] {
+            assert!(err.contains(expected), "{name}: {err}");
+        }
+        assert_eq!(store.data_versions().unwrap(), before, "{name}");
+        assert_eq!(types_loaded(&store), 3, "{name}");
+    }
+}
+
+/// The rows a workbook's first sheet reads as, one text per cell.
+fn read_cells(bytes: &[u8]) -> Vec<Vec<String>> {
+    let map = |h: &[String]| Ok((0..h.len()).collect());
+    let mut batches = Vec::new();
+    let mut out = |b| {
+        batches.push(b);
+        Ok(())
+    };
+    let options = ReadOptions {
+        format: Some(Format::Xlsx),
+        ..Default::default()
+    };
+    read::read(Path::new("d.xlsx"), bytes, &options, &map, &mut out).unwrap();
+    let batch: &RecordBatch = &batches[0];
+    (0..batch.num_rows())
+        .map(|r| {
+            (3..batch.num_columns())
+                .map(|c| {
+                    batch
+                        .column(c)
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .unwrap()
+                })
+                .map(|col| col.value(r).to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn dates_of_a_1904_workbook_are_read_in_its_date_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dates.xlsx");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let date = CellFormat::new().set_num_format("dd/mm/yyyy");
+    sheet.write_string(0, 0, "date_publication").unwrap();
+    sheet.write_string(0, 1, "annee").unwrap();
+    // 2024-03-01 is day 43890 of the 1904 system (older Mac workbooks).
+    sheet
+        .write_number_with_format(1, 0, 43890.0, &date)
+        .unwrap();
+    sheet.write_number(1, 1, 2024.0).unwrap();
+    book.save(&path).unwrap();
+    let in_1900 = std::fs::read(&path).unwrap();
+    let in_1904 = patched(&in_1900, "xl/workbook.xml", |xml| {
+        xml.replacen("<workbookPr", "<workbookPr date1904=\"1\"", 1)
+    });
+    assert_ne!(
+        in_1904, in_1900,
+        "the workbook was switched to the 1904 system"
+    );
+    assert_eq!(read_cells(&in_1904), [["2024-03-01", "2024"]]);
+    // The same serial in the 1900 system is four years and a day earlier.
+    assert_eq!(read_cells(&in_1900), [["2020-02-29", "2024"]]);
 }
