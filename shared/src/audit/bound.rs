@@ -21,15 +21,9 @@ pub fn bounded_text(text: &str) -> String {
     if text.len() <= MAX_TEXT {
         return text.to_string();
     }
-    let keep = text
-        .char_indices()
-        .map(|(i, c)| i + c.len_utf8())
-        .take_while(|&end| end <= MAX_TEXT)
-        .last()
-        .unwrap_or(0);
     format!(
         "{} [cut by the audit log: {} bytes in all, sha256 {}]",
-        &text[..keep],
+        crate::text::prefix(text, MAX_TEXT),
         text.len(),
         hex::encode(Sha256::digest(text.as_bytes()))
     )

@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
 
     let log = dir.path().join("audit.log");
     let signer = Signer::from_files(&files(Principal::new(Role::Coordinator, Cdg::Nord))?)?;
-    let (mut audit, _) = cdg_shared::audit::AuditLog::open_signed(&log, signer)?;
+    let mut audit = cdg_shared::audit::AuditLog::open_signed(&log, signer, |_| {})?;
     let details = serde_json::json!({ "title": "Effectifs", "digest": study.digest() });
     audit.append(
         "study.submitted",

@@ -56,6 +56,7 @@ async fn call_node(
         NodeRpc::AuditLog => c
             .get_audit_log(AuditLogRequest {
                 protocol_version: v,
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -224,7 +225,10 @@ async fn call_coordinator(
             .await
             .map(drop),
         AuditLog => c
-            .get_audit_log(AuditLogRequest { protocol_version })
+            .get_audit_log(AuditLogRequest {
+                protocol_version,
+                ..Default::default()
+            })
             .await
             .map(drop),
         Diffuse => {
@@ -296,12 +300,16 @@ async fn the_coordinator_refuses_federation_signed_identities_of_the_wrong_cdg_o
     }
     // Nothing the refused callers did reached the log: only the one submission is there.
     let director = identity(&n.pki, who(Role::Director, "02"));
-    let log = cdg_tests::coordinator_client(&url, &director)
+    let mut pages = cdg_tests::coordinator_client(&url, &director)
         .await
-        .audit_log()
+        .audit_log(0)
         .await
         .expect("a member director reads the log");
-    let text = String::from_utf8(log.log).unwrap();
+    let mut log = Vec::new();
+    while let Some(page) = pages.message().await.expect("a page") {
+        log.extend_from_slice(&page.log);
+    }
+    let text = String::from_utf8(log).unwrap();
     for refused in [
         "charge-de-mission:62",
         "director:75",
