@@ -31,9 +31,12 @@ impl Guard {
                 "{reason} by this server's configuration (revoked_certificates)"
             )));
         }
-        // Membership is checked by each handler (`Federation::require`), which says why.
-        let _ = (&self.federation, Principal::from_certificate_der);
-        None
+        // Handlers check roles (`Federation::require`); membership holds for every RPC, health
+        // and reflection included, so it is checked here once. A leaf without an identity is
+        // left to the handler, which names what is missing.
+        let caller = Principal::from_certificate_der(leaf).ok()?;
+        let refusal = self.federation.member(caller).err()?;
+        Some(tonic::Status::permission_denied(refusal.to_string()))
     }
 }
 
