@@ -104,3 +104,9 @@ impl From<NodeError> for tonic::Status {
         }
     }
 }
+
+impl From<cdg_read::ReadError> for NodeError {
+    fn from(e: cdg_read::ReadError) -> Self {
+        NodeError::Import(e.0)
+    }
+}

@@ -22,7 +22,7 @@ use crate::store::{SliceSource, Store};
 pub mod folder;
 mod header;
 mod load;
-pub mod read;
+pub use cdg_read as read;
 mod validate;
 
 pub use read::{Encoding, Format, ReadOptions};

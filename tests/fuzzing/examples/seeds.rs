@@ -1,7 +1,7 @@
 //! Writes the seed inputs of every fuzz target into `tests/fuzz/corpus/<target>/seed-*`: real
 //! study files and their canonical encodings, a well-formed node answer, one request of each
-//! kind (with a real signed approval) and a real audit log, so that the fuzzers start from
-//! what the network really exchanges. `cargo run --release -p cdg-fuzzing --example seeds`.
+//! kind (with a real signed approval), a real audit log and small exports in each format the
+//! import reads, so that the fuzzers start from what the network and the import really take. `cargo run --release -p cdg-fuzzing --example seeds`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -145,6 +145,61 @@ fn main() -> anyhow::Result<()> {
         details,
     )?;
     write("audit_log", "two-entries", &std::fs::read(&log)?)?;
+    exports()?;
     println!("seeds written under tests/fuzz/corpus/");
+    Ok(())
+}
+
+/// A few rows of an agents export, as CSV (UTF-8 with `;`, Windows-1252 with `,` and quotes),
+/// XLSX (a note sheet, then the data with a date cell) and Parquet.
+fn exports() -> anyhow::Result<()> {
+    let header = ["matricule", "sexe", "date_naissance", "etpr"];
+    let rows = [
+        ["A001", "F", "1975-03-02", "1"],
+        ["A002", "H", "1988-11-30", "0.8"],
+    ];
+    let mut csv = header.join(";") + "\n";
+    for row in rows {
+        csv += &(row.join(";") + "\n");
+    }
+    write("import_csv", "semicolon-utf8", csv.as_bytes())?;
+    let latin = "matricule,libell\u{e9},etpr\r\n\"A003\",\"Adjoint, 2e classe\",0.5\r\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(latin);
+    write("import_csv", "comma-windows-1252", &bytes)?;
+
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet()
+        .set_name("Notes")?
+        .write_string(0, 0, "Export du SIRH")?;
+    let sheet = book.add_worksheet().set_name("Agents")?;
+    for (c, name) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *name)?;
+    }
+    let date = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    for (r, row) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        sheet.write_string(r, 0, row[0])?;
+        sheet.write_string(r, 1, row[1])?;
+        let day = rust_xlsxwriter::ExcelDateTime::parse_from_str(row[2])?;
+        sheet.write_datetime_with_format(r, 2, &day, &date)?;
+        sheet.write_number(r, 3, row[3].parse::<f64>()?)?;
+    }
+    write("import_xlsx", "two-sheets", &book.save_to_buffer()?)?;
+
+    let text = |i: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i])))
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (header[0], text(0)),
+        (header[1], text(1)),
+        (header[2], text(2)),
+        (header[3], Arc::new(Float64Array::from(vec![1.0, 0.8]))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns)?;
+    let mut parquet = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut parquet, batch.schema(), None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    write("import_parquet", "typed-columns", &parquet)?;
     Ok(())
 }

@@ -1,15 +1,17 @@
-//! The entry points of the fuzz targets. Each takes untrusted bytes the way the network takes
-//! them (a study file, a study's canonical encoding, a node's Arrow answer, a gRPC request, an
-//! audit log) and must return, whatever the bytes, without panicking: every failure is an
+//! The entry points of the fuzz targets. Each takes untrusted bytes the way the network or an
+//! import takes them (a study file, a study's canonical encoding, a node's Arrow answer, a gRPC
+//! request, an audit log, a CSV, XLSX or Parquet export) and must return, whatever the bytes, without panicking: every failure is an
 //! error value. `tests/fuzz` runs them under libFuzzer (`cargo +nightly fuzz run`), and
 //! `tests/replay.rs` runs every file of their corpus on stable, as a regression test.
 
 mod answer;
+mod import;
 mod requests;
 
 use std::path::Path;
 
 pub use answer::{node_answer, node_response};
+pub use import::{import_csv, import_parquet, import_xlsx};
 pub use requests::requests;
 
 use cdg_shared::study::Study;
@@ -18,13 +20,16 @@ use cdg_shared::study::Study;
 pub type Target = (&'static str, fn(&[u8]));
 
 /// Every target, by the name of its corpus folder (`tests/fuzz/corpus/<name>`).
-pub const TARGETS: [Target; 6] = [
+pub const TARGETS: [Target; 9] = [
     ("study_toml", study_toml),
     ("study_canonical", study_canonical),
     ("node_answer", node_answer),
     ("node_response", node_response),
     ("requests", requests),
     ("audit_log", audit_log),
+    ("import_csv", import_csv),
+    ("import_xlsx", import_xlsx),
+    ("import_parquet", import_parquet),
 ];
 
 /// A study file as the chargé.e de mission submits it: parsed, normalized, and its canonical

@@ -71,7 +71,10 @@ fn assert_refused(outcome: Result<(), Status>, presented: Principal, expected: &
         // refuses it during the handshake, before any RPC, so there is no status to read (the
         // first call fails with the transport error, later ones on the same channel cancelled).
         assert!(
-            matches!(status.code(), Code::Unknown | Code::Cancelled | Code::Unavailable),
+            matches!(
+                status.code(),
+                Code::Unknown | Code::Cancelled | Code::Unavailable
+            ),
             "{case}: refused at the handshake, not {:?}: {}",
             status.code(),
             status.message()

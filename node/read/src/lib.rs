@@ -9,7 +9,12 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::error::{NodeError, Result};
+/// Why a file could not be read, naming the file: the node reports it as an import error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadError(pub String);
+
+pub type Result<T, E = ReadError> = std::result::Result<T, E>;
 
 mod csv;
 mod parquet;
@@ -42,13 +47,13 @@ impl Format {
             .map(|e| e.to_string_lossy().into_owned())
             .unwrap_or_default();
         if ext.eq_ignore_ascii_case("xls") || ext.eq_ignore_ascii_case("ods") {
-            return Err(NodeError::Import(format!(
+            return Err(ReadError(format!(
                 "{}: .{ext} files are not read; save the sheet as .xlsx or as CSV",
                 path.display()
             )));
         }
         Format::parse(&ext).ok_or_else(|| {
-            NodeError::Import(format!(
+            ReadError(format!(
                 "{}: cannot tell the format from the extension {ext:?}; name the file .csv, \
                  .xlsx or .parquet, or give --format ({})",
                 path.display(),
@@ -132,7 +137,7 @@ pub fn read(
         Some(f) => f,
         None => Format::of(file)?,
     };
-    let fail = |message: String| NodeError::Import(format!("{}: {message}", file.display()));
+    let fail = |message: String| ReadError(format!("{}: {message}", file.display()));
     let raw = match format {
         Format::Csv => csv::read(bytes, options, map, out),
         Format::Xlsx => xlsx::read(bytes, options, map, out),
