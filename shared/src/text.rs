@@ -54,6 +54,16 @@ pub fn cap_message(message: String) -> String {
     )
 }
 
+/// What a caught panic said (its payload's text, bounded), for an error that replaces it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let said = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    bounded(said, 200).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,10 @@ use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
+mod layout;
+
+use layout::Layout;
+
 /// Encodes batches sharing `schema` as one Arrow IPC stream.
 pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, ArrowError> {
     let mut out = Vec::new();
@@ -21,8 +25,8 @@ pub fn encode(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, Ar
 
 /// Decodes an Arrow IPC stream into its schema and batches. The bytes may come from anywhere
 /// (a node's answer): every buffer a message points to is checked to lie within its message,
-/// aligned as the format requires, before arrow reads it, since arrow's reader slices and
-/// aligns with assertions that panic.
+/// aligned as the format requires and sized in whole values of its column's type, before arrow
+/// reads it, since arrow's reader slices and aligns with assertions that panic.
 pub fn decode(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
     check_buffers(bytes)?;
     let read = || {
@@ -31,15 +35,13 @@ pub fn decode(bytes: &[u8]) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError>
         let batches = reader.collect::<Result<Vec<_>, _>>()?;
         Ok((schema, batches))
     };
-    // Arrow 60 still asserts on some buffers the checks above let through (an offsets buffer
-    // whose length is not a multiple of 4): such a stream is an error, not a crash.
+    // Should arrow assert on a buffer the checks above let through, the stream is an error,
+    // not a crash (the fuzz targets, which abort on any panic, find such buffers).
     std::panic::catch_unwind(read).unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "arrow's reader gave up".into());
-        Err(damaged(reason))
+        Err(damaged(format!(
+            "arrow's reader gave up: {}",
+            crate::text::panic_message(panic.as_ref())
+        )))
     })
 }
 
@@ -76,6 +78,7 @@ impl<'a> Rest<'a> {
 /// record or dictionary batch lies within its message's body.
 fn check_buffers(bytes: &[u8]) -> Result<(), ArrowError> {
     let mut rest = Rest { bytes, at: 0 };
+    let mut layout: Option<Layout> = None;
     while rest.at < bytes.len() {
         let mut length = rest.word()?;
         if length == -1 {
@@ -89,9 +92,21 @@ fn check_buffers(bytes: &[u8]) -> Result<(), ArrowError> {
         let message = arrow::ipc::root_as_message(rest.take(length, "a message")?)
             .map_err(|e| damaged(format!("unreadable message: {e}")))?;
         let body = message.bodyLength();
-        let batch = message
-            .header_as_record_batch()
-            .or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+        if let Some(schema) = message.header_as_schema() {
+            layout = Some(Layout::of(schema).map_err(damaged)?);
+        }
+        if message.header_as_dictionary_batch().is_some() {
+            return Err(damaged(
+                "a dictionary batch, which answers never hold".into(),
+            ));
+        }
+        let batch = message.header_as_record_batch();
+        if let Some(batch) = batch {
+            let layout = layout
+                .as_ref()
+                .ok_or_else(|| damaged("a record batch before its schema".into()))?;
+            layout.check(&batch).map_err(damaged)?;
+        }
         for buffer in batch.and_then(|b| b.buffers()).iter().flatten() {
             let (offset, length) = (buffer.offset(), buffer.length());
             let inside = offset >= 0
@@ -190,5 +205,21 @@ mod tests {
             }
         }
         assert!(panics.is_empty(), "decode panicked: {panics:?}");
+    }
+
+    /// Found by the `node_answer` fuzz target: a string column's offsets buffer of 5 bytes
+    /// made arrow's reader assert; the length check refuses it before arrow reads it.
+    #[test]
+    fn an_offsets_buffer_of_a_partial_value_is_refused_before_arrow_reads_it() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fuzz/regressions/node_answer");
+        let mut found = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let error = check_buffers(&bytes).unwrap_err();
+            assert!(error.to_string().contains("whole number"), "{error}");
+            found += 1;
+        }
+        assert!(found > 0);
     }
 }
