@@ -232,17 +232,7 @@ mod tests {
     use super::*;
 
     fn entry(kind: &str, study: &str, details: serde_json::Value) -> AuditEntry {
-        AuditEntry {
-            seq: 1,
-            time: "2026-06-15T10:00:00.000Z".into(),
-            kind: kind.into(),
-            actor: "system".into(),
-            study_id: study.into(),
-            details,
-            prev_hash: String::new(),
-            format: Default::default(),
-            hash: String::new(),
-        }
+        AuditEntry::unsealed(kind, study, details)
     }
 
     #[test]

@@ -172,13 +172,7 @@ enum AuditCommand {
     /// breaks its chain, and the checkpoints vouching for them) to side files, after a
     /// confirmation, and record it in the log, so that the node starts again. Refused while
     /// the node runs.
-    Repair {
-        #[arg(long, short)]
-        config: PathBuf,
-        /// Confirm without asking (needed when not on a terminal).
-        #[arg(long)]
-        yes: bool,
-    },
+    Repair(cdg_shared::audit::repair::RepairArgs),
 }
 
 #[derive(Subcommand)]
@@ -504,7 +498,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit {
-            command: AuditCommand::Repair { config, yes },
+            command: AuditCommand::Repair(cdg_shared::audit::repair::RepairArgs { config, yes }),
         } => {
             let config = NodeConfig::load(&config)?;
             // The node's lock, held while repairing: refused while the node runs.

@@ -52,14 +52,7 @@ enum AuditCommand {
     /// its chain, and the checkpoints vouching for them) to side files, after a confirmation,
     /// and record it in the log, so that the coordinator starts again. Refused while the
     /// coordinator runs.
-    Repair {
-        /// Coordinator configuration file (its state_dir holds the log).
-        #[arg(long, short)]
-        config: PathBuf,
-        /// Confirm without asking (needed when not on a terminal).
-        #[arg(long)]
-        yes: bool,
-    },
+    Repair(cdg_shared::audit::repair::RepairArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,8 +62,8 @@ fn main() -> ExitCode {
         Command::Serve { config, ready_file } => serve(config, ready_file),
         Command::CheckCertificate { config, check } => check_certificate(config, check),
         Command::Audit {
-            command: AuditCommand::Repair { config, yes },
-        } => repair(config, yes),
+            command: AuditCommand::Repair(args),
+        } => repair(args.config, args.yes),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

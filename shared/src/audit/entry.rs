@@ -72,6 +72,24 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+impl AuditEntry {
+    /// An entry of `kind` on `study_id` by `system`, outside any chain (first, unhashed): what
+    /// the tests of the tools that read entries feed them.
+    pub fn unsealed(kind: &str, study_id: &str, details: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            seq: 1,
+            time: "2026-06-15T10:00:00.000Z".into(),
+            kind: kind.into(),
+            actor: "system".into(),
+            study_id: study_id.into(),
+            details,
+            prev_hash: String::new(),
+            format: Format::default(),
+            hash: String::new(),
+        }
+    }
+}
+
 /// Why a line is not a valid entry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LineError {

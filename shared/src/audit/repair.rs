@@ -294,6 +294,17 @@ fn confirmed(yes: bool) -> anyhow::Result<bool> {
 
 /// The `audit repair` command of a server (`program`, e.g. `cdg-coordinator`), the state's
 /// lock held: finds the break, shows what will be set aside, asks, repairs.
+/// The arguments of `audit repair`, alike for the coordinator and the node.
+#[derive(Debug, clap::Args)]
+pub struct RepairArgs {
+    /// Configuration file of the stopped server whose log is repaired.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Confirm without asking (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
+
 pub fn run(log: &Path, signer: Option<Signer>, yes: bool, program: &str) -> anyhow::Result<()> {
     let Some(plan) = plan(log)? else {
         println!(

@@ -120,7 +120,7 @@ async fn a_client_from_before_pages_is_told_to_upgrade() {
     };
     let director = identity(&n.pki, Principal::new(Role::Director, Cdg::Aisne));
     let mut node = as_role(&n, Principal::new(Role::Director, Cdg::Aisne)).await;
-    let status = node.get_audit_log(old.clone()).await.unwrap_err();
+    let status = node.get_audit_log(old).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(
         status.message().contains("Upgrade cdg"),
