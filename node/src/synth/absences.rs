@@ -17,8 +17,8 @@
 //!   short, some last months;
 //! - autre: a few short ones.
 //!
-//! Calibration (`handbook/DOMAIN.md`, `handbook/research/domain-data.md`
-//! §3.3, Relyens/Sofaxis panoramas): at full scale about 34 days per agent at
+//! Calibration (Relyens/Sofaxis panoramas of absences in territorial
+//! employers, DGAFP annual report): at full scale about 34 days per agent at
 //! 31/12, 9.3% of the agents' calendar days (≈ 10.5% for titulaires, whom
 //! the Relyens rate of 9.6-9.7% covers, and of Σ ETPR × 365), a little less
 //! in a small-scale run whose employers are smaller; maladie ordinaire ≈ 55%

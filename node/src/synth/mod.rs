@@ -87,11 +87,12 @@
 //!
 //! # Calibration sources
 //!
-//! The figures table of `handbook/DOMAIN.md` and §3 of
-//! `handbook/research/domain-data.md` (Insee, DGCL, DGAFP, CNFPT, FNCDG
-//! panoramas, Relyens/Sofaxis):
+//! Published figures: Insee (SIASP), the DGCL's *Les collectivités locales en
+//! chiffres*, the DGAFP's *Rapport annuel sur l'état de la fonction publique*,
+//! the CNFPT and FNCDG panoramas of territorial employment, and the
+//! Relyens/Sofaxis panoramas of absences:
 //!
-//! - agents (§3.5): 169,000 FPT agents in Hauts-de-France split by the CDG's
+//! - agents: 169,000 FPT agents in Hauts-de-France split by the CDG's
 //!   [`agent_share`](Cdg::agent_share); women ≈ 61% (contractuels ≈ 70%,
 //!   titulaires ≈ 58%); mean age 45-46 and 55+ ≈ 20-25%; catégories C ≈ 75%,
 //!   B ≈ 13.5%, A ≈ 11.5%; contractuels ≈ 25%; filières technique ≈ 46%,

@@ -5,8 +5,8 @@
 //! catégories in `A, B, C` order, statuts in
 //! [`STATUTS`](crate::codes::STATUTS) order, employer types in
 //! [`TYPES_EMPLOYEUR`](crate::codes::TYPES_EMPLOYEUR) order. The targets come
-//! from the figures table of `handbook/DOMAIN.md` and §3.5 of
-//! `handbook/research/domain-data.md`; the flow rates (exits, hires,
+//! from the published figures listed in `synth/mod.rs` (Insee SIASP, DGCL,
+//! DGAFP, CNFPT and FNCDG panoramas); the flow rates (exits, hires,
 //! conversions) are set so that the simulated population settles on them.
 
 use cdg_shared::cdg::Cdg;
