@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use cdg_shared::arrow_ipc;
+use cdg_shared::catalogue;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::fields;
 use cdg_shared::identity::{Principal, Role};
@@ -177,6 +178,18 @@ impl NodeClient {
             status: OutcomeStatus::Incompatible,
             message: format!("the answer's metadata is malformed: {e}"),
         })?;
+        // Tables are merged only if every node defines the query's datasets alike.
+        let differences = catalogue::differences(response.catalogue.as_ref(), &query.query.dataset);
+        if !differences.is_empty() {
+            return Err(NodeFailure {
+                status: OutcomeStatus::Incompatible,
+                message: format!(
+                    "CDG {}'s node answers from another catalogue: {}",
+                    self.cdg.code(),
+                    differences.join("; ")
+                ),
+            });
+        }
         let batch = decode_answer(&query.query, self.cdg, &response.arrow_ipc)?;
         Ok(NodeAnswer {
             batch,

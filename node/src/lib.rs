@@ -6,8 +6,9 @@ pub mod approval;
 pub mod audit;
 pub mod bench;
 pub mod bounds;
-pub mod catalogue;
-pub mod codes;
+/// The catalogue and its code lists live in `cdg-shared`, which the coordinator and the client
+/// read too; the node's code names them as its own.
+pub use cdg_shared::{catalogue, codes};
 pub mod compile;
 pub mod config;
 pub mod convention;

@@ -273,6 +273,7 @@ impl NodeServiceImpl {
             policy_version: self.policy_version.clone(),
             secret_bounds: answer.secret_bounds.clone(),
             measure_ranges,
+            catalogue: Some(catalogue::published()),
         })
     }
 
@@ -346,6 +347,7 @@ impl NodeService for NodeServiceImpl {
             policy: Some(bounds::published_policy(&self.config.policy)),
             data_versions,
             software_version: env!("CARGO_PKG_VERSION").to_string(),
+            catalogue: Some(catalogue::published()),
         }))
     }
 

@@ -61,6 +61,8 @@ pub const DATA_VERSIONS: Field = Field::new("ExecuteResponse.data_versions", 102
 pub const DATA_VERSION_TEXT: Field = Field::new("DataVersion text fields", 256);
 pub const SECRET_STATUS: Field = Field::new("SecretBound.status", 256);
 pub const RANGE_COLUMN: Field = Field::new("MeasureRange.column", 64);
+pub const CATALOGUE_DATASETS: Field = Field::new("Catalogue.datasets", 256);
+pub const CATALOGUE_TEXT: Field = Field::new("Catalogue text fields", 128);
 
 /// What a field holds, for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +201,17 @@ pub fn check_answer(r: &ExecuteResponse) -> Result<(), TooLarge> {
         .try_for_each(|b| SECRET_STATUS.check(&b.status))?;
     r.measure_ranges
         .iter()
-        .try_for_each(|m| RANGE_COLUMN.check(&m.column))
+        .try_for_each(|m| RANGE_COLUMN.check(&m.column))?;
+    if let Some(c) = &r.catalogue {
+        CATALOGUE_TEXT.check(&c.version)?;
+        CATALOGUE_TEXT.check(&c.digest)?;
+        CATALOGUE_DATASETS.check_items(&c.datasets)?;
+        for d in &c.datasets {
+            CATALOGUE_TEXT.check(&d.name)?;
+            CATALOGUE_TEXT.check(&d.digest)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! What the node and the coordinator both need: the wire contract, the federation's identities
-//! and mutual TLS, configuration loading, Arrow IPC, the query model and the audit chain.
+//! and mutual TLS, configuration loading, Arrow IPC, the query model, the catalogue of datasets
+//! and the audit chain.
 
 pub mod arrow_ipc;
 pub mod audit;
 pub mod bench;
+pub mod catalogue;
 pub mod cdg;
 pub mod certcheck;
+pub mod codes;
 pub mod federation;
 pub mod fields;
 pub mod guard;

@@ -162,6 +162,9 @@ pub enum Misbehaviour {
     Slow(Duration),
     /// Answers at once, with a table of other columns.
     OtherSchema,
+    /// Answers at once, from a catalogue (version 2027.01) where every dataset is defined
+    /// otherwise: a node of another release.
+    OtherCatalogue,
 }
 
 /// A fake node with a real node certificate.
@@ -211,6 +214,17 @@ impl NodeService for Fake {
                 watch.1 = false;
                 Err(Status::unavailable("too late anyway"))
             }
+            Misbehaviour::OtherCatalogue => {
+                let mut catalogue = cdg_shared::catalogue::published();
+                catalogue.version = "2027.01".into();
+                for d in &mut catalogue.datasets {
+                    d.digest = format!("{:0>64}", &d.name);
+                }
+                Ok(Response::new(v1::ExecuteResponse {
+                    catalogue: Some(catalogue),
+                    ..Default::default()
+                }))
+            }
             Misbehaviour::OtherSchema => {
                 let schema = Arc::new(arrow::datatypes::Schema::new(vec![
                     arrow::datatypes::Field::new("autre", arrow::datatypes::DataType::Utf8, false),
@@ -223,6 +237,7 @@ impl NodeService for Fake {
                 let arrow_ipc = cdg_shared::arrow_ipc::encode(&schema, &[batch]).expect("IPC");
                 Ok(Response::new(v1::ExecuteResponse {
                     arrow_ipc,
+                    catalogue: Some(cdg_shared::catalogue::published()),
                     ..Default::default()
                 }))
             }

@@ -149,9 +149,11 @@ async fn late_wrong_schema_and_expired_nodes_each_get_their_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki(&dir.path().join("certs"));
     // CDG 02: a real node process. CDG 60: answers another schema. CDG 80: answers after the
-    // deadline. CDG 62: a real node whose certificate expired yesterday.
+    // deadline. CDG 62: a real node whose certificate expired yesterday. CDG 59: answers from
+    // another catalogue.
     let aisne = NodeProcess::start(dir.path(), prepare_node(dir.path(), &pki, Cdg::Aisne).0);
     let other = fake_node(&pki, Cdg::Oise, Misbehaviour::OtherSchema).await;
+    let older = fake_node(&pki, Cdg::Nord, Misbehaviour::OtherCatalogue).await;
     let slow = fake_node(
         &pki,
         Cdg::Somme,
@@ -180,6 +182,7 @@ async fn late_wrong_schema_and_expired_nodes_each_get_their_outcome() {
     let expired = start_node(config).await;
     let nodes = [
         (Cdg::Aisne, aisne.url.clone()),
+        (Cdg::Nord, older.server.url()),
         (Cdg::Oise, other.server.url()),
         (Cdg::PasDeCalais, expired.url()),
         (Cdg::Somme, slow.server.url()),
@@ -203,6 +206,21 @@ async fn late_wrong_schema_and_expired_nodes_each_get_their_outcome() {
     );
     assert!(
         o.message.contains("autre: Utf8") && o.message.contains("expected"),
+        "{}",
+        o.message
+    );
+    // Nothing of the node on another catalogue is merged, and the difference is named.
+    let o = outcome(&result, Cdg::Nord);
+    assert_eq!(
+        status(&result, Cdg::Nord),
+        OutcomeStatus::Incompatible,
+        "{}",
+        o.message
+    );
+    assert!(
+        o.message.contains("another catalogue")
+            && o.message.contains("the node runs catalogue \"2027.01\"")
+            && o.message.contains("is defined otherwise"),
         "{}",
         o.message
     );

@@ -1,9 +1,10 @@
 //! Reference code lists of the node's datasets, with their French labels.
 //!
-//! The labels follow the harmonised schema of the domain research
-//! (`handbook/research/domain-data.md` §2.1): they are what users read in the
-//! CSV files, in the database and in the published tables, so they are kept
-//! exactly as written here (accents included).
+//! The labels follow the nomenclatures of the rapport social unique (décret
+//! n° 2020-1493 du 30 novembre 2020 and its arrêté of application, the DGCL's
+//! RSU schema): they are what users read in the CSV files, in the database and
+//! in the published tables, so they are kept exactly as written here (accents
+//! included).
 
 /// `sexe`: femme, homme.
 pub const SEXES: &[&str] = &["F", "H"];

@@ -1,15 +1,22 @@
 //! The catalogue of datasets a node holds: their stored columns (what an import reads and
 //! checks), the dimensions studies may group by or filter on, and the measures they may sum or
-//! average. `docs/data-dictionary.md` is generated from it (`cdg-node catalogue`).
+//! average. `node/DATA-DICTIONARY.md` is generated from it (`cdg-node catalogue`).
+//!
+//! The node, the coordinator and the `cdg` client share it (it lives in `cdg-shared`), and its
+//! [`VERSION`] and [`digest`] say which one a program runs: a node publishes them, and the
+//! coordinator refuses to merge the answer of a node whose catalogue differs on the datasets a
+//! query reads (`digest.rs`).
 //!
 //! Every SQL fragment here is a constant written by the project; queries only pick entries by
 //! name, so no user text ever reaches SQL.
 
 mod dictionary;
+mod digest;
 mod emploi;
 mod rh;
 
 pub use dictionary::data_dictionary;
+pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
 pub use rh::{ABSENCES, AGENTS, EMPLOYEURS, MOUVEMENTS};
 

@@ -61,7 +61,7 @@ fn identifiers_are_never_dimensions_or_measures() {
 
 #[test]
 fn the_data_dictionary_in_the_repository_is_up_to_date() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/DATA-DICTIONARY.md");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../node/DATA-DICTIONARY.md");
     let written = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         written == data_dictionary(),
