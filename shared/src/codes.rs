@@ -207,6 +207,16 @@ pub const MOTIFS_ABSENCE: &[&str] = &[
     "autre",
 ];
 
+/// `nature` of an accident in the RASSCT: the three motifs of the absences that it details.
+pub const NATURES_ACCIDENT: &[&str] = &[
+    "accident de service",
+    "accident de trajet",
+    "maladie professionnelle",
+];
+
+/// Whether an accident stopped work (the `arret` dimension of `accidents`).
+pub const ARRETS: &[&str] = &["avec arrêt", "sans arrêt"];
+
 /// `nature` of a job offer: a new post or a vacant one (décret 2018-1351, item 2).
 pub const NATURES_OFFRE: &[&str] = &["création", "vacance"];
 

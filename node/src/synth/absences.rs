@@ -39,6 +39,7 @@ use rand::Rng;
 
 use crate::codes::MOTIFS_ABSENCE;
 
+use super::accidents::{Exposure, Injury, Who};
 use super::employers::Employer;
 use super::formats::{days_in_year, first_of_month};
 use super::params::{CAT_A, CAT_B, CAT_C, F_IS, F_TECH};
@@ -233,8 +234,17 @@ fn draw(rng: &mut SynthRng, p: &Person) -> [(u32, u32); NM] {
     out
 }
 
+/// The yearly chance of an accident de service with time off, before the
+/// personal frailty (what `draw` uses, for the accidents file).
+fn accident_chance(p: &Person) -> f64 {
+    let a = f64::from(p.age - 45);
+    let present = f64::from(p.exposure) / f64::from(p.days_year);
+    (AS_RATE * (0.01 * a).exp() * accident_risk(p) * present).min(0.5)
+}
+
 /// Writes `absences_<year>.csv` (rows by agent id, then motif in code list
-/// order); returns the number of data rows.
+/// order); returns the number of data rows, and what the accidents file is
+/// drawn from (its accidents with time off are these absences').
 pub fn write(
     path: &Path,
     year: i32,
@@ -243,7 +253,8 @@ pub fn write(
     employers: &[Employer],
     headcount: &[u32],
     rng: &mut SynthRng,
-) -> io::Result<u64> {
+) -> io::Result<(u64, Exposure)> {
+    let mut injuries = Exposure::default();
     let mut w = writer(path)?;
     w.write_record(header(&catalogue::ABSENCES))?;
     let days_year = days_in_year(year);
@@ -272,6 +283,22 @@ pub fn write(
             days_year,
         };
         let drawn = draw(rng, &person);
+        let who = Who {
+            agent: s.agent,
+            employer: employers[s.employer as usize].num,
+        };
+        injuries.at_risk.push((who, accident_chance(&person)));
+        for (nature, motif) in [AS, TRAJET, MP].into_iter().enumerate() {
+            let (arrets, days) = drawn[motif];
+            if arrets > 0 {
+                injuries.with_arret.push(Injury {
+                    who,
+                    nature,
+                    arrets,
+                    days,
+                });
+            }
+        }
         if drawn.iter().all(|&(n, _)| n == 0) {
             continue;
         }
@@ -304,5 +331,5 @@ pub fn write(
         }
     }
     w.flush()?;
-    Ok(rows)
+    Ok((rows, injuries))
 }

@@ -3,7 +3,7 @@
 //!
 //! # What it writes
 //!
-//! For each year of a [`SynthSpec`], seven files, one per dataset of the
+//! For each year of a [`SynthSpec`], eight files, one per dataset of the
 //! catalogue (header names = column names), in the load order
 //! [`generate`] returns them in (a file only refers to the ones before it):
 //!
@@ -26,6 +26,10 @@
 //! - `absences_<year>.csv` (`absences.rs`): one row per agent at 31/12,
 //!   employer and motif with at least one arrêt (`nb_arrets`,
 //!   `jours_calendaires`).
+//! - `accidents_<year>.csv` (`accidents.rs`, the RASSCT): one row per
+//!   accident de service, de trajet or maladie professionnelle, with its days
+//!   off work (0 for an accident without arrêt). Those with days are the
+//!   absences' accidents, one per arrêt. Ids `X` + code + year + 6 digits.
 //! - `offres_<year>.csv` (`offres.rs`): the job offers published in the
 //!   year, as the emploi-territorial export writes them: **Windows-1252**.
 //!   Ids `O` + code + year + 6 digits.
@@ -134,6 +138,7 @@
 //! platform's math library); another seed gives other data.
 
 mod absences;
+mod accidents;
 mod concours;
 mod demandes;
 mod draw;
@@ -199,11 +204,12 @@ pub struct SynthFile {
 }
 
 /// The datasets written for each year, in load order.
-pub const DATASETS: [&str; 7] = [
+pub const DATASETS: [&str; 8] = [
     "employeurs",
     "agents",
     "mouvements",
     "absences",
+    "accidents",
     "offres",
     "demandes",
     "concours",
@@ -297,7 +303,7 @@ pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> 
         )?;
         push("mouvements", path, rows);
         let path = out_dir.join(file_name("absences", year));
-        let rows = absences::write(
+        let (rows, exposure) = absences::write(
             &path,
             year,
             code,
@@ -307,6 +313,9 @@ pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> 
             &mut stream("absences"),
         )?;
         push("absences", path, rows);
+        let path = out_dir.join(file_name("accidents", year));
+        let rows = accidents::write(&path, year, code, &exposure, &mut stream("accidents"))?;
+        push("accidents", path, rows);
         let offers = offres::generate(&mut stream("offres"), year, &pop, &employers, &headcount);
         let path = out_dir.join(file_name("offres", year));
         let rows = offres::write(&path, year, code, &offers, &employers)?;

@@ -18,7 +18,7 @@ mod rh;
 pub use dictionary::data_dictionary;
 pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
-pub use rh::{ABSENCES, AGENTS, EMPLOYEURS, MOUVEMENTS};
+pub use rh::{ABSENCES, ACCIDENTS, AGENTS, EMPLOYEURS, MOUVEMENTS};
 
 /// What one row of a dataset is about, and hence which threshold protects its cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,6 +381,7 @@ pub const DATASETS: &[&Dataset] = &[
     &AGENTS,
     &MOUVEMENTS,
     &ABSENCES,
+    &ACCIDENTS,
     &OFFRES,
     &DEMANDES,
     &CONCOURS,

@@ -422,3 +422,86 @@ pub const ABSENCES: Dataset = Dataset {
         },
     ],
 };
+
+/// The RASSCT's accidents: one row per accident de service, accident de trajet or maladie
+/// professionnelle declared in the year, with or without time off work.
+pub const ACCIDENTS: Dataset = Dataset {
+    name: "accidents",
+    description: "accidents de service, de trajet et maladies professionnelles déclarés dans l'année, \
+                  un par accident",
+    source: "RASSCT (rapport annuel sur la santé, la sécurité et les conditions de travail)",
+    table: "accidents",
+    columns: &[
+        YEAR,
+        col(
+            "accident_id",
+            T::Identifier,
+            "identifiant de l'accident dans l'export",
+        ),
+        AGENT_ID,
+        EMPLOYEUR_ID,
+        col(
+            "nature",
+            T::Code(codes::NATURES_ACCIDENT),
+            "nature de l'accident",
+        ),
+        col(
+            "jours_arret",
+            T::Int { min: 0, max: 366 },
+            "jours d'arrêt dans l'année (0 : sans arrêt)",
+        ),
+    ],
+    rules: &[],
+    unit: Unit::Agent,
+    unit_sql: "t.agent_id",
+    from_sql: "accidents t",
+    joins: &[
+        Join {
+            alias: "a",
+            sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
+                  AND a.employeur_id = t.employeur_id",
+        },
+        EMPLOYER_JOIN,
+    ],
+    dimensions: &[
+        ANNEE,
+        code_dim(
+            "nature",
+            "t.nature",
+            codes::NATURES_ACCIDENT,
+            "nature de l'accident",
+        )
+        .sensitive(),
+        code_dim(
+            "arret",
+            "CASE WHEN t.jours_arret > 0 THEN 'avec arrêt' ELSE 'sans arrêt' END",
+            codes::ARRETS,
+            "accident avec ou sans arrêt de travail",
+        ),
+        ABSENCE_AGENT_DIMENSIONS[0],
+        ABSENCE_AGENT_DIMENSIONS[1],
+        ABSENCE_AGENT_DIMENSIONS[2],
+        ABSENCE_AGENT_DIMENSIONS[3],
+        ABSENCE_AGENT_DIMENSIONS[4],
+        EMPLOYER_DIMENSIONS[0],
+        EMPLOYER_DIMENSIONS[1],
+    ],
+    measures: &[
+        measure("jours_arret", "t.jours_arret", "jours d'arrêt dans l'année"),
+        measure(
+            "avec_arret",
+            "CASE WHEN t.jours_arret > 0 THEN 1 ELSE 0 END",
+            "1 pour un accident avec arrêt (sa moyenne est la part des accidents avec arrêt)",
+        )
+        .indicator(),
+    ],
+    key: &["accident_id"],
+    references: &[
+        EMPLOYEUR_REF,
+        Reference {
+            column: "agent_id",
+            target: "agents",
+            target_column: "agent_id",
+        },
+    ],
+};

@@ -7,6 +7,7 @@ mod auditlog;
 mod certificates;
 mod convention;
 mod crash;
+mod datasets;
 mod demo;
 mod deploy;
 mod faults;
