@@ -82,7 +82,7 @@ enum Command {
         max_reject_ratio: Option<f64>,
     },
     /// Measure the import's throughput on a synthetic agents file (a first load, then a
-    /// replacing one) and print the figures.
+    /// replacing one), then on each other dataset's file of that year, and print the figures.
     BenchImport {
         /// Rows of the agents file (about).
         #[arg(long, default_value_t = 1_000_000)]
@@ -361,8 +361,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     "a synthetic agents CSV of CDG 59 (`;`, decimal comma, as French Excel \
                      writes it) imported with every check through `ingest::import_file` into a \
                      fresh DuckDB file, after its employeurs; then imported again, replacing \
-                     the slice (the replaced one is kept for rollback). Wall time covers reading \
-                     the file, checks, the durable write and the commit. Target: 1,000,000 rows/s.",
+                     the slice (the replaced one is kept for rollback); then every other \
+                     dataset's file of the same synthetic year, once each, in load order. Wall \
+                     time covers reading the file, checks, the durable write and the commit. \
+                     Target: 1,000,000 rows/s.",
                     &figures,
                 );
                 cdg_shared::bench::record(&path, "Import (cdg-node bench-import)", &body)?;
