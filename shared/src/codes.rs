@@ -284,7 +284,8 @@ pub const VOIES_CONCOURS: &[&str] = &[
     "examen professionnel",
 ];
 
-/// The cadres d'emplois of a filière in a catégorie (domain-data.md §2.1).
+/// The cadres d'emplois of a filière in a catégorie (the statuts particuliers of the
+/// fonction publique territoriale).
 ///
 /// Returns an empty slice for a pair that has no cadre d'emplois (animation A,
 /// médico-technique C) or for an unknown label; the synthetic generator never
