@@ -18,7 +18,7 @@ use std::io;
 use std::path::Path;
 
 use super::sampling::{SynthRng, chance};
-use super::write::{header, push_id, push_int, writer};
+use super::write::{header, push_id, push_int, push_row_id, writer};
 use crate::catalogue;
 use crate::codes::NATURES_ACCIDENT;
 
@@ -107,10 +107,7 @@ pub fn write(
     for (n, r) in rows.iter().enumerate() {
         w.write_field(&year_buf)?;
         buf.clear();
-        buf.push(b'X');
-        buf.extend_from_slice(code.as_bytes());
-        buf.extend_from_slice(&year_buf);
-        push_int(&mut buf, n as u64 + 1, 6);
+        push_row_id(&mut buf, b'X', code, &year_buf, n);
         w.write_field(&buf)?;
         buf.clear();
         push_id(&mut buf, b'A', code, r.who.agent, 7);

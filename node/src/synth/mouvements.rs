@@ -34,7 +34,7 @@ use super::formats::{days_in_month, first_of_month, push_date_fr};
 use super::params::{CONTRACTUEL_NON_PERMANENT, CONTRACTUEL_PERMANENT};
 use super::population::{Cause, Move};
 use super::sampling::{SynthRng, chance, weighted};
-use super::write::{push_id, push_int, writer};
+use super::write::{push_id, push_int, push_row_id, writer};
 
 /// Départ motifs of an exit other than retirement, and their weights by
 /// statut (titulaire, stagiaire, contractuel permanent, non permanent).
@@ -201,10 +201,7 @@ pub fn write(
     for (n, r) in rows.iter().enumerate() {
         w.write_field(&year_buf)?;
         buf.clear();
-        buf.push(b'M');
-        buf.extend_from_slice(code.as_bytes());
-        buf.extend_from_slice(&year_buf);
-        push_int(&mut buf, n as u64 + 1, 6);
+        push_row_id(&mut buf, b'M', code, &year_buf, n);
         w.write_field(&buf)?;
         buf.clear();
         push_id(&mut buf, b'A', code, r.m.agent, 7);

@@ -35,7 +35,7 @@ use super::formats::{days_in_month, first_of_month, memory_csv, push_date_fr, wr
 use super::params::T_COMMUNE;
 use super::population::Population;
 use super::sampling::{SynthRng, chance, unit, weighted};
-use super::write::{push_id, push_int};
+use super::write::{push_id, push_int, push_row_id};
 
 use std::io;
 use std::path::Path;
@@ -197,10 +197,7 @@ pub fn write(
     for (n, o) in offers.iter().enumerate() {
         w.write_field(&year_buf)?;
         buf.clear();
-        buf.push(b'O');
-        buf.extend_from_slice(code.as_bytes());
-        buf.extend_from_slice(&year_buf);
-        push_int(&mut buf, n as u64 + 1, 6);
+        push_row_id(&mut buf, b'O', code, &year_buf, n);
         w.write_field(&buf)?;
         buf.clear();
         push_id(&mut buf, b'E', code, employers[o.employer as usize].num, 5);

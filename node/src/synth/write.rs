@@ -60,6 +60,15 @@ pub(super) fn push_id(buf: &mut Vec<u8>, letter: u8, code: &str, num: u32, width
     push_int(buf, u64::from(num), width);
 }
 
+/// The id of the `n`-th row (from 0) of a yearly file: `letter`, the CDG's code, the year
+/// (`year` already written as digits) and `n + 1` on 6 digits, e.g. `M5920240000001`.
+pub(super) fn push_row_id(buf: &mut Vec<u8>, letter: u8, code: &str, year: &[u8], n: usize) {
+    buf.push(letter);
+    buf.extend_from_slice(code.as_bytes());
+    buf.extend_from_slice(year);
+    push_int(buf, n as u64 + 1, 6);
+}
+
 /// ETPR in hundredths: post quotité × paid temps partiel × months paid.
 pub fn etpr_hundredths(s: &Slot) -> u64 {
     let x = u64::from(s.quotite) * u64::from(s.partiel) * u64::from(s.months);

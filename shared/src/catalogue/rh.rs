@@ -347,6 +347,14 @@ pub const MOUVEMENTS: Dataset = Dataset {
 
 const ABSENCE_AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("a");
 
+/// The join to the agent's row of the same year and employer, as `a`, for the dimensions of
+/// the agent a row is about.
+const AGENT_JOIN: Join = Join {
+    alias: "a",
+    sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
+          AND a.employeur_id = t.employeur_id",
+};
+
 pub const ABSENCES: Dataset = Dataset {
     name: "absences",
     description: "jours d'absence de l'année, un par agent, employeur et motif",
@@ -379,14 +387,7 @@ pub const ABSENCES: Dataset = Dataset {
     unit: Unit::Agent,
     unit_sql: "t.agent_id",
     from_sql: "absences t",
-    joins: &[
-        Join {
-            alias: "a",
-            sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
-                  AND a.employeur_id = t.employeur_id",
-        },
-        EMPLOYER_JOIN,
-    ],
+    joins: &[AGENT_JOIN, EMPLOYER_JOIN],
     dimensions: &[
         ANNEE,
         code_dim(
@@ -455,14 +456,7 @@ pub const ACCIDENTS: Dataset = Dataset {
     unit: Unit::Agent,
     unit_sql: "t.agent_id",
     from_sql: "accidents t",
-    joins: &[
-        Join {
-            alias: "a",
-            sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
-                  AND a.employeur_id = t.employeur_id",
-        },
-        EMPLOYER_JOIN,
-    ],
+    joins: &[AGENT_JOIN, EMPLOYER_JOIN],
     dimensions: &[
         ANNEE,
         code_dim(
