@@ -14,7 +14,7 @@ use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::query::{DIFFUSION_COLUMN, RELEASED};
-use cdg_tests::{LAST_YEAR, OneNode, identity, one_node, start_coordinator};
+use cdg_tests::{LAST_YEAR, OneNode, Running, identity, one_node, start_coordinator};
 
 /// The default policy's largest noise on a count.
 const MAX_NOISE: i64 = 4;
@@ -62,11 +62,15 @@ fn counted_by(
     counts
 }
 
-/// Runs a one-query study on `dataset` through a coordinator and returns the node's outcome
-/// and the merged table.
-async fn run(n: &OneNode, dataset: &str, by: &str) -> RecordBatch {
-    let coordinator =
-        start_coordinator(n.dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 30).await;
+/// A coordinator for the one node: one per test, as it locks its state folder (a second one
+/// started on the same folder while the first is still stopping would be refused).
+async fn coordinator(n: &OneNode) -> Running {
+    start_coordinator(n.dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 30).await
+}
+
+/// Runs a one-query study on `dataset`, counted by `by`, through `coordinator` and returns
+/// the merged table.
+async fn run(n: &OneNode, coordinator: &Running, dataset: &str, by: &str) -> RecordBatch {
     let me = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
     let mut client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
     let study = format!(
@@ -145,7 +149,8 @@ fn check_cells(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accidents_by_nature_match_the_rassct_file_the_node_loaded() {
     let n = one_node().await;
-    let batch = run(&n, "accidents", "nature").await;
+    let coordinator = coordinator(&n).await;
+    let batch = run(&n, &coordinator, "accidents", "nature").await;
     let expected = counted_by(&n.csv_dir, "accidents", "nature", "agent_id");
     assert_eq!(expected.len(), 3, "every nature occurs: {expected:?}");
     let threshold = FLOOR_MIN_AGENTS as usize;
@@ -158,7 +163,8 @@ async fn accidents_by_nature_match_the_rassct_file_the_node_loaded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn job_seekers_and_concours_match_the_parquet_and_xlsx_files_the_node_loaded() {
     let n = one_node().await;
-    let batch = run(&n, "demandes", "situation").await;
+    let coordinator = coordinator(&n).await;
+    let batch = run(&n, &coordinator, "demandes", "situation").await;
     let expected = counted_by(&n.csv_dir, "demandes", "situation", "demande_id");
     let threshold = FLOOR_MIN_AGENTS as usize;
     assert!(
@@ -166,7 +172,7 @@ async fn job_seekers_and_concours_match_the_parquet_and_xlsx_files_the_node_load
         "{batch:?}"
     );
 
-    let batch = run(&n, "concours", "categorie").await;
+    let batch = run(&n, &coordinator, "concours", "categorie").await;
     let expected = counted_by(&n.csv_dir, "concours", "categorie", "session_id");
     let threshold = FLOOR_MIN_EMPLOYERS as usize;
     assert!(
