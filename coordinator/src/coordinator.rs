@@ -69,6 +69,7 @@ fn now() -> String {
 
 impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
+        cdg_shared::catalogue::check_built_in().map_err(anyhow::Error::msg)?;
         let state = StateDir::open(&config.state_dir)?;
         let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
         let mut runs = OpenRuns::default();

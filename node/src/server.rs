@@ -33,6 +33,7 @@ pub async fn run_with_clock(
     clock: Clock,
 ) -> anyhow::Result<()> {
     let listener = listener.into();
+    crate::catalogue::check_built_in().map_err(anyhow::Error::msg)?;
     let revoked = Arc::new(config.revocation()?);
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_node");
     let node_metrics = crate::metrics::NodeMetrics::default();

@@ -14,11 +14,13 @@ mod dictionary;
 mod digest;
 mod emploi;
 mod rh;
+mod validate;
 
 pub use dictionary::data_dictionary;
 pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
 pub use rh::{ABSENCES, ACCIDENTS, AGENTS, EMPLOYEURS, MOUVEMENTS};
+pub use validate::{check, check_built_in};
 
 /// What one row of a dataset is about, and hence which threshold protects its cells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
