@@ -161,7 +161,7 @@ impl Cdg {
         Cdg::ALL.contains(&self)
     }
 
-    /// Agents of this CDG as a share of the region's (population prior, DOMAIN.md); outside
+    /// Agents of this CDG as a share of the region's (the départements' shares of the region's population, Insee); outside
     /// the region, an average département.
     pub fn agent_share(self) -> f64 {
         match self {

@@ -56,7 +56,7 @@ pub struct Profile {
     /// tension, above 1 for the ones many people want (office jobs,
     /// communication, libraries).
     pub attract: f64,
-    /// Reported in tension (domain-data.md §4.3): filled less often and
+    /// Reported in tension (HoRHizons barometer, FNCDG panoramas): filled less often and
     /// republished more.
     pub tension: bool,
 }

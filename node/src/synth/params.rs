@@ -44,7 +44,7 @@ pub const T_CDG: u8 = 13;
 /// Regional FPT headcount (Insee 2020: 36% of 469,000 public agents).
 pub const REGION_AGENTS: f64 = 169_000.0;
 
-/// Target filière shares of the whole population (DOMAIN.md; médico-sociale
+/// Target filière shares of the whole population (FNCDG panoramas, DGCL; médico-sociale
 /// and sociale together ≈ 13%).
 pub const FILIERE_TARGET: [f64; NF] =
     [0.23, 0.46, 0.04, 0.01, 0.06, 0.003, 0.07, 0.08, 0.02, 0.025];
