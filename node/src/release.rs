@@ -115,13 +115,15 @@ pub fn check_complements(q: &CompiledQuery, policy: &PolicyConfig, store: &Store
     Ok(())
 }
 
-/// Distinct units a cell of `q` needs: agents (persons) or employers.
+/// Distinct units a cell of `q` needs: the policy's minimum of agents (persons) or employers,
+/// or the dataset's own when it asks for more (the surveys' respondents).
 pub fn threshold(q: &CompiledQuery, policy: &PolicyConfig) -> i64 {
-    i64::from(if q.dataset.unit.is_person() {
+    let policy = if q.dataset.unit.is_person() {
         policy.min_agents_per_cell
     } else {
         policy.min_employers_per_cell
-    })
+    };
+    i64::from(policy.max(q.dataset.min_units))
 }
 
 /// Applies the threshold and the perturbation to each cell and builds the Arrow batch.

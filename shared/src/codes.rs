@@ -117,7 +117,7 @@ pub const OUI_NON: &[&str] = &["oui", "non"];
 /// `sens` of a mouvement: an arrival in or a departure from the employer.
 pub const SENS_MOUVEMENT: &[&str] = &["arrivée", "départ"];
 
-/// `motif` of an arrival (domain-data.md §2.1, `motif_arrivee`).
+/// `motif` of an arrival (the RSU's motifs d'arrivée).
 pub const MOTIFS_ARRIVEE: &[&str] = &[
     "concours",
     "recrutement direct",
@@ -130,7 +130,7 @@ pub const MOTIFS_ARRIVEE: &[&str] = &[
     "contrat aidé ou apprentissage",
 ];
 
-/// `motif` of a departure (domain-data.md §2.1, `motif_depart`).
+/// `motif` of a departure (the RSU's motifs de départ).
 pub const MOTIFS_DEPART: &[&str] = &[
     "retraite",
     "mutation",
@@ -169,7 +169,7 @@ const fn union<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'sta
     out
 }
 
-const fn contains(list: &[&str], code: &str) -> bool {
+pub(crate) const fn contains(list: &[&str], code: &str) -> bool {
     let mut i = 0;
     while i < list.len() {
         if same(list[i], code) {
@@ -195,7 +195,7 @@ const fn same(x: &str, y: &str) -> bool {
     true
 }
 
-/// `motif_absence` (domain-data.md §2.1).
+/// `motif_absence`: the motifs of the RSU's absences.
 pub const MOTIFS_ABSENCE: &[&str] = &[
     "maladie ordinaire",
     "longue maladie",
@@ -216,6 +216,35 @@ pub const NATURES_ACCIDENT: &[&str] = &[
 
 /// Whether an accident stopped work (the `arret` dimension of `accidents`).
 pub const ARRETS: &[&str] = &["avec arrêt", "sans arrêt"];
+
+/// `type_formation`: the kinds of training of the fonction publique territoriale (loi
+/// n° 84-594 of 12 July 1984, art. 1, and décret n° 2008-512): formations d'intégration and de
+/// professionnalisation (statutory), de perfectionnement, de préparation aux concours et
+/// examens, and those taken on the compte personnel de formation.
+pub const TYPES_FORMATION: &[&str] = &[
+    "intégration",
+    "professionnalisation",
+    "perfectionnement",
+    "préparation aux concours",
+    "CPF",
+];
+
+/// `organisme` that gave a training: the CNFPT, another body, or the employer itself.
+pub const ORGANISMES_FORMATION: &[&str] = &["CNFPT", "autre organisme", "interne"];
+
+/// `categorie_beneficiaire`: why an agent is a bénéficiaire de l'obligation d'emploi
+/// (code du travail, art. L. 5212-13; for public employers, agents reclassés and holders of an
+/// allocation temporaire d'invalidité count too, as the FIPHFP's declaration lists them).
+pub const CATEGORIES_BENEFICIAIRE: &[&str] = &[
+    "RQTH",
+    "rente AT-MP",
+    "pension d'invalidité",
+    "allocation temporaire d'invalidité",
+    "carte mobilité inclusion",
+    "AAH",
+    "agent reclassé",
+    "autre",
+];
 
 /// `nature` of a job offer: a new post or a vacant one (décret 2018-1351, item 2).
 pub const NATURES_OFFRE: &[&str] = &["création", "vacance"];

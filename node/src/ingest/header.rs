@@ -16,7 +16,7 @@ pub struct Mapped {
 /// names it and lists what the dataset expects.
 pub fn map(dataset: &Dataset, headers: &[String]) -> Result<Mapped, String> {
     let normalized: Vec<String> = headers.iter().map(|h| normalize_header(h)).collect();
-    let expected: Vec<&str> = dataset.columns.iter().map(|c| c.name).collect();
+    let expected: Vec<&str> = dataset.file_columns().map(|c| c.name).collect();
     // One pass, whatever the number of columns a file declares.
     let mut first_at: HashMap<&str, usize> = HashMap::new();
     for (i, name) in normalized.iter().enumerate() {

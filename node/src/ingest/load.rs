@@ -36,7 +36,7 @@ pub fn stage<T: Send>(
     dataset: &Dataset,
     read: impl FnOnce(BatchOut) -> Result<T> + Send,
 ) -> Result<T> {
-    let columns: Vec<String> = (0..dataset.columns.len())
+    let columns: Vec<String> = (0..dataset.file_columns().count())
         .map(|i| format!("{} VARCHAR", staged_column(i)))
         .collect();
     tx.execute_batch(&format!(

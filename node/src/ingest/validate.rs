@@ -41,10 +41,24 @@ pub struct Plan {
 
 pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     let cols = dataset.columns;
+    // The file's columns are staged in catalogue order; a derived column is computed from
+    // its source's staged text.
+    let staged = |name: &str| {
+        let i = dataset.file_columns().position(|c| c.name == name);
+        staged_column(i.unwrap_or_default())
+    };
     let trimmed: Vec<String> = cols
         .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{} AS {}", staged_column(i), raw(c.name)))
+        .map(|c| match c.ty {
+            ColumnType::Derived { from, table, .. } => {
+                format!(
+                    "{} AS {}",
+                    correspondence(&staged(from), table),
+                    raw(c.name)
+                )
+            }
+            _ => format!("{} AS {}", staged(c.name), raw(c.name)),
+        })
         .collect();
     let typed: Vec<String> = cols
         .iter()
@@ -52,6 +66,15 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
         .collect();
     // Each column's first problem: reason and detail, NULL when the value is fine.
     let problem = |c: &Column, pick: fn(&(String, &'static str, String)) -> String, empty: &str| {
+        if let ColumnType::Derived { from, .. } = c.ty {
+            // An empty source is reported on the source; a value the table lacks, here.
+            return format!(
+                "CASE WHEN {} IS NULL THEN NULL WHEN {} IS NULL THEN {} END",
+                raw(from),
+                raw(c.name),
+                pick(&unmapped(c.name, from))
+            );
+        }
         let mut s = format!(
             "CASE WHEN {} IS NULL THEN {} ",
             raw(c.name),
@@ -109,12 +132,16 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     for c in cols {
         let reason = problem(c, |c| lit(c.1), "'valeur vide'");
         let detail = problem(c, |c| c.2.clone(), "'empty value'");
+        // A derived column's rejected value is its source's.
+        let shown = match c.ty {
+            ColumnType::Derived { from, .. } => raw(from),
+            _ => raw(c.name),
+        };
         statements.push(format!(
-            "INSERT INTO import_rejects SELECT line, {name}, left(coalesce({raw}, ''), {MAX_KEPT_VALUE}), \
-             reason, detail FROM (SELECT line, {raw}, {reason} AS reason, {detail} AS detail \
+            "INSERT INTO import_rejects SELECT line, {name}, left(coalesce({shown}, ''), {MAX_KEPT_VALUE}), \
+             reason, detail FROM (SELECT line, {shown}, {reason} AS reason, {detail} AS detail \
              FROM import_bad WHERE defect IS NULL) WHERE reason IS NOT NULL",
             name = lit(c.name),
-            raw = raw(c.name),
         ));
     }
     for rule in dataset.rules {
@@ -168,6 +195,30 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     }
 }
 
+/// The code `table` gives the text `source` (matched in lower case), NULL when it has none.
+fn correspondence(source: &str, table: &[(&str, &str)]) -> String {
+    let mut s = format!("CASE lower({source})");
+    for (value, code) in table {
+        s.push_str(&format!(" WHEN {} THEN {}", lit(value), lit(code)));
+    }
+    s.push_str(" END");
+    s
+}
+
+/// The problem of a derived value its source's value has no entry for.
+fn unmapped(column: &str, from: &str) -> (String, &'static str, String) {
+    (
+        String::new(),
+        "sans correspondance",
+        format!(
+            "printf('{from} \"%s\" has no {column} in the catalogue''s correspondence table \
+             (see the data dictionary): correct the value, or have the table completed', \
+             left({}, {MAX_KEPT_VALUE}))",
+            raw(from)
+        ),
+    )
+}
+
 /// The typed value of a column from its trimmed text `r` (NULL when it does not parse).
 fn typed(c: &Column, r: &str) -> String {
     match c.ty {
@@ -183,7 +234,10 @@ fn typed(c: &Column, r: &str) -> String {
         ColumnType::Date { .. } => {
             format!("COALESCE(TRY_CAST({r} AS DATE), CAST(TRY_STRPTIME({r}, '%d/%m/%Y') AS DATE))")
         }
-        ColumnType::Code(_) | ColumnType::Identifier | ColumnType::Label => r.to_string(),
+        ColumnType::Code(_)
+        | ColumnType::Identifier
+        | ColumnType::Label
+        | ColumnType::Derived { .. } => r.to_string(),
     }
 }
 
@@ -252,6 +306,8 @@ fn checks(c: &Column, year: i32) -> Vec<(String, &'static str, String)> {
                 lit(&codes.join(", "))
             ),
         )],
+        // Checked in `plan`, against its source.
+        ColumnType::Derived { .. } => Vec::new(),
         ColumnType::Identifier | ColumnType::Label => {
             let max = c.ty.max_len().unwrap_or(MAX_KEPT_VALUE);
             let what = if c.ty == ColumnType::Identifier {

@@ -40,12 +40,10 @@ use rand::Rng;
 use crate::codes::MOTIFS_ABSENCE;
 
 use super::accidents::{Exposure, Injury, Who};
-use super::employers::Employer;
 use super::formats::{days_in_year, first_of_month};
 use super::params::{CAT_A, CAT_B, CAT_C, F_IS, F_TECH};
-use super::population::Population;
-use super::sampling::{SynthRng, chance, normal, unit};
-use super::write::{push_id, push_int, writer};
+use super::sampling::{SynthRng, chance, exponential, normal, unit};
+use super::write::{Year, push_id, push_int, writer};
 
 // Motif indices in `MOTIFS_ABSENCE`.
 const MO: usize = 0;
@@ -87,11 +85,6 @@ struct Person {
     /// Days of presence in the year (to 31/12).
     exposure: u32,
     days_year: u32,
-}
-
-/// An exponential draw of mean `mean`.
-fn exponential(rng: &mut SynthRng, mean: f64) -> f64 {
-    -mean * (1.0 - unit(rng)).ln()
 }
 
 /// A Poisson draw (Knuth), for a small mean.
@@ -245,15 +238,14 @@ fn accident_chance(p: &Person) -> f64 {
 /// Writes `absences_<year>.csv` (rows by agent id, then motif in code list
 /// order); returns the number of data rows, and what the accidents file is
 /// drawn from (its accidents with time off are these absences').
-pub fn write(
-    path: &Path,
-    year: i32,
-    code: &str,
-    pop: &Population,
-    employers: &[Employer],
-    headcount: &[u32],
-    rng: &mut SynthRng,
-) -> io::Result<(u64, Exposure)> {
+pub fn write(path: &Path, y: &Year, rng: &mut SynthRng) -> io::Result<(u64, Exposure)> {
+    let Year {
+        year,
+        code,
+        pop,
+        employers,
+        headcount,
+    } = *y;
     let mut injuries = Exposure::default();
     let mut w = writer(path)?;
     w.write_record(header(&catalogue::ABSENCES))?;

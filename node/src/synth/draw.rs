@@ -116,12 +116,17 @@ pub fn post(
 
 /// The label of a slot's cadre d'emplois.
 pub fn cadre_label(slot: &Slot) -> &'static str {
+    cadre_of(slot.filiere, slot.categorie, slot.cadre)
+}
+
+/// The label of cadre d'emplois number `cadre` of a filière and catégorie (by index).
+pub fn cadre_of(filiere: u8, categorie: u8, cadre: u8) -> &'static str {
     let cadres = cadres_emplois(
-        FILIERES[usize::from(slot.filiere)],
-        CATEGORIES[usize::from(slot.categorie)],
+        FILIERES[usize::from(filiere)],
+        CATEGORIES[usize::from(categorie)],
     );
     cadres
-        .get(usize::from(slot.cadre))
+        .get(usize::from(cadre))
         .or(cadres.first())
         .copied()
         .unwrap_or("")

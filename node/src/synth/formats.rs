@@ -107,6 +107,8 @@ pub fn write_parquet(path: &Path, columns: Vec<(&'static str, ArrayRef)>) -> io:
 pub enum Cell {
     Text(String),
     Number(f64),
+    /// Nothing written: an empty cell.
+    Empty,
 }
 
 /// Writes a workbook of one sheet named `sheet`: the header in row 1, then
@@ -133,8 +135,9 @@ pub fn write_xlsx(
         let r = u32::try_from(r + 1).map_err(io::Error::other)?;
         for (c, cell) in row.iter().enumerate() {
             match cell {
-                Cell::Text(s) => ws.write_string(r, c as u16, s.as_str()),
-                Cell::Number(x) => ws.write_number(r, c as u16, *x),
+                Cell::Text(s) => ws.write_string(r, c as u16, s.as_str()).map(|_| ()),
+                Cell::Number(x) => ws.write_number(r, c as u16, *x).map(|_| ()),
+                Cell::Empty => Ok(()),
             }
             .map_err(xlsx)?;
         }

@@ -3,7 +3,7 @@
 //!
 //! # What it writes
 //!
-//! For each year of a [`SynthSpec`], eight files, one per dataset of the
+//! For each year of a [`SynthSpec`], twelve files, one per dataset of the
 //! catalogue (header names = column names), in the load order
 //! [`generate`] returns them in (a file only refers to the ones before it):
 //!
@@ -16,12 +16,12 @@
 //! - `agents_<year>.csv`: `annee;agent_id;employeur_id;statut;categorie;
 //!   filiere;cadre_emplois;sexe;annee_naissance;temps_travail;etpr;
 //!   remuneration_brute_annuelle`, one row per agent at 31/12, sorted by
-//!   agent id. Ids are `A` + CDG code + 7 random digits, a pseudonym kept by
+//!   agent id (the import derives `metier` from `cadre_emplois`). Ids are `A` + CDG code + 7 random digits, a pseudonym kept by
 //!   the person over the years.
 //! - `mouvements_<year>.csv` (`mouvements.rs`): the year's arrivals and
 //!   departures made by the simulation, one row per movement, by date
 //!   d'effet; a departing agent carries their statut, catégorie, filière,
-//!   sexe and year of birth at the time of the move. Ids `M` + code + year +
+//!   cadre d'emplois, sexe and year of birth at the time of the move. Ids `M` + code + year +
 //!   6 digits.
 //! - `absences_<year>.csv` (`absences.rs`): one row per agent at 31/12,
 //!   employer and motif with at least one arrêt (`nb_arrets`,
@@ -30,6 +30,12 @@
 //!   accident de service, de trajet or maladie professionnelle, with its days
 //!   off work (0 for an accident without arrêt). Those with days are the
 //!   absences' accidents, one per arrêt. Ids `X` + code + year + 6 digits.
+//! - `formation_<year>.csv` (`formation.rs`): the training days of the
+//!   agents at 31/12, one row per agent, type of training and body.
+//! - `handicap_<year>.csv` and `handicap_employeurs_<year>.csv`
+//!   (`handicap.rs`, Handitorial): the bénéficiaires de l'obligation d'emploi,
+//!   one row per agent with their category, and every employer of 20 agents
+//!   or more with its headcount and beneficiaries.
 //! - `offres_<year>.csv` (`offres.rs`): the job offers published in the
 //!   year, as the emploi-territorial export writes them: **Windows-1252**.
 //!   Ids `O` + code + year + 6 digits.
@@ -38,7 +44,11 @@
 //!   `AAAA-MM-JJ`). Ids `D` + code + year + 6 digits.
 //! - `concours_<year>.xlsx` (`concours.rs`): the concours sessions the CDG
 //!   organised, one row per session and voie, as an **XLSX** workbook (header
-//!   in row 1 of the first sheet). Ids `C` + code + year + 3 digits.
+//!   in row 1 of the first sheet), with the reçus-collés follow-up of their
+//!   lauréats when it is known. Ids `C` + code + year + 3 digits.
+//! - `enquetes_<year>.csv` (`enquetes.rs`): the coded answers of the
+//!   employers who responded to the observatory's surveys, with a free-text
+//!   comment column the import ignores.
 //!
 //! The CSV files follow French Excel exports: `;` separator, header row,
 //! decimal comma, dates `JJ/MM/AAAA`, CRLF line endings, fields quoted only
@@ -103,9 +113,9 @@
 //!   administrative ≈ 23%, médico-sociale + sociale ≈ 13%, animation ≈ 8%,
 //!   culturelle ≈ 4%, police municipale ≈ 2%, incendie et secours ≈ 2.5%,
 //!   sportive ≈ 1%, médico-technique < 0.5%. The tables are in `params.rs`;
-//! - movements: retirements ≈ 3% of the agents a year (§3.5), about half of
-//!   the hires contractuels (51% of the 2023 nominations, §3.4);
-//! - absences (§3.3): 9.5-10% of the calendar days (27-35 days per agent):
+//! - movements: retirements ≈ 3% of the agents a year, about half of
+//!   the hires contractuels (51% of the 2023 nominations, FNCDG 13e Panorama);
+//! - absences (Relyens/Sofaxis panoramas, DGCL): 9.5-10% of the calendar days (27-35 days per agent):
 //!   ≈ 34 days per agent, 9.3% of the agents' days, 10.5% of the titulaires'
 //!   (higher in Hauts-de-France's large employers); maladie ordinaire ≈ 55%
 //!   of the days, longue maladie and longue durée ≈ 28%, accidents and
@@ -113,11 +123,11 @@
 //!   9.6%); about 45% of the agents never absent (the project's target is
 //!   40-50%; Sofaxis counted 44% of the CNRACL agents it insured absent at
 //!   least once in 2016, so 56% never absent);
-//! - offers (§3.4): 228,262 offers in 2023 for 1.98 M agents, so 11.5 per
+//! - offers (FNCDG/ANDCDG 13e Panorama): 228,262 offers in 2023 for 1.98 M agents, so 11.5 per
 //!   100 agents (≈ 19,000 a year in the region); 83% of the decided ones
 //!   filled; 51% of the nominations contractuels; more than 6 in 10
 //!   nominations in catégorie C; publication peaks in July and October;
-//! - CVs (§3.4): 67% women, half job seekers, 30% from the fonction
+//! - CVs (same Panorama): 67% women, half job seekers, 30% from the fonction
 //!   publique, 15% from the private sector, over 43% above the bac; 1.5 per
 //!   offer (no published count; see `demandes.rs`);
 //! - concours: 55-65% of the inscrits present, as many laureates as posts.
@@ -144,7 +154,10 @@ mod demandes;
 mod draw;
 mod emploi;
 mod employers;
+mod enquetes;
+mod formation;
 mod formats;
+mod handicap;
 mod mouvements;
 mod offres;
 mod params;
@@ -160,6 +173,8 @@ mod tests;
 mod tests_datasets;
 #[cfg(test)]
 mod tests_import;
+#[cfg(test)]
+mod tests_sources;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -204,15 +219,19 @@ pub struct SynthFile {
 }
 
 /// The datasets written for each year, in load order.
-pub const DATASETS: [&str; 8] = [
+pub const DATASETS: [&str; 12] = [
     "employeurs",
     "agents",
     "mouvements",
     "absences",
     "accidents",
+    "formation",
+    "handicap",
+    "handicap_employeurs",
     "offres",
     "demandes",
     "concours",
+    "enquetes",
 ];
 
 /// The file name of a dataset's year: `file_name("agents", 2024)` is
@@ -303,19 +322,29 @@ pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> 
         )?;
         push("mouvements", path, rows);
         let path = out_dir.join(file_name("absences", year));
-        let (rows, exposure) = absences::write(
-            &path,
+        let y = write::Year {
             year,
             code,
-            &pop,
-            &employers,
-            &headcount,
-            &mut stream("absences"),
-        )?;
+            pop: &pop,
+            employers: &employers,
+            headcount: &headcount,
+        };
+        let (rows, exposure) = absences::write(&path, &y, &mut stream("absences"))?;
         push("absences", path, rows);
         let path = out_dir.join(file_name("accidents", year));
         let rows = accidents::write(&path, year, code, &exposure, &mut stream("accidents"))?;
         push("accidents", path, rows);
+        let path = out_dir.join(file_name("formation", year));
+        let rows = formation::write(&path, &y, &mut stream("formation"))?;
+        push("formation", path, rows);
+        let (path, path_employers) = (
+            out_dir.join(file_name("handicap", year)),
+            out_dir.join(file_name("handicap_employeurs", year)),
+        );
+        let (rows, rows_employers) =
+            handicap::write((&path, &path_employers), &y, &mut stream("handicap"))?;
+        push("handicap", path, rows);
+        push("handicap_employeurs", path_employers, rows_employers);
         let offers = offres::generate(&mut stream("offres"), year, &pop, &employers, &headcount);
         let path = out_dir.join(file_name("offres", year));
         let rows = offres::write(&path, year, code, &offers, &employers)?;
@@ -332,12 +361,15 @@ pub fn generate(spec: &SynthSpec, out_dir: &Path) -> io::Result<Vec<SynthFile>> 
             &mut stream("concours"),
             year,
             spec.cdg,
-            pop.slots.len() as f64,
-            spec.scale,
+            (pop.slots.len() as f64, spec.scale),
+            spec.last_year,
         );
         let path = out_dir.join(file_name("concours", year));
         let rows = concours::write(&path, year, code, &sessions)?;
         push("concours", path, rows);
+        let path = out_dir.join(file_name("enquetes", year));
+        let rows = enquetes::write(&path, &y, &mut stream("enquetes"))?;
+        push("enquetes", path, rows);
     }
     Ok(files)
 }

@@ -16,7 +16,9 @@
 //!   `réintégration`, `intégration directe` for titulaires from outside; in
 //!   the month the agents file pays them from.
 //!
-//! Titularisations and other changes of statut are not movements.
+//! A movement carries the agent's cadre d'emplois (the import derives their
+//! family of métiers from it). Titularisations and other changes of statut
+//! are not movements.
 
 use super::write::header;
 use crate::catalogue;
@@ -28,7 +30,7 @@ use rand::Rng;
 
 use crate::codes::{CATEGORIES, FILIERES, SEXES, STATUTS};
 
-use super::draw::Kind;
+use super::draw::{Kind, cadre_of};
 use super::employers::Employer;
 use super::formats::{days_in_month, first_of_month, push_date_fr};
 use super::params::{CONTRACTUEL_NON_PERMANENT, CONTRACTUEL_PERMANENT};
@@ -223,6 +225,7 @@ pub fn write(
         w.write_field(STATUTS[usize::from(r.m.statut)])?;
         w.write_field(CATEGORIES[usize::from(r.m.categorie)])?;
         w.write_field(FILIERES[usize::from(r.m.filiere)])?;
+        w.write_field(cadre_of(r.m.filiere, r.m.categorie, r.m.cadre))?;
         w.write_field(SEXES[usize::from(r.m.sexe)])?;
         buf.clear();
         push_int(&mut buf, r.m.birth.unsigned_abs().into(), 1);

@@ -73,6 +73,8 @@ pub struct Move {
     pub statut: u8,
     pub categorie: u8,
     pub filiere: u8,
+    /// Index of the cadre d'emplois (see `draw::cadre_of`).
+    pub cadre: u8,
     pub sexe: u8,
     pub birth: i32,
     /// For a hire, the months paid in the year (hired in month 13 - months).
@@ -88,6 +90,7 @@ impl Move {
             statut: s.statut,
             categorie: s.categorie,
             filiere: s.filiere,
+            cadre: s.cadre,
             sexe: s.sexe,
             birth: s.birth,
             months: s.months,

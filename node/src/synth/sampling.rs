@@ -43,6 +43,16 @@ pub fn unit(rng: &mut SynthRng) -> f64 {
     rng.random::<f64>()
 }
 
+/// An exponential draw of mean `mean`.
+pub fn exponential(rng: &mut SynthRng, mean: f64) -> f64 {
+    -mean * (1.0 - unit(rng)).ln()
+}
+
+/// How many of `n` trials succeed, each with probability `p`.
+pub fn binomial(rng: &mut SynthRng, n: u32, p: f64) -> u32 {
+    (0..n).map(|_| u32::from(chance(rng, p))).sum()
+}
+
 /// `true` with probability `p`.
 pub fn chance(rng: &mut SynthRng, p: f64) -> bool {
     unit(rng) < p

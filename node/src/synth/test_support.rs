@@ -306,6 +306,7 @@ impl Table {
             Data::String(s) => s.clone(),
             Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
             Data::Int(i) => i.to_string(),
+            Data::Empty => String::new(),
             other => panic!("unexpected cell {other:?}"),
         };
         let mut it = range.rows();
@@ -350,15 +351,26 @@ pub fn date(s: &str) -> chrono::NaiveDate {
         .unwrap_or_else(|_| panic!("date {s:?}"))
 }
 
+/// The columns a synthetic file has beyond the catalogue's, as real exports do (the import
+/// ignores them): the surveys' free-text comment.
+pub fn extra_columns(dataset: &str) -> &'static [&'static str] {
+    if dataset == "enquetes" {
+        &["commentaire"]
+    } else {
+        &[]
+    }
+}
+
 /// The table of `dataset` for `year` in `dir`, checked against the
-/// catalogue: the header is exactly the dataset's column names.
+/// catalogue: the header is the names of the columns a file gives, then
+/// [`extra_columns`].
 pub fn table(dir: &Path, dataset: &str, year: i32) -> Table {
     let t = Table::read(&dir.join(file_name(dataset, year)), dataset == "offres");
     let columns: Vec<&str> = crate::catalogue::dataset(dataset)
         .expect("catalogue dataset")
-        .columns
-        .iter()
+        .file_columns()
         .map(|c| c.name)
+        .chain(extra_columns(dataset).iter().copied())
         .collect();
     assert_eq!(t.header, columns, "{dataset} header");
     t

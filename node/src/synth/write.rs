@@ -138,8 +138,7 @@ pub fn agents(
 ) -> io::Result<u64> {
     let mut w = writer(path)?;
     w.write_record(header(&catalogue::AGENTS))?;
-    let mut order: Vec<u32> = (0..pop.slots.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| pop.slots[i as usize].agent);
+    let order = by_agent(pop);
     let mut year_buf = Vec::new();
     push_int(&mut year_buf, year.unsigned_abs().into(), 1);
     let mut buf = Vec::with_capacity(32);
@@ -174,9 +173,61 @@ pub fn agents(
     Ok(order.len() as u64)
 }
 
-/// A dataset's header row: its catalogue column names, in order.
+/// What the files of one year are drawn from: the year, the CDG's code, the population at
+/// 31/12, the employers and their headcounts (by employer index).
+pub struct Year<'a> {
+    pub year: i32,
+    pub code: &'a str,
+    pub pop: &'a Population,
+    pub employers: &'a [Employer],
+    pub headcount: &'a [u32],
+}
+
+/// The slots of the agents at 31/12 in agent-id order, the order of the agents' file.
+pub(super) fn by_agent(pop: &Population) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..pop.slots.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| pop.slots[i as usize].agent);
+    order
+}
+
+/// The year as the digits every row of a yearly file starts with.
+pub(super) fn year_digits(year: i32) -> Vec<u8> {
+    let mut buf = Vec::new();
+    push_int(&mut buf, year.unsigned_abs().into(), 1);
+    buf
+}
+
+/// Writes the first fields of a row about an agent: the year (as [`year_digits`]), the
+/// agent's id and their employer's (its number, not its index).
+pub(super) fn agent_fields(
+    w: &mut csv::Writer<File>,
+    year: &[u8],
+    code: &str,
+    agent: u32,
+    employer: u32,
+) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(16);
+    w.write_field(year)?;
+    push_id(&mut buf, b'A', code, agent, 7);
+    w.write_field(&buf)?;
+    buf.clear();
+    push_id(&mut buf, b'E', code, employer, 5);
+    w.write_field(&buf)?;
+    Ok(())
+}
+
+/// Appends a number of half-days as days with a decimal comma: 5 → `2,5`.
+pub(super) fn push_half_days(buf: &mut Vec<u8>, half_days: u32) {
+    push_int(buf, u64::from(half_days / 2), 1);
+    if half_days % 2 == 1 {
+        buf.extend_from_slice(b",5");
+    }
+}
+
+/// A dataset's header row: the names of the columns a file gives (all but the derived), in
+/// catalogue order.
 pub fn header(dataset: &Dataset) -> Vec<&'static str> {
-    dataset.columns.iter().map(|c| c.name).collect()
+    dataset.file_columns().map(|c| c.name).collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::{DATASETS, Dataset, dataset};
 use crate::proto::v1;
 
 /// The catalogue's version, raised with every change to a dataset's definition.
-pub const VERSION: &str = "2026.12-2";
+pub const VERSION: &str = "2026.12-3";
 
 /// SHA-256 (hex) of everything the catalogue says of `d`.
 ///

@@ -1,8 +1,8 @@
 //! The employment side of the catalogue: job offers, job seekers and concours sessions.
 
 use super::{
-    ANNEE, ColumnType as T, Dataset, EMPLOYER_JOIN, EMPLOYEUR_REF, Rule, Unit, code_dim, col,
-    measure, opt,
+    ANNEE, Column, ColumnType as T, Dataset, EMPLOYER_JOIN, EMPLOYEUR_REF, Rule, Unit, code_dim,
+    col, measure, opt,
 };
 use crate::codes;
 
@@ -169,6 +169,7 @@ pub const OFFRES: Dataset = Dataset {
     ],
     key: &["offre_id"],
     references: &[EMPLOYEUR_REF],
+    min_units: 0,
 };
 
 pub const DEMANDES: Dataset = Dataset {
@@ -271,6 +272,7 @@ pub const DEMANDES: Dataset = Dataset {
     .indicator()],
     key: &["demande_id"],
     references: &[],
+    min_units: 0,
 };
 
 const HEADCOUNT: T = T::Int {
@@ -278,9 +280,31 @@ const HEADCOUNT: T = T::Int {
     max: 100_000,
 };
 
+/// The reçus-collés follow-up of a session's lauréats: empty until the CDG knows it (a year,
+/// then two years after the liste d'aptitude), so a session is imported again as it becomes
+/// known. The share of lauréats not recruited after two years is
+/// `en_attente_deux_ans / admis` over the sessions that give it.
+const FOLLOW_UP: [Column; 3] = [
+    opt(
+        "recrutes_un_an",
+        HEADCOUNT,
+        "lauréats recrutés dans l'année qui suit l'inscription sur liste d'aptitude",
+    ),
+    opt(
+        "en_attente_un_an",
+        HEADCOUNT,
+        "lauréats encore sur liste, non recrutés, un an après l'inscription",
+    ),
+    opt(
+        "en_attente_deux_ans",
+        HEADCOUNT,
+        "lauréats encore sur liste, non recrutés, deux ans après l'inscription",
+    ),
+];
+
 pub const CONCOURS: Dataset = Dataset {
     name: "concours",
-    description: "sessions de concours et d'examens professionnels organisées dans l'année, une par session et voie",
+    description: "sessions de concours et d'examens professionnels organisées dans l'année, une par session et voie, avec le devenir de leurs lauréats (reçus-collés)",
     source: "logiciel de gestion des concours du CDG",
     table: "concours",
     columns: &[
@@ -309,7 +333,14 @@ pub const CONCOURS: Dataset = Dataset {
             HEADCOUNT,
             "candidats présents à la première épreuve",
         ),
-        col("admis", HEADCOUNT, "candidats admis (lauréats)"),
+        col(
+            "admis",
+            HEADCOUNT,
+            "candidats admis (lauréats, inscrits sur liste d'aptitude pour un concours)",
+        ),
+        FOLLOW_UP[0],
+        FOLLOW_UP[1],
+        FOLLOW_UP[2],
     ],
     rules: &[
         Rule::NotAfter {
@@ -319,6 +350,18 @@ pub const CONCOURS: Dataset = Dataset {
         Rule::NotAfter {
             first: "admis",
             then: "presents",
+        },
+        Rule::NotAfter {
+            first: "recrutes_un_an",
+            then: "admis",
+        },
+        Rule::NotAfter {
+            first: "en_attente_un_an",
+            then: "admis",
+        },
+        Rule::NotAfter {
+            first: "en_attente_deux_ans",
+            then: "en_attente_un_an",
         },
     ],
     unit: Unit::Session,
@@ -336,7 +379,24 @@ pub const CONCOURS: Dataset = Dataset {
         measure("inscrits", "t.inscrits", "candidats inscrits"),
         measure("presents", "t.presents", "candidats présents"),
         measure("admis", "t.admis", "lauréats"),
+        measure(
+            "recrutes_un_an",
+            "t.recrutes_un_an",
+            "lauréats recrutés dans l'année suivant la liste",
+        ),
+        measure(
+            "en_attente_un_an",
+            "t.en_attente_un_an",
+            "lauréats encore sur liste et non recrutés après un an",
+        ),
+        measure(
+            "en_attente_deux_ans",
+            "t.en_attente_deux_ans",
+            "lauréats encore sur liste et non recrutés après deux ans (les reçus-collés en \
+             devenir)",
+        ),
     ],
     key: &["session_id"],
     references: &[],
+    min_units: 0,
 };

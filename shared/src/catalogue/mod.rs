@@ -13,13 +13,19 @@
 mod dictionary;
 mod digest;
 mod emploi;
+mod enquetes;
+mod metiers;
 mod rh;
+mod social;
 mod validate;
 
 pub use dictionary::data_dictionary;
 pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
+pub use enquetes::{ENQUETES, QUESTIONS, Question, SURVEYS, Survey};
+pub use metiers::{FAMILLES_METIERS, METIER_PAR_CADRE, metier_of};
 pub use rh::{ABSENCES, ACCIDENTS, AGENTS, EMPLOYEURS, MOUVEMENTS};
+pub use social::{FORMATION, HANDICAP, HANDICAP_EMPLOYEURS, TAUX_LEGAL};
 pub use validate::{check, check_built_in};
 
 /// What one row of a dataset is about, and hence which threshold protects its cells.
@@ -69,6 +75,14 @@ pub enum ColumnType {
     Identifier,
     /// A free-text attribute (e.g. cadre d'emplois): stored, not a dimension.
     Label,
+    /// A code derived at import from the column `from` through `table` (source value, lower
+    /// case, to code), never read from the file: a column of that name in a file is ignored.
+    /// A source value the table does not have sends the row to quarantine, naming it.
+    Derived {
+        from: &'static str,
+        table: &'static [(&'static str, &'static str)],
+        codes: &'static [&'static str],
+    },
 }
 
 impl ColumnType {
@@ -78,7 +92,18 @@ impl ColumnType {
             ColumnType::Year | ColumnType::Int { .. } => "INTEGER",
             ColumnType::Decimal { .. } => "DOUBLE",
             ColumnType::Date { .. } => "DATE",
-            ColumnType::Code(_) | ColumnType::Identifier | ColumnType::Label => "VARCHAR",
+            ColumnType::Code(_)
+            | ColumnType::Identifier
+            | ColumnType::Label
+            | ColumnType::Derived { .. } => "VARCHAR",
+        }
+    }
+
+    /// The codes of a code column, read or derived.
+    pub fn codes(self) -> Option<&'static [&'static str]> {
+        match self {
+            ColumnType::Code(codes) | ColumnType::Derived { codes, .. } => Some(codes),
+            _ => None,
         }
     }
 
@@ -245,6 +270,9 @@ pub struct Dataset {
     pub key: &'static [&'static str],
     /// Columns whose value must exist in another dataset's column for the same year.
     pub references: &'static [Reference],
+    /// Distinct units a cell needs at least, whatever the node's policy says (0: the policy's
+    /// threshold for the unit alone). The observatory's surveys need 11 respondents.
+    pub min_units: u32,
 }
 
 /// A table joined to a dataset's rows for the columns some dimensions read, as `alias`. The
@@ -294,6 +322,13 @@ impl Dataset {
     /// The stored column naming the unit (`unit_sql` without its table alias).
     pub fn unit_column(&self) -> &'static str {
         self.unit_sql.trim_start_matches("t.")
+    }
+
+    /// The columns an import reads from the file, in catalogue order (all but the derived).
+    pub fn file_columns(&self) -> impl Iterator<Item = &'static Column> + use<> {
+        self.columns
+            .iter()
+            .filter(|c| !matches!(c.ty, ColumnType::Derived { .. }))
     }
 
     pub fn column(&self, name: &str) -> Option<&'static Column> {
@@ -377,6 +412,24 @@ pub const ANNEE: Dimension = Dimension {
     sensitive: false,
 };
 
+/// The dimensions of `parts` in order, as one array: `N` is their number (a wrong `N` stops
+/// the build). Datasets about an agent list their own, then the agent's and the employer's.
+pub const fn joined<const N: usize>(parts: &[&[Dimension]]) -> [Dimension; N] {
+    let mut out = [ANNEE; N];
+    let (mut n, mut i) = (0, 0);
+    while i < parts.len() {
+        let mut j = 0;
+        while j < parts[i].len() {
+            out[n] = parts[i][j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    assert!(n == N, "joined::<N>: N is not the number of dimensions");
+    out
+}
+
 /// Every dataset, in load order (a dataset comes after those its rows refer to).
 pub const DATASETS: &[&Dataset] = &[
     &EMPLOYEURS,
@@ -384,9 +437,13 @@ pub const DATASETS: &[&Dataset] = &[
     &MOUVEMENTS,
     &ABSENCES,
     &ACCIDENTS,
+    &FORMATION,
+    &HANDICAP,
+    &HANDICAP_EMPLOYEURS,
     &OFFRES,
     &DEMANDES,
     &CONCOURS,
+    &ENQUETES,
 ];
 
 pub fn dataset(name: &str) -> Option<&'static Dataset> {

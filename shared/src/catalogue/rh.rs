@@ -1,8 +1,9 @@
 //! The RSU side of the catalogue: employers, agents, their movements and absences.
 
+use super::metiers::{FAMILLES_METIERS, METIER_PAR_CADRE};
 use super::{
     ANNEE, Column, ColumnType as T, Dataset, Dimension, EMPLOYER_JOIN, EMPLOYEUR_REF, Join,
-    Reference, Rule, Unit, code_dim, col, measure,
+    Reference, Rule, Unit, code_dim, col, joined, measure,
 };
 use crate::codes;
 
@@ -93,12 +94,19 @@ macro_rules! agent_dimensions {
                 codes::STATUTS,
                 "statut de l'agent",
             ),
+            code_dim(
+                "metier",
+                concat!($a, ".metier"),
+                FAMILLES_METIERS,
+                "famille de métiers (répertoire des métiers territoriaux du CNFPT), \
+                 d'après le cadre d'emplois",
+            ),
         ]
     };
 }
 
 /// The dimensions describing the employer, read from `employeurs` aliased `e`.
-const EMPLOYER_DIMENSIONS: [Dimension; 2] = [
+pub(super) const EMPLOYER_DIMENSIONS: [Dimension; 2] = [
     code_dim(
         "type_employeur",
         "e.type_employeur",
@@ -113,13 +121,13 @@ const EMPLOYER_DIMENSIONS: [Dimension; 2] = [
     ),
 ];
 
-const YEAR: Column = col("annee", T::Year, "année de référence (situation au 31/12)");
-const EMPLOYEUR_ID: Column = col(
+pub(super) const YEAR: Column = col("annee", T::Year, "année de référence (situation au 31/12)");
+pub(super) const EMPLOYEUR_ID: Column = col(
     "employeur_id",
     T::Identifier,
     "pseudonyme de l'employeur (hachage salé du SIRET, commun aux cinq CDG)",
 );
-const AGENT_ID: Column = col(
+pub(super) const AGENT_ID: Column = col(
     "agent_id",
     T::Identifier,
     "pseudonyme de l'agent, propre au nœud",
@@ -139,6 +147,17 @@ const ANNEE_NAISSANCE: Column = col(
         max: 2015,
     },
     "année de naissance (l'âge n'est publié que par tranche de 5 ans)",
+);
+const CADRE_EMPLOIS: Column = col("cadre_emplois", T::Label, "cadre d'emplois (libellé)");
+const METIER: Column = col(
+    "metier",
+    T::Derived {
+        from: "cadre_emplois",
+        table: METIER_PAR_CADRE,
+        codes: FAMILLES_METIERS,
+    },
+    "famille de métiers, dérivée à l'import du cadre d'emplois (table de correspondance du \
+     catalogue)",
 );
 
 pub const EMPLOYEURS: Dataset = Dataset {
@@ -194,9 +213,10 @@ pub const EMPLOYEURS: Dataset = Dataset {
     measures: &[],
     key: &["employeur_id"],
     references: &[],
+    min_units: 0,
 };
 
-const AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("t");
+const AGENT_DIMENSIONS: [Dimension; 6] = agent_dimensions!("t");
 
 pub const AGENTS: Dataset = Dataset {
     name: "agents",
@@ -210,7 +230,8 @@ pub const AGENTS: Dataset = Dataset {
         STATUT,
         CATEGORIE,
         FILIERE,
-        col("cadre_emplois", T::Label, "cadre d'emplois (libellé)"),
+        CADRE_EMPLOIS,
+        METIER,
         SEXE,
         ANNEE_NAISSANCE,
         col(
@@ -237,22 +258,19 @@ pub const AGENTS: Dataset = Dataset {
     unit_sql: "t.agent_id",
     from_sql: "agents t",
     joins: &[EMPLOYER_JOIN],
-    dimensions: &[
-        ANNEE,
-        AGENT_DIMENSIONS[0],
-        AGENT_DIMENSIONS[1],
-        AGENT_DIMENSIONS[2],
-        AGENT_DIMENSIONS[3],
-        AGENT_DIMENSIONS[4],
-        code_dim(
-            "temps_travail",
-            "t.temps_travail",
-            codes::TEMPS_TRAVAIL,
-            "temps complet ou non complet",
-        ),
-        EMPLOYER_DIMENSIONS[0],
-        EMPLOYER_DIMENSIONS[1],
-    ],
+    dimensions: &joined::<10>(&[
+        &[
+            ANNEE,
+            code_dim(
+                "temps_travail",
+                "t.temps_travail",
+                codes::TEMPS_TRAVAIL,
+                "temps complet ou non complet",
+            ),
+        ],
+        &AGENT_DIMENSIONS,
+        &EMPLOYER_DIMENSIONS,
+    ]),
     measures: &[
         measure("etpr", "t.etpr", "équivalent temps plein rémunéré"),
         measure(
@@ -275,9 +293,10 @@ pub const AGENTS: Dataset = Dataset {
     ],
     key: &["agent_id", "employeur_id"],
     references: &[EMPLOYEUR_REF],
+    min_units: 0,
 };
 
-const MOUVEMENT_AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("t");
+const MOUVEMENT_AGENT_DIMENSIONS: [Dimension; 6] = agent_dimensions!("t");
 
 pub const MOUVEMENTS: Dataset = Dataset {
     name: "mouvements",
@@ -307,6 +326,8 @@ pub const MOUVEMENTS: Dataset = Dataset {
         STATUT,
         CATEGORIE,
         FILIERE,
+        CADRE_EMPLOIS,
+        METIER,
         SEXE,
         ANNEE_NAISSANCE,
     ],
@@ -322,34 +343,40 @@ pub const MOUVEMENTS: Dataset = Dataset {
     unit_sql: "t.agent_id",
     from_sql: "mouvements t",
     joins: &[EMPLOYER_JOIN],
-    dimensions: &[
-        ANNEE,
-        code_dim("sens", "t.sens", codes::SENS_MOUVEMENT, "arrivée ou départ"),
-        code_dim(
-            "motif",
-            "t.motif",
-            codes::MOTIFS_MOUVEMENT,
-            "motif du mouvement",
-        )
-        .sensitive(),
-        MOUVEMENT_AGENT_DIMENSIONS[0],
-        MOUVEMENT_AGENT_DIMENSIONS[1],
-        MOUVEMENT_AGENT_DIMENSIONS[2],
-        MOUVEMENT_AGENT_DIMENSIONS[3],
-        MOUVEMENT_AGENT_DIMENSIONS[4],
-        EMPLOYER_DIMENSIONS[0],
-        EMPLOYER_DIMENSIONS[1],
-    ],
+    dimensions: &joined::<11>(&[
+        &[
+            ANNEE,
+            code_dim("sens", "t.sens", codes::SENS_MOUVEMENT, "arrivée ou départ"),
+            code_dim(
+                "motif",
+                "t.motif",
+                codes::MOTIFS_MOUVEMENT,
+                "motif du mouvement",
+            )
+            .sensitive(),
+        ],
+        &MOUVEMENT_AGENT_DIMENSIONS,
+        &EMPLOYER_DIMENSIONS,
+    ]),
     measures: &[],
     key: &["mouvement_id"],
     references: &[EMPLOYEUR_REF],
+    min_units: 0,
 };
 
-const ABSENCE_AGENT_DIMENSIONS: [Dimension; 5] = agent_dimensions!("a");
+/// The dimensions of the agent a row is about, read from their joined row (`AGENT_JOIN`).
+pub(super) const JOINED_AGENT_DIMENSIONS: [Dimension; 6] = agent_dimensions!("a");
+
+/// The row's agent is in `agents` for the same year.
+pub(super) const AGENT_REF: Reference = Reference {
+    column: "agent_id",
+    target: "agents",
+    target_column: "agent_id",
+};
 
 /// The join to the agent's row of the same year and employer, as `a`, for the dimensions of
 /// the agent a row is about.
-const AGENT_JOIN: Join = Join {
+pub(super) const AGENT_JOIN: Join = Join {
     alias: "a",
     sql: "LEFT JOIN agents a ON a.annee = t.annee AND a.agent_id = t.agent_id \
           AND a.employeur_id = t.employeur_id",
@@ -388,23 +415,20 @@ pub const ABSENCES: Dataset = Dataset {
     unit_sql: "t.agent_id",
     from_sql: "absences t",
     joins: &[AGENT_JOIN, EMPLOYER_JOIN],
-    dimensions: &[
-        ANNEE,
-        code_dim(
-            "motif_absence",
-            "t.motif_absence",
-            codes::MOTIFS_ABSENCE,
-            "motif de l'absence",
-        )
-        .sensitive(),
-        ABSENCE_AGENT_DIMENSIONS[0],
-        ABSENCE_AGENT_DIMENSIONS[1],
-        ABSENCE_AGENT_DIMENSIONS[2],
-        ABSENCE_AGENT_DIMENSIONS[3],
-        ABSENCE_AGENT_DIMENSIONS[4],
-        EMPLOYER_DIMENSIONS[0],
-        EMPLOYER_DIMENSIONS[1],
-    ],
+    dimensions: &joined::<10>(&[
+        &[
+            ANNEE,
+            code_dim(
+                "motif_absence",
+                "t.motif_absence",
+                codes::MOTIFS_ABSENCE,
+                "motif de l'absence",
+            )
+            .sensitive(),
+        ],
+        &JOINED_AGENT_DIMENSIONS,
+        &EMPLOYER_DIMENSIONS,
+    ]),
     measures: &[
         measure(
             "jours_calendaires",
@@ -414,14 +438,8 @@ pub const ABSENCES: Dataset = Dataset {
         measure("nb_arrets", "t.nb_arrets", "nombre d'arrêts"),
     ],
     key: &["agent_id", "employeur_id", "motif_absence"],
-    references: &[
-        EMPLOYEUR_REF,
-        Reference {
-            column: "agent_id",
-            target: "agents",
-            target_column: "agent_id",
-        },
-    ],
+    references: &[EMPLOYEUR_REF, AGENT_REF],
+    min_units: 0,
 };
 
 /// The RASSCT's accidents: one row per accident de service, accident de trajet or maladie
@@ -457,29 +475,26 @@ pub const ACCIDENTS: Dataset = Dataset {
     unit_sql: "t.agent_id",
     from_sql: "accidents t",
     joins: &[AGENT_JOIN, EMPLOYER_JOIN],
-    dimensions: &[
-        ANNEE,
-        code_dim(
-            "nature",
-            "t.nature",
-            codes::NATURES_ACCIDENT,
-            "nature de l'accident",
-        )
-        .sensitive(),
-        code_dim(
-            "arret",
-            "CASE WHEN t.jours_arret > 0 THEN 'avec arrêt' ELSE 'sans arrêt' END",
-            codes::ARRETS,
-            "accident avec ou sans arrêt de travail",
-        ),
-        ABSENCE_AGENT_DIMENSIONS[0],
-        ABSENCE_AGENT_DIMENSIONS[1],
-        ABSENCE_AGENT_DIMENSIONS[2],
-        ABSENCE_AGENT_DIMENSIONS[3],
-        ABSENCE_AGENT_DIMENSIONS[4],
-        EMPLOYER_DIMENSIONS[0],
-        EMPLOYER_DIMENSIONS[1],
-    ],
+    dimensions: &joined::<11>(&[
+        &[
+            ANNEE,
+            code_dim(
+                "nature",
+                "t.nature",
+                codes::NATURES_ACCIDENT,
+                "nature de l'accident",
+            )
+            .sensitive(),
+            code_dim(
+                "arret",
+                "CASE WHEN t.jours_arret > 0 THEN 'avec arrêt' ELSE 'sans arrêt' END",
+                codes::ARRETS,
+                "accident avec ou sans arrêt de travail",
+            ),
+        ],
+        &JOINED_AGENT_DIMENSIONS,
+        &EMPLOYER_DIMENSIONS,
+    ]),
     measures: &[
         measure("jours_arret", "t.jours_arret", "jours d'arrêt dans l'année"),
         measure(
@@ -490,12 +505,6 @@ pub const ACCIDENTS: Dataset = Dataset {
         .indicator(),
     ],
     key: &["accident_id"],
-    references: &[
-        EMPLOYEUR_REF,
-        Reference {
-            column: "agent_id",
-            target: "agents",
-            target_column: "agent_id",
-        },
-    ],
+    references: &[EMPLOYEUR_REF, AGENT_REF],
+    min_units: 0,
 };

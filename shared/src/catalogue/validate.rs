@@ -21,8 +21,24 @@ pub fn check(datasets: &[&Dataset]) -> Result<(), Vec<String>> {
             if d.columns[..j].iter().any(|e| e.name == c.name) {
                 say(format!("column {} is declared twice", c.name));
             }
-            if matches!(c.ty, ColumnType::Code(codes) if codes.is_empty()) {
+            if c.ty.codes().is_some_and(|codes| codes.is_empty()) {
                 say(format!("column {} has an empty code list", c.name));
+            }
+            if let ColumnType::Derived { from, table, codes } = c.ty {
+                let source = d.columns.iter().find(|x| x.name == from);
+                if !source.is_some_and(|x| !matches!(x.ty, ColumnType::Derived { .. })) {
+                    say(format!(
+                        "column {} is derived from {from}, which is not one of the columns \
+                         it reads",
+                        c.name
+                    ));
+                }
+                for (value, code) in table.iter().filter(|(_, code)| !codes.contains(code)) {
+                    say(format!(
+                        "column {}: {value} maps to {code}, which is not one of its codes",
+                        c.name
+                    ));
+                }
             }
         }
         let has = |name: &str| d.column(name).is_some();

@@ -285,6 +285,7 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
     );
 }
 
+mod derived;
 mod formats;
 mod rules;
 

@@ -86,13 +86,13 @@ fn offers_dates_and_nominations_follow_the_rules() {
 fn movements_absences_and_concours_rules() {
     let (dir, store) = setup();
     import(dir.path(), &store, &agents_csv(&[GOOD])).unwrap();
-    let header = "annee;mouvement_id;agent_id;employeur_id;date_effet;sens;motif;statut;categorie;filiere;sexe;annee_naissance";
+    let header = "annee;mouvement_id;agent_id;employeur_id;date_effet;sens;motif;statut;categorie;filiere;cadre_emplois;sexe;annee_naissance";
     let text = format!(
         "{header}\n\
-         2024;M1;A0200001;E0200001;2024-09-01;arrivée;mutation;fonctionnaire titulaire;C;technique;F;1980\n\
-         2024;M2;A0200009;E0200001;2024-10-01;départ;retraite;fonctionnaire titulaire;C;technique;H;1960\n\
-         2024;M3;A0200009;E0200001;2024-10-01;arrivée;retraite;fonctionnaire titulaire;C;technique;H;1960\n\
-         2024;M1;A0200010;E0200001;2024-11-01;départ;démission;fonctionnaire titulaire;C;technique;H;1990\n"
+         2024;M1;A0200001;E0200001;2024-09-01;arrivée;mutation;fonctionnaire titulaire;C;technique;adjoint technique;F;1980\n\
+         2024;M2;A0200009;E0200001;2024-10-01;départ;retraite;fonctionnaire titulaire;C;technique;agent de maîtrise;H;1960\n\
+         2024;M3;A0200009;E0200001;2024-10-01;arrivée;retraite;fonctionnaire titulaire;C;technique;adjoint technique;H;1960\n\
+         2024;M1;A0200010;E0200001;2024-11-01;départ;démission;fonctionnaire titulaire;C;technique;adjoint technique;H;1990\n"
     );
     let report = load(dir.path(), &store, &MOUVEMENTS, &text);
     assert_eq!((report.rows_loaded, report.rows_quarantined), (2, 2));
@@ -122,15 +122,29 @@ fn movements_absences_and_concours_rules() {
             (4, "agent_id".to_string(), "référence inconnue".to_string()),
         ]
     );
-    let header = "annee;session_id;cadre_emplois;filiere;categorie;voie;postes_ouverts;inscrits;presents;admis";
+    let header = "annee;session_id;cadre_emplois;filiere;categorie;voie;postes_ouverts;inscrits;\
+                  presents;admis;recrutes_un_an;en_attente_un_an;en_attente_deux_ans";
     let text = format!(
-        "{header}\n2024;C1;rédacteur;administrative;B;externe;20;400;250;20\n\
-         2024;C2;rédacteur;administrative;B;interne;10;100;120;10\n"
+        "{header}\n2024;C1;rédacteur;administrative;B;externe;20;400;250;20;14;5;2\n\
+         2024;C2;rédacteur;administrative;B;interne;10;100;120;10;;;\n\
+         2024;C3;rédacteur;administrative;B;troisième voie;5;50;40;5;6;;\n\
+         2024;C4;attaché;administrative;A;externe;5;50;40;5;2;2;3\n\
+         2024;C5;attaché;administrative;A;interne;5;50;40;5;;;\n"
     );
     let report = load(dir.path(), &store, &CONCOURS, &text);
-    assert_eq!((report.rows_loaded, report.rows_quarantined), (1, 1));
+    // The follow-up is optional (C5 has none yet); it never exceeds the lauréats, and no more
+    // wait after two years than after one.
+    assert_eq!((report.rows_loaded, report.rows_quarantined), (2, 3));
     assert_eq!(
         reasons(&store, "concours"),
-        [(3, "presents, inscrits".to_string(), "ordre".to_string())]
+        [
+            (3, "presents, inscrits".to_string(), "ordre".to_string()),
+            (4, "recrutes_un_an, admis".to_string(), "ordre".to_string()),
+            (
+                5,
+                "en_attente_deux_ans, en_attente_un_an".to_string(),
+                "ordre".to_string()
+            ),
+        ]
     );
 }
