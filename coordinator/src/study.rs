@@ -47,6 +47,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("99"), "{err}");
+        // What the catalogue does not have is named before anyone is asked to approve.
+        let err = Study::from_toml(&DEMO.replace("\"tranche_age\"]", "\"age\"]"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pyramide_des_ages") && err.contains("unknown dimension \"age\""),
+            "{err}"
+        );
+        let err = Study::from_toml(&DEMO.replace("annee = 2024 }", "annee = 2024, sexe = \"X\" }"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown value \"X\""), "{err}");
     }
 
     /// A study file of the accepted size (256 KiB) can hold one enormous line or name: the

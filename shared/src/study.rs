@@ -221,15 +221,20 @@ impl Study {
                     text::quote(&f.dimension)
                 ));
             }
+            let query = AggregateQuery {
+                dataset: q.dataset,
+                group_by: q.group_by,
+                measures: q.measures,
+                filters,
+            };
+            // What the catalogue decides is checked now, before anyone is asked to approve.
+            if let Err(problem) = crate::catalogue::check_query(&query) {
+                return invalid(format!("query {:?}: {problem}", q.name));
+            }
             queries.push(StudyQuery {
                 title: q.title.unwrap_or_else(|| q.name.clone()),
                 name: q.name,
-                query: AggregateQuery {
-                    dataset: q.dataset,
-                    group_by: q.group_by,
-                    measures: q.measures,
-                    filters,
-                },
+                query,
             });
         }
         Ok(Study {

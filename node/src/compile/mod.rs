@@ -5,7 +5,6 @@
 //! constants and placeholder counts.
 
 use cdg_shared::query::{Aggregate, AggregateQuery};
-use cdg_shared::text;
 use duckdb::types::Value;
 
 use crate::catalogue::{self, Dataset, Values};
@@ -55,20 +54,12 @@ pub fn compile(
     policy: &PolicyConfig,
     limits: &Limits,
 ) -> Result<CompiledQuery, NodeError> {
-    let dataset = catalogue::dataset(&query.dataset).ok_or_else(|| {
-        NodeError::InvalidQuery(format!(
-            "unknown dataset {}: this node holds {}",
-            text::quote(&query.dataset),
-            describe_list(&catalogue::dataset_names())
-        ))
-    })?;
-    let unknown_dimension = |name: &str| {
-        NodeError::InvalidQuery(format!(
-            "unknown dimension {} for dataset {}: allowed dimensions are {}",
-            text::quote(name),
-            dataset.name,
-            describe_list(&dataset.dimension_names())
-        ))
+    let invalid = |p: catalogue::Problem| NodeError::InvalidQuery(p.to_string());
+    let dataset = catalogue::known_dataset(&query.dataset).map_err(invalid)?;
+    let known_dimension = |name: &str| {
+        dataset
+            .known_dimension(name)
+            .map_err(|p| NodeError::InvalidQuery(p.to_string()))
     };
 
     // A dimension or measure the catalogue knows but this node's policy does not allow.
@@ -97,9 +88,7 @@ pub fn compile(
     let mut used: Vec<&str> = Vec::new();
     let mut dims = Vec::new();
     for name in &query.group_by {
-        let dim = dataset
-            .dimension(name)
-            .ok_or_else(|| unknown_dimension(name))?;
+        let dim = known_dimension(name)?;
         check_dimension(dim)?;
         if used.contains(&dim.name) {
             return Err(NodeError::InvalidQuery(format!(
@@ -118,9 +107,7 @@ pub fn compile(
     // Each filter's condition and values, for the complement rule.
     let mut per_filter: Vec<(&str, String, Vec<Value>)> = Vec::new();
     for filter in &query.filters {
-        let dim = dataset
-            .dimension(&filter.dimension)
-            .ok_or_else(|| unknown_dimension(&filter.dimension))?;
+        let dim = known_dimension(&filter.dimension)?;
         check_dimension(dim)?;
         if filter.values.len() > limits.max_filter_values {
             return Err(NodeError::InvalidQuery(format!(
@@ -171,18 +158,7 @@ pub fn compile(
         let column = match m.aggregate {
             Aggregate::Count => None,
             Aggregate::Sum | Aggregate::Mean => {
-                let col = dataset.measure(&m.column).ok_or_else(|| {
-                    NodeError::InvalidQuery(format!(
-                        "unknown measure column {} for dataset {}: allowed are {}",
-                        text::quote(&m.column),
-                        dataset.name,
-                        if dataset.measures.is_empty() {
-                            "none (only count)".to_string()
-                        } else {
-                            describe_list(&dataset.measure_names())
-                        }
-                    ))
-                })?;
+                let col = dataset.known_measure(&m.column).map_err(invalid)?;
                 if !policy.allows_measure(dataset.name, col.name) {
                     return Err(refused(
                         "measure",
@@ -241,30 +217,10 @@ pub fn compile(
 }
 
 fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Value, NodeError> {
-    match values {
-        Values::Years => value
-            .trim()
-            .parse::<i32>()
-            .ok()
-            .filter(|y| (1900..=2100).contains(y))
-            .map(Value::Int)
-            .ok_or_else(|| {
-                NodeError::InvalidQuery(format!(
-                    "filter on {dimension:?}: {} is not a year (expected e.g. 2024)",
-                    text::quote(value)
-                ))
-            }),
-        Values::Codes(codes) => {
-            if codes.contains(&value) {
-                Ok(Value::Text(value.to_string()))
-            } else {
-                Err(NodeError::InvalidQuery(format!(
-                    "filter on {dimension:?}: unknown value {}; allowed values are {}",
-                    text::quote(value),
-                    describe_list(codes)
-                )))
-            }
-        }
+    match catalogue::filter_value(dimension, values, value) {
+        Ok(Some(year)) => Ok(Value::Int(year)),
+        Ok(None) => Ok(Value::Text(value.to_string())),
+        Err(p) => Err(NodeError::InvalidQuery(p.to_string())),
     }
 }
 

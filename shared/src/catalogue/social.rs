@@ -120,9 +120,10 @@ pub const HANDICAP: Dataset = Dataset {
     min_units: 0,
 };
 
+/// An employer's headcount: the largest territorial employers have tens of thousands.
 const HEADCOUNT: T = T::Int {
     min: 0,
-    max: 100_000,
+    max: 1_000_000,
 };
 
 /// Each employer subject to the obligation (20 agents or more) and its declared figures, for

@@ -334,3 +334,64 @@ async fn survey_answers_are_released_from_eleven_respondents_only() {
         "no answer between the two thresholds: {expected:?}"
     );
 }
+
+/// `cdg study check` names what the catalogue does not have before any connection, and passes
+/// a study on every new dataset.
+#[test]
+fn the_client_checks_a_study_against_the_catalogue_before_submitting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(cdg_tests::binary("cdg"))
+            .args(["study", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), said)
+    };
+    let study = |dataset: &str, by: &str, measures: &str| {
+        format!(
+            "title = \"t\"\npurpose = \"p\"\ndiffusion = \"interne\"\n\n[[query]]\n\
+             name = \"q\"\ndataset = \"{dataset}\"\ngroup_by = [\"{by}\"]\n\
+             measures = [{measures}]\nfilters = {{ annee = 2024 }}\n"
+        )
+    };
+    for (dataset, by, measures) in [
+        ("formation", "type_formation", "\"count\", \"sum(jours)\""),
+        ("handicap", "metier", "\"count\""),
+        (
+            "handicap_employeurs",
+            "tranche_effectif",
+            "\"mean(obligation_atteinte)\"",
+        ),
+        ("enquetes", "reponse", "\"count\""),
+        (
+            "concours",
+            "categorie",
+            "\"sum(admis)\", \"sum(en_attente_deux_ans)\"",
+        ),
+        ("mouvements", "metier", "\"count\""),
+    ] {
+        let (ok, said) = check("ok.toml", &study(dataset, by, measures));
+        assert!(
+            ok && said.contains("valid for catalogue"),
+            "{dataset}: {said}"
+        );
+    }
+    let (ok, said) = check("bad.toml", &study("handicap", "handicap", "\"count\""));
+    assert!(!ok, "{said}");
+    assert!(said.contains("bad.toml would be refused"), "{said}");
+    assert!(said.contains("unknown dimension \"handicap\""), "{said}");
+    assert!(
+        said.contains("categorie_beneficiaire"),
+        "the allowed ones are listed: {said}"
+    );
+    let (ok, said) = check(
+        "bad.toml",
+        &study("enquetes", "reponse", "\"sum(reponse)\""),
+    );
+    assert!(!ok && said.contains("none (only count)"), "{said}");
+}

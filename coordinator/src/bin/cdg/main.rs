@@ -141,6 +141,10 @@ struct BenchArgs {
 
 #[derive(Subcommand)]
 enum StudyCommand {
+    /// Check a study file (TOML) against the catalogue, without connecting: each query's
+    /// dataset, dimensions, filter values and measures. Exits 1, naming the problem, when the
+    /// study would be refused.
+    Check { file: PathBuf },
     /// Submit a study file (TOML) and print its id and digest. Chargé.e de mission.
     Submit { file: PathBuf },
     /// Show a study: its state, each département's decision, every signed decision.
@@ -341,9 +345,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit { command } => audit::run(&cli.connection, command).await,
         Command::Study { command } => match command {
+            StudyCommand::Check { file } => {
+                let study = read_study(&file)?.1;
+                println!(
+                    "{}: valid for catalogue {} ({} queries, digest {})",
+                    file.display(),
+                    cdg_shared::catalogue::VERSION,
+                    study.queries.len(),
+                    study.digest()
+                );
+                for q in &study.queries {
+                    println!("  {}: {} ({})", q.name, q.query.dataset, q.title);
+                }
+                Ok(())
+            }
             StudyCommand::Submit { file } => {
-                let text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?;
+                // Checked here first, so that a mistake is named before any connection.
+                let text = read_study(&file)?.0;
                 let s = cli.connection.connect().await?.submit(text).await?;
                 println!(
                     "{} {} {}{}",
@@ -410,4 +428,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
     }
+}
+
+/// A study file's text and the study it holds, checked against the catalogue.
+fn read_study(file: &std::path::Path) -> anyhow::Result<(String, cdg_shared::study::Study)> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let study = cdg_shared::study::Study::from_toml(&text)
+        .with_context(|| format!("{} would be refused", file.display()))?;
+    Ok((text, study))
 }
