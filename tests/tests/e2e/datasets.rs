@@ -1,5 +1,5 @@
-//! Each dataset of the catalogue beyond agents, queried through a running coordinator and node
-//! and compared with the synthetic file the node loaded (read here with the import's own
+//! Each dataset of the catalogue, queried through a running coordinator and node and compared
+//! with the synthetic file the node loaded (read here with the import's own
 //! readers, which the node's tests check on their own, since the files are CSV, XLSX and
 //! Parquet).
 
@@ -258,6 +258,35 @@ async fn agents_and_movements_by_metier_follow_their_cadres_d_emplois() {
     let batch = run(&n, &coordinator, "mouvements", "metier").await;
     assert!(
         check_cells(&batch, "metier", &expected, threshold) >= 2,
+        "{batch:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employers_absences_and_offers_match_the_files_the_node_loaded() {
+    let n = one_node().await;
+    let coordinator = coordinator(&n).await;
+    let employers = FLOOR_MIN_EMPLOYERS as usize;
+    let batch = run(&n, &coordinator, "employeurs", "type_employeur").await;
+    let expected = counted_by(&n.csv_dir, "employeurs", "type_employeur", "employeur_id");
+    assert!(
+        check_cells(&batch, "type_employeur", &expected, employers) >= 2,
+        "{batch:?}"
+    );
+
+    let batch = run(&n, &coordinator, "absences", "motif_absence").await;
+    let expected = counted_by(&n.csv_dir, "absences", "motif_absence", "agent_id");
+    let agents = FLOOR_MIN_AGENTS as usize;
+    assert!(
+        check_cells(&batch, "motif_absence", &expected, agents) >= 2,
+        "{batch:?}"
+    );
+
+    // Offers protect their employers.
+    let batch = run(&n, &coordinator, "offres", "nature").await;
+    let expected = counted_by(&n.csv_dir, "offres", "nature", "employeur_id");
+    assert!(
+        check_cells(&batch, "nature", &expected, employers) >= 1,
         "{batch:?}"
     );
 }
