@@ -1,6 +1,6 @@
-//! Study results as files: one per query in CSV, Arrow IPC, Parquet or JSON, or one XLSX
-//! workbook (a sheet per query and one for the provenance), for the people who read these
-//! tables in spreadsheets.
+//! Study results as files: one per query in CSV (as French Excel reads it: `;`, decimal comma,
+//! UTF-8 with a BOM), Arrow IPC, Parquet or JSON, or one XLSX workbook (a sheet per query and
+//! one for the provenance), for the people who read these tables in spreadsheets.
 
 use std::path::{Path, PathBuf};
 
@@ -142,12 +142,7 @@ pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Re
         let file =
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         match format {
-            Format::Table | Format::Csv => {
-                let mut w = arrow::csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(file);
-                w.write(&batch)?;
-            }
+            Format::Table | Format::Csv => write_csv_fr(file, &batch)?,
             Format::Arrow => {
                 let mut w = arrow::ipc::writer::FileWriter::try_new(file, &batch.schema())?;
                 w.write(&batch)?;
@@ -173,6 +168,32 @@ pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Re
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes `batch` as French Excel opens a CSV file by double-click: UTF-8 with a BOM, `;`
+/// between fields, a decimal comma, empty for a missing value.
+fn write_csv_fr(file: std::fs::File, batch: &RecordBatch) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(out);
+    let schema = batch.schema();
+    w.write_record(schema.fields().iter().map(|f| f.name().as_str()))?;
+    for row in 0..batch.num_rows() {
+        w.write_record((0..batch.num_columns()).map(|col| cell_fr(batch, col, row)))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// A cell as French spreadsheets write it: decimal comma, nothing for a missing value.
+fn cell_fr(batch: &RecordBatch, col: usize, row: usize) -> String {
+    match json_value(batch, col, row) {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Number(n) => n.to_string().replace('.', ","),
+        other => other.to_string(),
+    }
 }
 
 /// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.

@@ -14,7 +14,7 @@ pub const FLOOR_MIN_AGENTS: u32 = 11;
 /// The project's floor for cells of employer datasets.
 pub const FLOOR_MIN_EMPLOYERS: u32 = 3;
 /// The most dimensions a query may group by or filter on.
-pub const CEILING_MAX_GROUP_BY: u32 = 4;
+pub const CEILING_MAX_GROUP_BY: u32 = cdg_shared::query::MAX_DIMENSIONS;
 
 /// The disclosure thresholds the operator sets (never below the project's floors).
 #[derive(Debug, Clone, Serialize, Deserialize)]

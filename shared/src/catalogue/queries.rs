@@ -4,7 +4,7 @@
 //! policy) before answering, so a study that names something the catalogue does not have is
 //! refused at submission with the same message a node would give.
 
-use crate::query::{Aggregate, AggregateQuery};
+use crate::query::{Aggregate, AggregateQuery, MAX_DIMENSIONS};
 use crate::text;
 
 use super::{Dataset, Values, dataset, dataset_names};
@@ -17,6 +17,7 @@ pub enum Problem {
     DimensionTwice(String),
     BadFilterValue(String),
     UnknownMeasure(String),
+    TooManyDimensions(String),
 }
 
 impl std::fmt::Display for Problem {
@@ -26,7 +27,8 @@ impl std::fmt::Display for Problem {
             | Problem::UnknownDimension(m)
             | Problem::DimensionTwice(m)
             | Problem::BadFilterValue(m)
-            | Problem::UnknownMeasure(m) => f.write_str(m),
+            | Problem::UnknownMeasure(m)
+            | Problem::TooManyDimensions(m) => f.write_str(m),
         }
     }
 }
@@ -35,8 +37,9 @@ impl std::fmt::Display for Problem {
 pub fn known_dataset(name: &str) -> Result<&'static Dataset, Problem> {
     dataset(name).ok_or_else(|| {
         Problem::UnknownDataset(format!(
-            "unknown dataset {}: the catalogue holds {}",
+            "unknown dataset {}{}: the catalogue holds {}",
             text::quote(name),
+            did_you_mean(name, &dataset_names()),
             dataset_names().join(", ")
         ))
     })
@@ -47,9 +50,10 @@ impl Dataset {
     pub fn known_dimension(&self, name: &str) -> Result<&'static super::Dimension, Problem> {
         self.dimension(name).ok_or_else(|| {
             Problem::UnknownDimension(format!(
-                "unknown dimension {} for dataset {}: allowed dimensions are {}",
+                "unknown dimension {} for dataset {}{}: allowed dimensions are {}",
                 text::quote(name),
                 self.name,
+                did_you_mean(name, &self.dimension_names()),
                 self.dimension_names().join(", ")
             ))
         })
@@ -59,9 +63,10 @@ impl Dataset {
     pub fn known_measure(&self, name: &str) -> Result<&'static super::MeasureColumn, Problem> {
         self.measure(name).ok_or_else(|| {
             Problem::UnknownMeasure(format!(
-                "unknown measure column {} for dataset {}: allowed are {}",
+                "unknown measure column {} for dataset {}{}: allowed are {}",
                 text::quote(name),
                 self.name,
+                did_you_mean(name, &self.measure_names()),
                 if self.measures.is_empty() {
                     "none (only count)".to_string()
                 } else {
@@ -89,8 +94,9 @@ pub fn filter_value(dimension: &str, values: Values, value: &str) -> Result<Opti
             }),
         Values::Codes(codes) if codes.contains(&value) => Ok(None),
         Values::Codes(codes) => Err(Problem::BadFilterValue(format!(
-            "filter on {dimension:?}: unknown value {}; allowed values are {}",
+            "filter on {dimension:?}: unknown value {}{}; allowed values are {}",
             text::quote(value),
+            did_you_mean(value, codes),
             codes.join(", ")
         ))),
     }
@@ -109,11 +115,23 @@ pub fn check_query(q: &AggregateQuery) -> Result<&'static Dataset, Problem> {
         }
         grouped.push(dim.name);
     }
+    let mut used = grouped.clone();
     for filter in &q.filters {
         let dim = d.known_dimension(&filter.dimension)?;
         for v in &filter.values {
             filter_value(dim.name, dim.values, v)?;
         }
+        if !used.contains(&dim.name) {
+            used.push(dim.name);
+        }
+    }
+    if used.len() > MAX_DIMENSIONS as usize {
+        return Err(Problem::TooManyDimensions(format!(
+            "the query uses {} dimensions ({}); a query may group by or filter on at most \
+             {MAX_DIMENSIONS} together",
+            used.len(),
+            used.join(", ")
+        )));
     }
     for m in q
         .measures
@@ -123,6 +141,69 @@ pub fn check_query(q: &AggregateQuery) -> Result<&'static Dataset, Problem> {
         d.known_measure(&m.column)?;
     }
     Ok(d)
+}
+
+/// `, did you mean "x"` when one of `candidates` is what `name` probably meant: the same but
+/// for case and accents, one containing the other, or a few letters apart.
+pub fn did_you_mean(name: &str, candidates: &[&str]) -> String {
+    let folded = fold(name);
+    let n = folded.chars().count();
+    let best = candidates
+        .iter()
+        .map(|c| {
+            let f = fold(c);
+            let contains = n >= 3 && (f.contains(&folded) || folded.contains(&f));
+            let d = if f == folded {
+                0
+            } else if contains {
+                1
+            } else {
+                distance(&f, &folded)
+            };
+            (d, *c)
+        })
+        .filter(|(d, _)| *d <= (n / 4).max(1))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) if c != name => format!(", did you mean {}?", text::quote(c)),
+        _ => String::new(),
+    }
+}
+
+/// Lower case without accents, `-`, `_` and spaces alike.
+fn fold(s: &str) -> String {
+    s.trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            '-' | ' ' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// The edit distance between `a` and `b` (insertions, deletions, substitutions).
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -191,5 +272,23 @@ mod tests {
             let err = check_query(&q).unwrap_err().to_string();
             assert!(err.contains(expected), "{expected}: {err}");
         }
+    }
+
+    #[test]
+    fn a_near_miss_is_suggested() {
+        let q = |dims: &[&str], f: Vec<Filter>| query("agents", dims, f, "mean(etpr)");
+        let said = |q: AggregateQuery| check_query(&q).unwrap_err().to_string();
+        assert!(
+            said(q(&[], vec![filter("filiere", &["Médico-sociale"])]))
+                .contains("unknown value \"Médico-sociale\", did you mean \"médico-sociale\"?")
+        );
+        assert!(said(q(&["age"], vec![])).contains("did you mean \"tranche_age\"?"));
+        assert!(said(q(&["categori"], vec![])).contains("did you mean \"categorie\"?"));
+        assert!(
+            said(query("absence", &[], vec![], "count")).contains("did you mean \"absences\"?")
+        );
+        // Nothing close: no suggestion.
+        assert!(!said(q(&["commune"], vec![])).contains("did you mean"));
+        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

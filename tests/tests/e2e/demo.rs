@@ -151,8 +151,8 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
             .is_file()
     );
 
-    // The same result as JSON files and as one workbook for spreadsheet users.
-    for format in ["json", "xlsx"] {
+    // The same result as JSON files, French Excel CSV files and one workbook.
+    for format in ["json", "csv", "xlsx"] {
         let out = Command::new(binary("cdg"))
             .arg("--network")
             .arg(&network_file)
@@ -172,6 +172,28 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
     .unwrap();
     assert_eq!(json["study_id"], study_id.as_str());
     assert!(json["rows"].as_array().unwrap().len() > 10);
+    // The CSV opens in French Excel: BOM, `;`, decimal comma (the share of contractuels).
+    let csv = std::fs::read_to_string(dir.path().join("csv/part_contractuels.csv")).unwrap();
+    let csv = csv.strip_prefix('\u{feff}').expect("a UTF-8 BOM");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(';').collect();
+    assert_eq!(header[0], "departement", "{header:?}");
+    let share = header
+        .iter()
+        .position(|h| *h == "moyenne_contractuel")
+        .expect("the share");
+    let mut read = 0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(';').collect();
+        assert_eq!(fields.len(), header.len(), "{line}");
+        if !fields[share].is_empty() {
+            assert!(!fields[share].contains('.'), "{line}");
+            let value: f64 = fields[share].replace(',', ".").parse().unwrap();
+            assert!((0.1..0.5).contains(&value), "{line}");
+            read += 1;
+        }
+    }
+    assert!(read >= 5, "a share per département and the region: {csv}");
     use calamine::Reader;
     let mut workbook: calamine::Xlsx<_> =
         calamine::open_workbook(dir.path().join(format!("xlsx/{study_id}.xlsx"))).unwrap();
