@@ -1,6 +1,7 @@
 //! `cdg demo`: a complete local network on one machine. Development certificates, synthetic data
 //! for the five CDGs loaded through the real import, five nodes and the coordinator as separate
-//! processes on loopback, and the demonstration study run end to end.
+//! processes on loopback, and the demonstration study run end to end. `cdg study try` runs an
+//! analyst's study the same way, before anyone is asked to sign it.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,6 +22,9 @@ pub struct DemoOptions {
     pub years: String,
     pub scale: f64,
     pub seed: u64,
+    /// The study to run (its TOML text): the demonstration study when `None`. `cdg study try`
+    /// runs the analyst's own this way.
+    pub study: Option<String>,
 }
 
 fn step(start: Instant, what: &str) {
@@ -91,7 +95,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             Duration::from_secs(300),
         )
         .await?;
-        let submitted = client.submit(DEMO_STUDY.to_string()).await?;
+        let study = opts.study.clone().unwrap_or_else(|| DEMO_STUDY.to_string());
+        let submitted = client.submit(study).await?;
         step(
             start,
             &format!(

@@ -26,3 +26,4 @@ pub mod service;
 pub mod state;
 pub mod study;
 pub mod supervisor;
+pub mod template;

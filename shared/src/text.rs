@@ -64,6 +64,20 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     bounded(said, 200).into_owned()
 }
 
+/// `c` without its accent, for the French letters (lower case): names typed by people are
+/// matched without regard to accents.
+pub fn unaccented(c: char) -> char {
+    match c {
+        'à' | 'â' | 'ä' => 'a',
+        'é' | 'è' | 'ê' | 'ë' => 'e',
+        'î' | 'ï' => 'i',
+        'ô' | 'ö' => 'o',
+        'ù' | 'û' | 'ü' => 'u',
+        'ç' => 'c',
+        c => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

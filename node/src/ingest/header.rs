@@ -90,13 +90,7 @@ pub fn normalize_header(h: &str) -> String {
         .chars()
         .flat_map(char::to_lowercase)
     {
-        let c = match c {
-            'à' | 'â' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'î' | 'ï' => 'i',
-            'ô' | 'ö' => 'o',
-            'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
+        let c = match text::unaccented(c) {
             ' ' | '-' | '\'' | '’' | '.' => '_',
             c => c,
         };

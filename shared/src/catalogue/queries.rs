@@ -175,13 +175,7 @@ fn fold(s: &str) -> String {
     s.trim()
         .chars()
         .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'â' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'î' | 'ï' => 'i',
-            'ô' | 'ö' => 'o',
-            'ù' | 'û' | 'ü' => 'u',
-            'ç' => 'c',
+        .map(|c| match text::unaccented(c) {
             '-' | ' ' => '_',
             c => c,
         })

@@ -5,6 +5,7 @@ mod approvals;
 mod attacks;
 mod auditlog;
 mod certificates;
+mod client;
 mod convention;
 mod crash;
 mod datasets;

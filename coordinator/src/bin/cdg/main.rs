@@ -141,10 +141,41 @@ struct BenchArgs {
 
 #[derive(Subcommand)]
 enum StudyCommand {
+    /// Write a study file to start from: one query per DATASET (agents by default), each
+    /// listing its dimensions, their values and its measures in comments. It passes `check`.
+    New {
+        /// Datasets of the catalogue (see node/DATA-DICTIONARY.md).
+        #[arg(default_value = "agents")]
+        datasets: Vec<String>,
+        /// The year the queries filter on.
+        #[arg(long, default_value_t = 2024)]
+        year: i32,
+        /// Write it to this file (never over an existing one) instead of printing it.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a study file (TOML) against the catalogue, without connecting: each query's
     /// dataset, dimensions, filter values and measures. Exits 1, naming the problem, when the
     /// study would be refused.
     Check { file: PathBuf },
+    /// Run a study file on a local network of synthetic data, the five approvals given
+    /// automatically: see the tables it will produce and which cells will be withheld before
+    /// anyone is asked to sign it. The figures are synthetic, not the CDGs' data.
+    Try {
+        file: PathBuf,
+        /// Working folder of the local network (certificates, data, logs).
+        #[arg(long, default_value = "study-try")]
+        workdir: PathBuf,
+        /// Years of synthetic data.
+        #[arg(long, default_value = "2020-2024")]
+        years: String,
+        /// Size of the synthetic data relative to the real départements (smaller is faster;
+        /// small cells are then withheld more often than on the real data).
+        #[arg(long, default_value_t = 0.25)]
+        scale: f64,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Submit a study file (TOML) and print its id and digest. Chargé.e de mission.
     Submit { file: PathBuf },
     /// Show a study: its state, each département's decision, every signed decision.
@@ -303,6 +334,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 years,
                 scale,
                 seed,
+                study: None,
             })
             .await
         }
@@ -345,6 +377,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Audit { command } => audit::run(&cli.connection, command).await,
         Command::Study { command } => match command {
+            StudyCommand::New {
+                datasets,
+                year,
+                out,
+            } => {
+                let text = cdg_coordinator::template::study_template(&datasets, year)
+                    .map_err(anyhow::Error::msg)?;
+                match out {
+                    None => print!("{text}"),
+                    Some(path) => {
+                        use std::io::Write;
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)
+                            .and_then(|mut f| f.write_all(text.as_bytes()))
+                            .with_context(|| {
+                                format!("writing {} (an existing file is kept)", path.display())
+                            })?;
+                        println!(
+                            "{} written: edit it, then `cdg study check {}`",
+                            path.display(),
+                            path.display()
+                        );
+                    }
+                }
+                Ok(())
+            }
             StudyCommand::Check { file } => {
                 let study = read_study(&file)?.1;
                 println!(
@@ -358,6 +418,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("  {}: {} ({})", q.name, q.query.dataset, q.title);
                 }
                 Ok(())
+            }
+            StudyCommand::Try {
+                file,
+                workdir,
+                years,
+                scale,
+                seed,
+            } => {
+                let text = read_study(&file)?.0;
+                println!(
+                    "Trying {} on synthetic data (scale {scale}, years {years}): the figures are \
+                     not the CDGs' data; the withheld cells show what the rules will hide.",
+                    file.display()
+                );
+                demo::run(DemoOptions {
+                    workdir,
+                    serve: false,
+                    years,
+                    scale,
+                    seed,
+                    study: Some(text),
+                })
+                .await
             }
             StudyCommand::Submit { file } => {
                 // Checked here first, so that a mistake is named before any connection.
