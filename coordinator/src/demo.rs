@@ -22,9 +22,9 @@ pub struct DemoOptions {
     pub years: String,
     pub scale: f64,
     pub seed: u64,
-    /// The study to run (its TOML text): the demonstration study when `None`. `cdg study try`
-    /// runs the analyst's own this way.
-    pub study: Option<String>,
+    /// The studies to run in turn (their TOML texts): the demonstration study when empty.
+    /// `cdg study try` runs the analyst's own this way.
+    pub studies: Vec<String>,
 }
 
 fn step(start: Instant, what: &str) {
@@ -95,32 +95,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             Duration::from_secs(300),
         )
         .await?;
-        let study = opts.study.clone().unwrap_or_else(|| DEMO_STUDY.to_string());
-        let submitted = client.submit(study).await?;
-        step(
-            start,
-            &format!(
-                "study {} submitted (sha256 {})",
-                submitted.study_id,
-                cdg_shared::text::prefix(&submitted.digest, 16)
-            ),
-        );
-        // Each director reads the study and signs its approval for their CDG.
-        net.approve(&coordinator_url, &submitted.study_id, &Cdg::ALL)
-            .await?;
-        step(start, "approved by the five directors (signed decisions)");
-        let result = client
-            .watch_run(&submitted.study_id, |p| {
-                // Each node's end, and anything that went wrong on the way.
-                let done = p.step == "answered" && p.queries_done == p.queries_total;
-                if done || matches!(p.step.as_str(), "retrying" | "failed") {
-                    println!("           {}", output::progress_line(p, false));
-                }
-            })
-            .await?;
-        step(start, "study run completed\n");
-        print!("{}", output::render(&result)?);
-        anyhow::Ok((network_path, submitted.study_id))
+        let studies = if opts.studies.is_empty() {
+            vec![DEMO_STUDY.to_string()]
+        } else {
+            opts.studies.clone()
+        };
+        let mut last = String::new();
+        for study in studies {
+            last = submit_approve_run(&net, &mut client, &coordinator_url, study, start).await?;
+        }
+        anyhow::Ok((network_path, last))
     };
     let outcome = tokio::select! {
         outcome = body => outcome,
@@ -142,4 +126,40 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     outcome?;
     step(start, "network stopped");
     Ok(())
+}
+
+/// Submits `study`, has the five directors approve it, runs it and prints its tables; returns
+/// its id.
+async fn submit_approve_run(
+    net: &LocalNet,
+    client: &mut CoordinatorClient,
+    coordinator_url: &str,
+    study: String,
+    start: Instant,
+) -> anyhow::Result<String> {
+    let submitted = client.submit(study).await?;
+    step(
+        start,
+        &format!(
+            "study {} submitted (sha256 {})",
+            submitted.study_id,
+            cdg_shared::text::prefix(&submitted.digest, 16)
+        ),
+    );
+    // Each director reads the study and signs its approval for their CDG.
+    net.approve(coordinator_url, &submitted.study_id, &Cdg::ALL)
+        .await?;
+    step(start, "approved by the five directors (signed decisions)");
+    let result = client
+        .watch_run(&submitted.study_id, |p| {
+            // Each node's end, and anything that went wrong on the way.
+            let done = p.step == "answered" && p.queries_done == p.queries_total;
+            if done || matches!(p.step.as_str(), "retrying" | "failed") {
+                println!("           {}", output::progress_line(p, false));
+            }
+        })
+        .await?;
+    step(start, "study run completed\n");
+    print!("{}", output::render(&result)?);
+    Ok(submitted.study_id)
 }

@@ -196,18 +196,32 @@ fn cell_fr(batch: &RecordBatch, col: usize, row: usize) -> String {
     }
 }
 
-/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
-fn sheet_name(name: &str) -> String {
-    name.chars()
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, and not one of
+/// `used` (Excel compares them without regard to case): a second `effectifs_par_…` becomes
+/// `effectifs_par_…~2`, still within 31 characters.
+fn sheet_name(name: &str, used: &mut Vec<String>) -> String {
+    let clean: String = name
+        .chars()
         .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
-        .take(31)
-        .collect()
+        .collect();
+    let taken =
+        |n: &str, used: &[String]| used.iter().any(|u| u.to_lowercase() == n.to_lowercase());
+    let mut candidate: String = clean.chars().take(31).collect();
+    let mut k = 2;
+    while taken(&candidate, used) {
+        let suffix = format!("~{k}");
+        candidate = clean.chars().take(31 - suffix.len()).collect::<String>() + &suffix;
+        k += 1;
+    }
+    used.push(candidate.clone());
+    candidate
 }
 
 fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format as CellFormat, Workbook};
     let mut book = Workbook::new();
     let bold = CellFormat::new().set_bold();
+    let mut used = vec!["Origine".to_string()];
     let about = book.add_worksheet().set_name("Origine")?;
     let approvals: Vec<String> = result
         .approvals
@@ -232,11 +246,11 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     about.write_string_with_format(first, 3, "Version de la politique", &bold)?;
     for (i, o) in result.outcomes.iter().enumerate() {
         let r = first + 1 + i as u32;
-        let status = OutcomeStatus::try_from(o.status).unwrap_or(OutcomeStatus::Unspecified);
+        let status = crate::output::outcome_label(o.status);
         let answer = if o.message.is_empty() {
-            status.as_str_name().to_string()
+            status.to_string()
         } else {
-            format!("{}: {}", status.as_str_name(), o.message)
+            format!("{status} : {}", o.message)
         };
         about.write_string(r, 0, &o.cdg)?;
         about.write_string(r, 1, &answer)?;
@@ -255,9 +269,25 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
         about.write_string(r, 2, versions.join(", "))?;
         about.write_string(r, 3, &o.policy_version)?;
     }
-    for q in &result.queries {
+    // Each query's sheet and title, then what the marks mean.
+    let mut r = first + 2 + result.outcomes.len() as u32;
+    about.write_string_with_format(r, 0, "Feuille", &bold)?;
+    about.write_string_with_format(r, 1, "Tableau", &bold)?;
+    let names: Vec<String> = result
+        .queries
+        .iter()
+        .map(|q| sheet_name(&q.name, &mut used))
+        .collect();
+    for (q, name) in result.queries.iter().zip(&names) {
+        r += 1;
+        about.write_string(r, 0, name)?;
+        about.write_string(r, 1, &q.title)?;
+    }
+    about.write_string_with_format(r + 2, 0, "Légende", &bold)?;
+    about.write_string(r + 2, 1, crate::output::LEGEND)?;
+    for (q, name) in result.queries.iter().zip(&names) {
         let batch = query_batch(q)?;
-        let sheet = book.add_worksheet().set_name(sheet_name(&q.name))?;
+        let sheet = book.add_worksheet().set_name(name)?;
         for (c, f) in batch.schema().fields().iter().enumerate() {
             sheet.write_string_with_format(0, c as u16, f.name(), &bold)?;
         }
@@ -279,4 +309,30 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     book.save(path)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sheet_names_are_unique_within_31_characters() {
+        let mut used = vec!["Origine".to_string()];
+        let long = "effectifs_par_categorie_filiere_et_statut";
+        assert_eq!(
+            sheet_name(long, &mut used),
+            "effectifs_par_categorie_filiere"
+        );
+        assert_eq!(
+            sheet_name(long, &mut used),
+            "effectifs_par_categorie_filie~2"
+        );
+        assert_eq!(
+            sheet_name(long, &mut used),
+            "effectifs_par_categorie_filie~3"
+        );
+        assert_eq!(sheet_name("origine", &mut used), "origine~2");
+        assert_eq!(sheet_name("a/b:c", &mut used), "a_b_c");
+        assert!(used.iter().all(|n| n.chars().count() <= 31));
+    }
 }

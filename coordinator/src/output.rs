@@ -61,7 +61,11 @@ pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
 
-fn outcome_label(status: i32) -> &'static str {
+/// What the marks of the tables mean, as the printed tables, the workbooks and the reports say.
+pub const LEGEND: &str = "s = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = total régional encadré, un département au moins étant en secret ; * = total des seuls départements qui ont répondu ; valeurs diffusées perturbées (méthode des clés de cellule)";
+
+/// A node's outcome in French.
+pub fn outcome_label(status: i32) -> &'static str {
     match OutcomeStatus::try_from(status).unwrap_or(OutcomeStatus::Unspecified) {
         OutcomeStatus::Answered => "a répondu",
         OutcomeStatus::Refused => "refus",
@@ -265,10 +269,7 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
             out.push_str(&pivot(&batch, measure, bounds));
         }
     }
-    writeln!(
-        out,
-        "\ns = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = total régional encadré, un département au moins étant en secret ; * = total des seuls départements qui ont répondu ; valeurs diffusées perturbées (méthode des clés de cellule)"
-    )?;
+    writeln!(out, "\n{LEGEND}")?;
     Ok(out)
 }
 

@@ -28,6 +28,38 @@ mod tests {
         assert_ne!(s.digest(), other.digest());
     }
 
+    /// The Conférence pack: every study of `coordinator/studies/` passes the catalogue's check
+    /// and keeps to the dimension limit.
+    #[test]
+    fn every_study_of_the_pack_is_valid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/studies");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let study = Study::from_toml(&text).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            assert!(!study.queries.is_empty());
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "absenteisme",
+                "chiffres-cles",
+                "concours",
+                "departs-retraite",
+                "evolution-effectifs",
+                "metiers-en-tension",
+                "nature-des-recrutements",
+                "pyramide-des-ages",
+                "secteurs-qui-recrutent",
+                "sources-sociales",
+                "turnover",
+            ]
+        );
+    }
+
     #[test]
     fn clear_errors() {
         let err = Study::from_toml("title = 1").unwrap_err().to_string();

@@ -129,3 +129,39 @@ fn the_client_checks_a_study_against_the_catalogue_before_submitting_it() {
     );
     assert!(!ok && said.contains("none (only count)"), "{said}");
 }
+
+/// The Conférence pack runs whole on a synthetic network: every study of
+/// `coordinator/studies/`, each answered by the five nodes.
+#[test]
+fn the_conference_pack_runs_on_synthetic_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let studies = concat!(env!("CARGO_MANIFEST_DIR"), "/../coordinator/studies");
+    let mut files: Vec<String> = std::fs::read_dir(studies)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    files.sort();
+    let mut args = vec!["study", "try"];
+    args.extend(files.iter().map(String::as_str));
+    args.extend(["--workdir", "pack", "--scale", "0.05"]);
+    let (ok, said) = cdg(&args, dir.path());
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!("Trying {} studies", files.len())),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches("study run completed").count(),
+        files.len(),
+        "{said}"
+    );
+    // Every node answers every study: no refusal, no failure.
+    assert_eq!(said.matches("a répondu").count(), 5 * files.len(), "{said}");
+    for title in [
+        "Pyramide des âges",
+        "Métiers en tension",
+        "Départs à la retraite",
+    ] {
+        assert!(said.contains(title), "{title}: {said}");
+    }
+}

@@ -203,6 +203,21 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
         sheets.contains(&"pyramide_des_ages".to_string()),
         "{sheets:?}"
     );
+    // The provenance sheet speaks French and explains the marks and the sheets.
+    let origin = workbook.worksheet_range("Origine").unwrap();
+    let texts: Vec<String> = origin.cells().map(|(_, _, c)| c.to_string()).collect();
+    for expected in [
+        "a répondu",
+        "Légende",
+        "Pyramide des âges au 31/12/2024 (sexe × tranche d'âge)",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "{expected}: {texts:?}");
+    }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("s = secret statistique"))
+    );
     let table = workbook.worksheet_range("pyramide_des_ages").unwrap();
     assert_eq!(table.get((0, 0)).unwrap().to_string(), "departement");
     assert!(table.height() > 10);

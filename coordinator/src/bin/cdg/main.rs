@@ -162,7 +162,9 @@ enum StudyCommand {
     /// automatically: see the tables it will produce and which cells will be withheld before
     /// anyone is asked to sign it. The figures are synthetic, not the CDGs' data.
     Try {
-        file: PathBuf,
+        /// One or more study files, run in turn on the same network.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// Working folder of the local network (certificates, data, logs).
         #[arg(long, default_value = "study-try")]
         workdir: PathBuf,
@@ -334,7 +336,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 years,
                 scale,
                 seed,
-                study: None,
+                studies: Vec::new(),
             })
             .await
         }
@@ -420,17 +422,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             StudyCommand::Try {
-                file,
+                files,
                 workdir,
                 years,
                 scale,
                 seed,
             } => {
-                let text = read_study(&file)?.0;
+                // Every file is checked before any network starts.
+                let studies = files
+                    .iter()
+                    .map(|f| read_study(f).map(|(text, _)| text))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
                 println!(
-                    "Trying {} on synthetic data (scale {scale}, years {years}): the figures are \
-                     not the CDGs' data; the withheld cells show what the rules will hide.",
-                    file.display()
+                    "Trying {} stud{} on synthetic data (scale {scale}, years {years}): the \
+                     figures are not the CDGs' data; the withheld cells show what the rules will \
+                     hide.",
+                    studies.len(),
+                    if studies.len() == 1 { "y" } else { "ies" }
                 );
                 demo::run(DemoOptions {
                     workdir,
@@ -438,7 +446,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     years,
                     scale,
                     seed,
-                    study: Some(text),
+                    studies,
                 })
                 .await
             }
