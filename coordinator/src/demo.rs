@@ -137,6 +137,7 @@ async fn submit_approve_run(
     study: String,
     start: Instant,
 ) -> anyhow::Result<String> {
+    let study_text = study.clone();
     let submitted = client.submit(study).await?;
     step(
         start,
@@ -146,10 +147,19 @@ async fn submit_approve_run(
             cdg_shared::text::prefix(&submitted.digest, 16)
         ),
     );
-    // Each director reads the study and signs its approval for their CDG.
-    net.approve(coordinator_url, &submitted.study_id, &Cdg::ALL)
+    // Each director asked reads the study and signs its approval for their CDG (a director
+    // whose CDG the study does not ask has nothing to approve).
+    let asked = cdg_shared::study::Study::from_toml(&study_text)?.departements;
+    net.approve(coordinator_url, &submitted.study_id, &asked)
         .await?;
-    step(start, "approved by the five directors (signed decisions)");
+    let codes: Vec<&str> = asked.iter().map(|c| c.code()).collect();
+    step(
+        start,
+        &format!(
+            "approved by the directors of {} (signed decisions)",
+            codes.join(", ")
+        ),
+    );
     let result = client
         .watch_run(&submitted.study_id, |p| {
             // Each node's end, and anything that went wrong on the way.

@@ -27,9 +27,14 @@ pub fn study_template(datasets: &[String], year: i32) -> Result<String, String> 
 
 fn query_template(out: &mut String, d: &Dataset, year: i32) {
     let _ = writeln!(out, "\n# {}: {}.", d.name, d.description);
+    let least = if d.min_units > 0 {
+        format!("at least {}", d.min_units)
+    } else {
+        "enough".to_string()
+    };
     let _ = writeln!(
         out,
-        "# Each cell needs enough distinct units ({}) to be released.",
+        "# Each cell needs {least} distinct units ({}) to be released.",
         d.unit.as_str()
     );
     out.push_str("# Dimensions (group_by and filters, at most 4 together):\n");

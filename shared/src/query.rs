@@ -14,11 +14,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use crate::proto::v1;
 
-/// Name of the column that tells, for each cell, whether it is released.
 /// The most dimensions a query may group by or filter on, together (a node's policy may allow
 /// fewer).
 pub const MAX_DIMENSIONS: u32 = 4;
 
+/// Name of the column that tells, for each cell, whether it is released.
 pub const DIFFUSION_COLUMN: &str = "diffusion";
 /// Value of [`DIFFUSION_COLUMN`] for a released cell.
 pub const RELEASED: &str = "diffusé";

@@ -195,14 +195,28 @@ pub fn plan(dataset: &Dataset, year: i32, checked: &str) -> Plan {
     }
 }
 
-/// The code `table` gives the text `source` (matched in lower case), NULL when it has none.
+/// The code `table` gives the text `source`, matched by their `catalogue::match_key` (here
+/// in SQL), NULL when it has none.
 fn correspondence(source: &str, table: &[(&str, &str)]) -> String {
-    let mut s = format!("CASE lower({source})");
+    let mut s = format!("CASE {}", match_key_sql(source));
     for (value, code) in table {
-        s.push_str(&format!(" WHEN {} THEN {}", lit(value), lit(code)));
+        s.push_str(&format!(
+            " WHEN {} THEN {}",
+            lit(&crate::catalogue::match_key(value)),
+            lit(code)
+        ));
     }
     s.push_str(" END");
     s
+}
+
+/// `catalogue::match_key` of the text `x`, in DuckDB's SQL (a test holds the two together).
+pub fn match_key_sql(x: &str) -> String {
+    let folded = format!("strip_accents(lower(replace(trim({x}), '’', '''')))");
+    let spaced = format!(r"trim(regexp_replace({folded}, '\s+', ' ', 'g'))");
+    let unterritorial =
+        format!(r"regexp_replace({spaced}, '\s*\bterritori(al|ale|ales|aux)\b', '', 'g')");
+    format!(r"trim(regexp_replace({unterritorial}, '([a-z]{{3}})s\b', '\1', 'g'))")
 }
 
 /// The problem of a derived value its source's value has no entry for.

@@ -43,18 +43,30 @@ pub fn refuse_old_layout(conn: &Connection, dataset: &Dataset) -> Result<()> {
             |r| r.get(0),
         )
         .optional()?;
-    // Slices written before `unit_first` existed lack it, and so does their schema table.
-    let schema_without_unit_first: bool = conn.query_row(
-        "SELECT count(*) > 0 AND count(*) FILTER (WHERE column_name = ?) = 0 \
-         FROM information_schema.columns WHERE table_name = ?",
-        params![UNIT_FIRST, schema_table(dataset)],
-        |r| r.get(0),
-    )?;
-    if base.is_some() || schema_without_unit_first {
+    // Slices written by an earlier version lack what this one stores (`unit_first`, a column
+    // the catalogue gained since, such as `metier`), and so does their schema table.
+    let mut stmt =
+        conn.prepare("SELECT column_name FROM information_schema.columns WHERE table_name = ?")?;
+    let stored: Vec<String> = stmt
+        .query_map(params![schema_table(dataset)], |r| r.get(0))?
+        .collect::<std::result::Result<_, _>>()?;
+    let missing: Vec<&str> = dataset
+        .columns
+        .iter()
+        .map(|c| c.name)
+        .chain([UNIT_FIRST])
+        .filter(|c| !stored.iter().any(|s| s == c))
+        .collect();
+    if base.is_some() || (!stored.is_empty() && !missing.is_empty()) {
         return Err(NodeError::Internal(format!(
-            "this database stores {} in the layout of an earlier version of cdg-node: move the \
-             file aside and import the data again",
-            dataset.table
+            "this database stores {} in the layout of an earlier version of cdg-node{}: move the \
+             file aside and import the data again (cdg-node import-dir)",
+            dataset.table,
+            if missing.is_empty() {
+                String::new()
+            } else {
+                format!(" (without {})", missing.join(", "))
+            }
         )));
     }
     Ok(())
@@ -196,4 +208,32 @@ pub fn rollback(tx: &Transaction, dataset: &Dataset, year: i32) -> Result<()> {
         params![current, dataset.name, year],
     )?;
     refresh_view(tx, dataset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::AGENTS;
+
+    /// A database written before the catalogue gave agents their `metier` is refused with what
+    /// to do, not with DuckDB's "column not found" when the view is made.
+    #[test]
+    fn a_database_of_an_earlier_catalogue_is_refused_naming_what_it_lacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.duckdb");
+        drop(crate::store::Store::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} DROP COLUMN metier",
+            schema_table(&AGENTS)
+        ))
+        .unwrap();
+        drop(conn);
+        let err = crate::store::Store::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("earlier version of cdg-node (without metier)")
+                && err.contains("import the data again"),
+            "{err}"
+        );
+    }
 }

@@ -11,8 +11,10 @@
 //! comité technique amends it here, and the catalogue's digest changes with it, so no node
 //! answers with another table than the coordinator's.
 //!
-//! A cadre d'emplois is matched without regard to case or surrounding spaces. One that is not
-//! in the table sends the row to quarantine, naming it: add it here, or correct the export.
+//! A cadre d'emplois is matched by its [`match_key`]: without regard to case, accents, the
+//! apostrophe used, spaces, plurals or the word "territorial", so that "Adjoints administratifs
+//! territoriaux" is the adjoint administratif. One that is still not in the table sends the row
+//! to quarantine, naming it: add it here, or correct the export.
 
 /// The families of métiers (`metier` of agents and mouvements).
 pub const FAMILLES_METIERS: &[&str] = &[
@@ -100,11 +102,60 @@ pub const METIER_PAR_CADRE: &[(&str, &str)] = &[
 
 /// The family of métiers of a cadre d'emplois, as the import derives it.
 pub fn metier_of(cadre: &str) -> Option<&'static str> {
-    let cadre = cadre.trim().to_lowercase();
+    let key = match_key(cadre);
     METIER_PAR_CADRE
         .iter()
-        .find(|(c, _)| *c == cadre)
+        .find(|(c, _)| match_key(c) == key)
         .map(|(_, m)| *m)
+}
+
+/// What a derived column's source value is matched by: lower case without accents, `’` as
+/// `'`, single spaces, without the word "territorial" (any form), and each word of four
+/// letters or more without a final `s`. The import computes the same in SQL
+/// (`ingest::validate::match_key_sql`), and a test holds the two together.
+pub fn match_key(s: &str) -> String {
+    let folded: String = s
+        .trim()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| {
+            if c == '’' {
+                '\''
+            } else {
+                crate::text::unaccented(c)
+            }
+        })
+        .collect();
+    let spaced = folded.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Words are runs of [a-z0-9_], as a regular expression's \b sees them.
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(spaced.len());
+    let mut rest = spaced.as_str();
+    while let Some(c) = rest.chars().next() {
+        let len = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
+        if len == 0 {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            continue;
+        }
+        let (word, after) = rest.split_at(len);
+        rest = after;
+        let stem = word.strip_suffix('s').filter(|stem| {
+            stem.len() >= 3
+                && stem[stem.len() - 3..]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase())
+        });
+        if matches!(
+            word,
+            "territorial" | "territoriale" | "territoriales" | "territoriaux"
+        ) {
+            out.truncate(out.trim_end().len());
+        } else {
+            out.push_str(stem.unwrap_or(word));
+        }
+    }
+    out.trim().to_string()
 }
 
 #[cfg(test)]
@@ -122,6 +173,12 @@ mod tests {
             }
         }
         assert_eq!(metier_of("  Adjoint Administratif "), Some(RESSOURCES));
+        assert_eq!(
+            metier_of("Adjoints  administratifs territoriaux"),
+            Some(RESSOURCES)
+        );
+        assert_eq!(metier_of("Adjoint d’animation"), Some(CITOYENNETE));
+        assert_eq!(metier_of("Éducateurs des APS"), Some(CITOYENNETE));
         assert_eq!(metier_of("ATSEM"), Some(CITOYENNETE));
         assert_eq!(metier_of("jardinier"), None);
     }
@@ -130,7 +187,20 @@ mod tests {
     fn the_table_is_lower_case_without_duplicates() {
         for (i, (cadre, _)) in METIER_PAR_CADRE.iter().enumerate() {
             assert_eq!(*cadre, cadre.to_lowercase());
-            assert!(!METIER_PAR_CADRE[..i].iter().any(|(c, _)| c == cadre));
+            let key = match_key(cadre);
+            assert!(
+                !METIER_PAR_CADRE[..i]
+                    .iter()
+                    .any(|(c, _)| match_key(c) == key),
+                "{cadre}"
+            );
         }
+        // A key, not a text: "sous" loses its s like any plural, on both sides.
+        assert_eq!(
+            match_key("Sous-officiers  de sapeurs-pompiers"),
+            "sou-officier de sapeur-pompier"
+        );
+        assert_eq!(match_key("Opérateur des APS"), "operateur des aps");
+        assert_eq!(match_key("Rédacteurs territoriaux"), "redacteur");
     }
 }

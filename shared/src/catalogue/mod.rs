@@ -24,7 +24,7 @@ pub use dictionary::data_dictionary;
 pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
 pub use enquetes::{ENQUETES, QUESTIONS, Question, SURVEYS, Survey};
-pub use metiers::{FAMILLES_METIERS, METIER_PAR_CADRE, metier_of};
+pub use metiers::{FAMILLES_METIERS, METIER_PAR_CADRE, match_key, metier_of};
 pub use queries::{Problem, check_query, filter_value, known_dataset};
 pub use rh::{ABSENCES, ACCIDENTS, AGENTS, EMPLOYEURS, MOUVEMENTS};
 pub use social::{FORMATION, HANDICAP, HANDICAP_EMPLOYEURS, TAUX_LEGAL};

@@ -127,7 +127,10 @@ const HEADCOUNT: T = T::Int {
 };
 
 /// Each employer subject to the obligation (20 agents or more) and its declared figures, for
-/// the legal rate: the unit is the employer.
+/// the legal rate: the unit is the employer. The number of beneficiaries is stored (the rate is
+/// computed from it) but is not a measure: summed over a few employers it would count disabled
+/// agents in groups smaller than the 11 agents the `handicap` dataset protects them with; their
+/// numbers come from `handicap`.
 pub const HANDICAP_EMPLOYEURS: Dataset = Dataset {
     name: "handicap_employeurs",
     description: "employeurs assujettis à l'obligation d'emploi (20 agents ou plus), un par \
@@ -161,13 +164,7 @@ pub const HANDICAP_EMPLOYEURS: Dataset = Dataset {
         measure(
             "effectif_total",
             "t.effectif_total",
-            "effectif total rémunéré (sa somme divise celle des bénéficiaires pour le taux \
-             d'emploi régional)",
-        ),
-        measure(
-            "beneficiaires",
-            "t.beneficiaires",
-            "bénéficiaires de l'obligation d'emploi",
+            "effectif total rémunéré des employeurs assujettis",
         ),
         measure(
             "taux_emploi",

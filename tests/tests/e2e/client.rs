@@ -27,6 +27,15 @@ fn a_new_study_is_checked_then_tried_on_synthetic_data() {
     // Never over an existing file.
     let (ok, said) = cdg(&["study", "new", "--out", "etude.toml"], dir.path());
     assert!(!ok && said.contains("an existing file is kept"), "{said}");
+    // Asked of two départements only: their two directors approve it.
+    let path = dir.path().join("etude.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let two = text.replace(
+        "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
+        "departements = [\"02\", \"80\"]",
+    );
+    assert_ne!(two, text);
+    std::fs::write(&path, two).unwrap();
     let (ok, said) = cdg(&["study", "check", "etude.toml"], dir.path());
     assert!(ok && said.contains("valid for catalogue"), "{said}");
 
@@ -47,7 +56,11 @@ fn a_new_study_is_checked_then_tried_on_synthetic_data() {
     );
     assert!(ok, "{said}");
     assert!(said.contains("synthetic data"), "{said}");
-    assert!(said.contains("approved by the five directors"), "{said}");
+    assert!(
+        said.contains("approved by the directors of 02, 80"),
+        "{said}"
+    );
+    assert_eq!(said.matches("a répondu").count(), 2, "{said}");
     // Both queries' tables, by département and for the region.
     assert!(said.contains("agents par "), "{said}");
     assert!(said.contains("enquetes par enquete en 2024"), "{said}");

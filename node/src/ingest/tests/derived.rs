@@ -20,8 +20,8 @@ fn the_metier_is_derived_from_the_cadre_and_an_unknown_cadre_is_quarantined() {
     let (dir, store) = setup();
     let rows = [
         GOOD,
-        // Case and spaces do not matter.
-        "2024;A0200002;E0200001;fonctionnaire titulaire;A;administrative; Attaché ;F;1975;temps complet;1,00;40000",
+        // Case, spaces, plurals and "territorial" do not matter.
+        "2024;A0200002;E0200001;fonctionnaire titulaire;A;administrative; Attachés  territoriaux ;F;1975;temps complet;1,00;40000",
         "2024;A0200003;E0200001;fonctionnaire titulaire;C;police municipale;agent de police municipale;H;1985;temps complet;1,00;28000",
         // Not a cadre d'emplois the correspondence knows.
         "2024;A0200004;E0200001;fonctionnaire titulaire;C;technique;jardinier en chef;H;1985;temps complet;1,00;25000",
@@ -90,4 +90,26 @@ fn survey_answers_must_be_declared_and_free_text_is_never_stored() {
         )
         .unwrap();
     assert_eq!(columns, [0]);
+}
+
+/// The import matches a cadre d'emplois in SQL exactly as `catalogue::match_key` does.
+#[test]
+fn the_sql_match_key_is_the_catalogues() {
+    use crate::catalogue::{METIER_PAR_CADRE, match_key};
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let sql = format!("SELECT {}", super::super::validate::match_key_sql("?"));
+    let variants = [
+        "  Adjoints   administratifs territoriaux ",
+        "Adjoint d’animation",
+        "ATTACHÉ TERRITORIAL PRINCIPAL",
+        "Éducateurs des APS",
+        "Sous-officiers de sapeurs-pompiers professionnels",
+        "Rédactrice territoriale",
+        "agent de maîtrise",
+    ];
+    let keys = METIER_PAR_CADRE.iter().map(|(c, _)| *c);
+    for s in keys.chain(variants) {
+        let got: String = conn.query_row(&sql, [s], |r| r.get(0)).unwrap();
+        assert_eq!(got, match_key(s), "{s:?}");
+    }
 }
