@@ -221,7 +221,8 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     use rust_xlsxwriter::{Format as CellFormat, Workbook};
     let mut book = Workbook::new();
     let bold = CellFormat::new().set_bold();
-    let mut used = vec!["Origine".to_string()];
+    // Excel reserves "History" for itself.
+    let mut used = vec!["Origine".to_string(), "History".to_string()];
     let about = book.add_worksheet().set_name("Origine")?;
     let approvals: Vec<String> = result
         .approvals
@@ -317,7 +318,8 @@ mod tests {
 
     #[test]
     fn sheet_names_are_unique_within_31_characters() {
-        let mut used = vec!["Origine".to_string()];
+        // Excel reserves "History" for itself.
+        let mut used = vec!["Origine".to_string(), "History".to_string()];
         let long = "effectifs_par_categorie_filiere_et_statut";
         assert_eq!(
             sheet_name(long, &mut used),
@@ -333,6 +335,8 @@ mod tests {
         );
         assert_eq!(sheet_name("origine", &mut used), "origine~2");
         assert_eq!(sheet_name("a/b:c", &mut used), "a_b_c");
+        let mut used = vec!["Origine".to_string(), "History".to_string()];
+        assert_eq!(sheet_name("history", &mut used), "history~2");
         assert!(used.iter().all(|n| n.chars().count() <= 31));
     }
 }

@@ -18,9 +18,14 @@ pub fn study_template(datasets: &[String], year: i32) -> Result<String, String> 
          diffusion = \"interne\"\n\
          departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]\n",
     );
+    let mut seen = Vec::new();
     for name in datasets {
         let d = catalogue::known_dataset(name).map_err(|p| p.to_string())?;
-        query_template(&mut out, d, year);
+        // A dataset named twice gets one query (query names are unique).
+        if !seen.contains(&d.name) {
+            seen.push(d.name);
+            query_template(&mut out, d, year);
+        }
     }
     Ok(out)
 }
@@ -90,6 +95,8 @@ mod tests {
         let study = Study::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(study.queries.len(), all.len());
         assert!(text.contains("#   metier: famille de métiers"), "{text}");
+        let twice = study_template(&["agents".to_string(), "agents".to_string()], 2024).unwrap();
+        assert_eq!(Study::from_toml(&twice).unwrap().queries.len(), 1);
         let err = study_template(&["agent".to_string()], 2024).unwrap_err();
         assert!(err.contains("did you mean \"agents\"?"), "{err}");
     }

@@ -148,7 +148,7 @@ enum StudyCommand {
         #[arg(default_value = "agents")]
         datasets: Vec<String>,
         /// The year the queries filter on.
-        #[arg(long, default_value_t = 2024)]
+        #[arg(long, default_value_t = 2024, value_parser = clap::value_parser!(i32).range(1900..=2100))]
         year: i32,
         /// Write it to this file (never over an existing one) instead of printing it.
         #[arg(long)]
