@@ -6,7 +6,7 @@
 //! (`MeasureRange`). So the bounds of a regional cell, minus the published départements,
 //! give back exactly those public bounds, never the hidden value.
 
-use cdg_shared::proto::v1::{MeasureRange, SecretBound};
+use cdg_shared::proto::v1::{CellNoise, MeasureRange, SecretBound};
 use cdg_shared::query::Aggregate;
 
 /// What a node published with its answer about its withheld cells and its measures.
@@ -14,6 +14,8 @@ use cdg_shared::query::Aggregate;
 pub struct Published {
     pub secret_bounds: Vec<SecretBound>,
     pub measure_ranges: Vec<MeasureRange>,
+    /// The noise its released cells may carry (absent from nodes that do not say).
+    pub noise: Option<CellNoise>,
 }
 
 impl Published {
@@ -175,6 +177,7 @@ mod tests {
                 min: 0.0,
                 max: 1.0,
             }],
+            noise: None,
         }
     }
 

@@ -12,6 +12,7 @@ pub fn result_events(mut result: StudyResult) -> Vec<RunEvent> {
     let tables: Vec<Vec<u8>> = result
         .queries
         .iter_mut()
+        .chain(result.indicators.iter_mut())
         .map(|q| std::mem::take(&mut q.arrow_ipc))
         .collect();
     let mut events = vec![RunEvent {
@@ -49,10 +50,15 @@ impl Assembler {
                     .result
                     .as_mut()
                     .ok_or("a result chunk came before the result")?;
-                let query = result
-                    .queries
-                    .get_mut(c.query_index as usize)
-                    .ok_or_else(|| format!("a chunk for table {} of none", c.query_index))?;
+                let index = c.query_index as usize;
+                let queries = result.queries.len();
+                let table = if index < queries {
+                    result.queries.get_mut(index)
+                } else {
+                    result.indicators.get_mut(index - queries)
+                };
+                let query =
+                    table.ok_or_else(|| format!("a chunk for table {} of none", c.query_index))?;
                 query.arrow_ipc.extend_from_slice(&c.data);
                 Ok(())
             }
@@ -89,10 +95,15 @@ mod tests {
                     arrow_ipc: vec![1, 2, 3],
                 },
             ],
+            indicators: vec![QueryResult {
+                name: "ratio".into(),
+                title: "Ratio".into(),
+                arrow_ipc: vec![4, 5],
+            }],
             ..Default::default()
         };
         let events = result_events(result.clone());
-        assert_eq!(events.len(), 1 + 3 + 1);
+        assert_eq!(events.len(), 1 + 3 + 1 + 1);
         let mut assembler = Assembler::default();
         for e in events {
             assembler.take(e.event.unwrap()).unwrap();

@@ -21,11 +21,11 @@ use crate::config::CoordinatorConfig;
 use crate::decisions::{approval, open_question, verdict};
 use crate::error::{CoordinatorError, Result};
 use crate::fanout::{self, Asking, NodeAnswer, NodeClient, NodeFailure};
-use crate::merge;
 use crate::progress::{Progress, Step};
 use crate::runs::{OpenRuns, Running};
 use crate::state::{StateDir, StoredStudy};
 use crate::study::{Study, StudyQuery};
+use crate::{indicators, merge};
 
 pub struct Coordinator {
     nodes: Vec<NodeClient>,
@@ -351,6 +351,7 @@ impl Coordinator {
             .map(|(cdg, _)| *cdg)
             .collect();
         let mut query_results = Vec::new();
+        let mut tables = indicators::Tables::new();
         for (i, q) in queries.iter().enumerate() {
             let answers: Vec<merge::Answer> = results
                 .iter()
@@ -364,6 +365,22 @@ impl Coordinator {
                 .collect();
             let batch = merge::merge(&q.query, &answers, &missing)
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+            if study
+                .indicators
+                .iter()
+                .any(|ind| ind.inputs().iter().any(|r| r.query == q.name))
+            {
+                let noise: indicators::NoiseByDepartement = answers
+                    .iter()
+                    .map(|a| {
+                        let noise = indicators::NodeNoise::of(a.published);
+                        (a.cdg.code().to_string(), noise)
+                    })
+                    .collect();
+                let table = indicators::Table::read(&q.query, &batch, &noise)
+                    .map_err(CoordinatorError::Internal)?;
+                tables.insert(q.name.clone(), table);
+            }
             let bytes = arrow_ipc::encode(&batch.schema(), std::slice::from_ref(&batch))
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             query_results.push(QueryResult {
@@ -372,7 +389,24 @@ impl Coordinator {
                 arrow_ipc: bytes,
             });
         }
+        let indicator_results = study
+            .indicators
+            .iter()
+            .map(|ind| {
+                let batch = indicators::compute(ind, &tables).map_err(|e| {
+                    CoordinatorError::Internal(format!("indicator {}: {e}", ind.name))
+                })?;
+                let bytes = arrow_ipc::encode(&batch.schema(), std::slice::from_ref(&batch))
+                    .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
+                Ok(QueryResult {
+                    name: ind.name.clone(),
+                    title: ind.title.clone(),
+                    arrow_ipc: bytes,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let result = StudyResult {
+            indicators: indicator_results,
             study_id: id.to_string(),
             digest: stored.digest.clone(),
             title: study.title.clone(),
@@ -398,7 +432,7 @@ impl Coordinator {
             "study.run.completed",
             caller,
             id,
-            json!({"answered": answered, "queries": result.queries.len()}),
+            json!({"answered": answered, "queries": result.queries.len(), "indicators": result.indicators.len()}),
         )
         .await?;
         Ok(result)

@@ -89,10 +89,15 @@ pub fn result_json(result: &StudyResult) -> anyhow::Result<serde_json::Value> {
         })
         .collect();
     let mut tables = Vec::new();
-    for q in &result.queries {
+    for (q, kind) in result
+        .queries
+        .iter()
+        .map(|q| (q, "query"))
+        .chain(result.indicators.iter().map(|q| (q, "indicator")))
+    {
         let batch = query_batch(q)?;
         tables.push(serde_json::json!({
-            "query": q.name,
+            kind: q.name,
             "title": q.title,
             "rows": json_rows(&batch),
         }));
@@ -136,7 +141,7 @@ pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Re
         return Ok(vec![path]);
     }
     let mut written = Vec::new();
-    for q in &result.queries {
+    for q in crate::output::tables(result) {
         let batch = query_batch(q)?;
         let path = dir.join(format!("{}.{}", q.name, format.extension()));
         let file =
@@ -274,19 +279,17 @@ fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
     let mut r = first + 2 + result.outcomes.len() as u32;
     about.write_string_with_format(r, 0, "Feuille", &bold)?;
     about.write_string_with_format(r, 1, "Tableau", &bold)?;
-    let names: Vec<String> = result
-        .queries
-        .iter()
+    let names: Vec<String> = crate::output::tables(result)
         .map(|q| sheet_name(&q.name, &mut used))
         .collect();
-    for (q, name) in result.queries.iter().zip(&names) {
+    for (q, name) in crate::output::tables(result).zip(&names) {
         r += 1;
         about.write_string(r, 0, name)?;
         about.write_string(r, 1, &q.title)?;
     }
     about.write_string_with_format(r + 2, 0, "Légende", &bold)?;
     about.write_string(r + 2, 1, crate::output::LEGEND)?;
-    for (q, name) in result.queries.iter().zip(&names) {
+    for (q, name) in crate::output::tables(result).zip(&names) {
         let batch = query_batch(q)?;
         let sheet = book.add_worksheet().set_name(name)?;
         for (c, f) in batch.schema().fields().iter().enumerate() {

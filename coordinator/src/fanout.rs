@@ -200,6 +200,7 @@ impl NodeClient {
             published: Published {
                 secret_bounds: response.secret_bounds,
                 measure_ranges: response.measure_ranges,
+                noise: response.noise,
             },
             attempts: 1,
         })

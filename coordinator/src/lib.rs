@@ -15,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod fanout;
+pub mod indicators;
 pub mod localnet;
 pub mod merge;
 pub mod metrics;

@@ -357,6 +357,7 @@ mod tests {
                 min: 0.0,
                 max: 1.0,
             }],
+            noise: None,
         }
     }
 

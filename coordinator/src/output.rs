@@ -62,7 +62,30 @@ pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
 }
 
 /// What the marks of the tables mean, as the printed tables, the workbooks and the reports say.
-pub const LEGEND: &str = "s = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = total régional encadré, un département au moins étant en secret ; * = total des seuls départements qui ont répondu ; valeurs diffusées perturbées (méthode des clés de cellule)";
+pub const LEGEND: &str = "s = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = valeur encadrée : total régional dont un département au moins est en secret, ou indicateur dont une entrée est en secret, calculé sur les seules bornes publiées ; * = total des seuls départements qui ont répondu ; n.c. = indicateur incalculable (cellule absente ou dénominateur nul) ; valeurs diffusées perturbées (méthode des clés de cellule), la marge de bruit d'un indicateur dit de combien la perturbation peut le déplacer";
+
+/// Every table of a result: the queries', then the indicators'.
+pub fn tables(result: &StudyResult) -> impl Iterator<Item = &QueryResult> {
+    result.queries.iter().chain(&result.indicators)
+}
+
+/// The measures of a regional or indicator table, each with its lower and upper bound
+/// columns: (value, lower, upper) column indices.
+pub fn measure_columns(schema: &arrow::datatypes::Schema) -> Vec<(usize, usize, usize)> {
+    let first = schema.index_of(DIFFUSION_COLUMN).map_or(0, |d| d + 1);
+    (first..schema.fields().len())
+        .filter_map(|c| {
+            let name = schema.field(c).name();
+            let low = schema
+                .index_of(&format!("{name}{}", crate::merge::LOWER))
+                .ok()?;
+            let high = schema
+                .index_of(&format!("{name}{}", crate::merge::UPPER))
+                .ok()?;
+            Some((c, low, high))
+        })
+        .collect()
+}
 
 /// A node's outcome in French.
 pub fn outcome_label(status: i32) -> &'static str {
@@ -153,16 +176,22 @@ fn pivot(batch: &RecordBatch, measure_col: usize, bounds: (usize, usize)) -> Str
             cell_text(batch, bounds.0, row),
             cell_text(batch, bounds.1, row),
         );
+        let bounded = d == REGION || status.starts_with(crate::indicators::BOUNDED);
         let text = if status == RELEASED {
             value
         } else if !value.is_empty() {
             format!("{value}*")
-        } else if d != REGION || low.is_empty() || status == crate::merge::REGION_SECRET {
+        } else if status.starts_with(crate::indicators::UNDEFINED) {
+            "n.c.".to_string()
+        } else if !bounded || status == crate::merge::REGION_SECRET {
             "s".to_string()
-        } else if high.is_empty() {
-            format!("≥{low}")
         } else {
-            format!("[{low} ; {high}]")
+            match (low.is_empty(), high.is_empty()) {
+                (true, true) => "s".to_string(),
+                (false, true) => format!("≥{low}"),
+                (true, false) => format!("≤{high}"),
+                (false, false) => format!("[{low} ; {high}]"),
+            }
         };
         cells.entry(key).or_default().insert(d, text);
     }
@@ -256,17 +285,12 @@ pub fn render(result: &StudyResult) -> anyhow::Result<String> {
             writeln!(out, "  {}  {line}", o.cdg)?;
         }
     }
-    for q in &result.queries {
+    for q in tables(result) {
         let batch = query_batch(q)?;
         let schema = batch.schema();
-        let diff = schema.index_of(DIFFUSION_COLUMN)?;
-        // The measures, then their lower bounds, then their upper bounds.
-        let measures = (schema.fields().len() - diff - 1) / 3;
-        for i in 0..measures {
-            let measure = diff + 1 + i;
+        for (measure, low, high) in measure_columns(&schema) {
             writeln!(out, "\n{} — {}", q.title, schema.field(measure).name())?;
-            let bounds = (measure + measures, measure + 2 * measures);
-            out.push_str(&pivot(&batch, measure, bounds));
+            out.push_str(&pivot(&batch, measure, (low, high)));
         }
     }
     writeln!(out, "\n{LEGEND}")?;

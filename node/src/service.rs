@@ -9,8 +9,8 @@ use cdg_shared::federation::Access;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo,
-    ExecuteRequest, ExecuteResponse,
+    AuditLogRequest, CellNoise, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse,
+    DimensionInfo, ExecuteRequest, ExecuteResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -274,6 +274,10 @@ impl NodeServiceImpl {
             secret_bounds: answer.secret_bounds.clone(),
             measure_ranges,
             catalogue: Some(catalogue::published()),
+            noise: Some(CellNoise {
+                max_noise: self.config.policy.perturbation.max_noise,
+                magnitude_noise: self.config.policy.perturbation.magnitude_noise,
+            }),
         })
     }
 

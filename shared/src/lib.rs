@@ -13,6 +13,7 @@ pub mod federation;
 pub mod fields;
 pub mod guard;
 pub mod identity;
+pub mod indicator;
 pub mod lock;
 pub mod logging;
 pub mod metrics;

@@ -11,6 +11,7 @@ use crate::cdg::Cdg;
 use crate::fields::{
     DIFFUSION_TERMS, QUERY_NAME, QUERY_TITLE, STUDY_PURPOSE, STUDY_TITLE, TooLarge,
 };
+use crate::indicator::Indicator;
 use crate::query::{Aggregate, AggregateQuery, Filter, Measure};
 use crate::text;
 use serde::{Deserialize, Serialize};
@@ -75,6 +76,8 @@ struct StudyFile {
     quorum: Option<QuorumFile>,
     #[serde(rename = "query")]
     queries: Vec<QueryFile>,
+    #[serde(default, rename = "indicator")]
+    indicators: Vec<crate::indicator::IndicatorFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +115,10 @@ pub struct Study {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<usize>,
     pub queries: Vec<StudyQuery>,
+    /// Figures derived from the queries' released cells. Left out of the encoding when there
+    /// are none, so that older studies keep their digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indicators: Vec<Indicator>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,18 +191,7 @@ impl Study {
         };
         let mut queries = Vec::new();
         for q in file.queries {
-            let valid_name = !q.name.is_empty()
-                && q.name.len() <= QUERY_NAME.max
-                && q.name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !valid_name {
-                return invalid(format!(
-                    "query name {} must be 1-{} letters, digits, '_' or '-'",
-                    text::quote(&q.name),
-                    QUERY_NAME.max
-                ));
-            }
+            check_name("query", &q.name).map_err(StudyError::Invalid)?;
             if queries.iter().any(|x: &StudyQuery| x.name == q.name) {
                 return invalid(format!("two queries are named {:?}", q.name));
             }
@@ -237,7 +233,10 @@ impl Study {
                 query,
             });
         }
+        let indicators = crate::indicator::resolve_all(file.indicators, &queries)
+            .map_err(StudyError::Invalid)?;
         Ok(Study {
+            indicators,
             title: file.title,
             purpose: file.purpose,
             diffusion: file.diffusion,
@@ -261,6 +260,24 @@ impl Study {
     /// The study's id: `S-` and the first 12 hex digits of its digest.
     pub fn id(&self) -> String {
         format!("S-{}", text::prefix(&self.digest(), 12))
+    }
+}
+
+/// Checks the name of a query or indicator: it names a table and a file.
+pub(crate) fn check_name(what: &str, name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= QUERY_NAME.max
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} name {} must be 1-{} letters, digits, '_' or '-'",
+            text::quote(name),
+            QUERY_NAME.max
+        ))
     }
 }
 

@@ -450,6 +450,7 @@ pub fn study_of(cdg: Cdg, q: &v1::AggregateQuery) -> Option<Study> {
         diffusion_terms: None,
         departements: vec![cdg],
         quorum: None,
+        indicators: Vec::new(),
         queries: vec![StudyQuery {
             name: "q".into(),
             title: "q".into(),

@@ -25,7 +25,7 @@ pub use digest::{VERSION, dataset_digest, differences, digest, published};
 pub use emploi::{CONCOURS, DEMANDES, OFFRES};
 pub use enquetes::{ENQUETES, QUESTIONS, Question, SURVEYS, Survey};
 pub use metiers::{FAMILLES_METIERS, METIER_PAR_CADRE, match_key, metier_of};
-pub use queries::{Problem, check_query, filter_value, known_dataset};
+pub use queries::{Problem, check_query, did_you_mean, filter_value, known_dataset};
 pub use rh::{ABSENCES, ACCIDENTS, AGENTS, EMPLOYEURS, MOUVEMENTS};
 pub use social::{FORMATION, HANDICAP, HANDICAP_EMPLOYEURS, TAUX_LEGAL};
 pub use validate::{check, check_built_in};

@@ -54,6 +54,7 @@ pub fn node_response(data: &[u8]) {
     let published = Published {
         secret_bounds: response.secret_bounds,
         measure_ranges: response.measure_ranges,
+        noise: response.noise,
     };
     take(&response.arrow_ipc, &published);
 }

@@ -13,6 +13,7 @@ mod demo;
 mod deploy;
 mod faults;
 mod identities;
+mod indicators;
 mod inference;
 mod malformed;
 mod onewriter;

@@ -410,14 +410,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             StudyCommand::Check { file } => {
                 let study = read_study(&file)?.1;
                 println!(
-                    "{}: valid for catalogue {} ({} queries, digest {})",
+                    "{}: valid for catalogue {} ({} queries, {} indicators, digest {})",
                     file.display(),
                     cdg_shared::catalogue::VERSION,
                     study.queries.len(),
+                    study.indicators.len(),
                     study.digest()
                 );
                 for q in &study.queries {
                     println!("  {}: {} ({})", q.name, q.query.dataset, q.title);
+                }
+                for i in &study.indicators {
+                    println!("  {}: {} ({})", i.name, i.describe(), i.title);
                 }
                 Ok(())
             }
