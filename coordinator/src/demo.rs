@@ -171,5 +171,8 @@ async fn submit_approve_run(
         .await?;
     step(start, "study run completed\n");
     print!("{}", output::render(&result)?);
+    let study = cdg_shared::study::Study::from_toml(&study_text)?;
+    let report = crate::report::write(&result, Some(&study), &net.work.join("rapports"))?;
+    step(start, &format!("report written: {}", report.display()));
     Ok(submitted.study_id)
 }

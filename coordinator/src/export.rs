@@ -37,7 +37,7 @@ impl Format {
 }
 
 /// A cell as JSON: text, integer, number or null.
-fn json_value(batch: &RecordBatch, col: usize, row: usize) -> serde_json::Value {
+pub(crate) fn json_value(batch: &RecordBatch, col: usize, row: usize) -> serde_json::Value {
     let a = batch.column(col);
     if a.is_null(row) {
         return serde_json::Value::Null;
@@ -126,7 +126,7 @@ pub fn result_json(result: &StudyResult) -> anyhow::Result<serde_json::Value> {
 }
 
 /// Who signed a decision, from its certificate.
-fn approver(d: &cdg_shared::proto::v1::SignedDecision) -> String {
+pub(crate) fn approver(d: &cdg_shared::proto::v1::SignedDecision) -> String {
     cdg_shared::identity::Principal::from_certificate_der(&d.certificate)
         .map(|p| p.uri())
         .unwrap_or_else(|_| "(unreadable certificate)".into())
@@ -137,7 +137,7 @@ pub fn write_all(result: &StudyResult, dir: &Path, format: Format) -> anyhow::Re
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if format == Format::Xlsx {
         let path = dir.join(format!("{}.xlsx", result.study_id));
-        write_workbook(result, &path)?;
+        crate::workbook::write(result, &path)?;
         return Ok(vec![path]);
     }
     let mut written = Vec::new();
@@ -198,148 +198,5 @@ fn cell_fr(batch: &RecordBatch, col: usize, row: usize) -> String {
         serde_json::Value::String(s) => s,
         serde_json::Value::Number(n) => n.to_string().replace('.', ","),
         other => other.to_string(),
-    }
-}
-
-/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, and not one of
-/// `used` (Excel compares them without regard to case): a second `effectifs_par_…` becomes
-/// `effectifs_par_…~2`, still within 31 characters.
-fn sheet_name(name: &str, used: &mut Vec<String>) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
-        .collect();
-    let taken =
-        |n: &str, used: &[String]| used.iter().any(|u| u.to_lowercase() == n.to_lowercase());
-    let mut candidate: String = clean.chars().take(31).collect();
-    let mut k = 2;
-    while taken(&candidate, used) {
-        let suffix = format!("~{k}");
-        candidate = clean.chars().take(31 - suffix.len()).collect::<String>() + &suffix;
-        k += 1;
-    }
-    used.push(candidate.clone());
-    candidate
-}
-
-fn write_workbook(result: &StudyResult, path: &Path) -> anyhow::Result<()> {
-    use rust_xlsxwriter::{Format as CellFormat, Workbook};
-    let mut book = Workbook::new();
-    let bold = CellFormat::new().set_bold();
-    // Excel reserves "History" for itself.
-    let mut used = vec!["Origine".to_string(), "History".to_string()];
-    let about = book.add_worksheet().set_name("Origine")?;
-    let approvals: Vec<String> = result
-        .approvals
-        .iter()
-        .map(|a| format!("{} ({})", approver(a), a.signed_at))
-        .collect();
-    let lines = [
-        ("Étude", format!("{} {}", result.study_id, result.title)),
-        ("Empreinte SHA-256", result.digest.clone()),
-        ("Début", result.started_at.clone()),
-        ("Fin", result.finished_at.clone()),
-        ("Approuvée par", approvals.join(", ")),
-    ];
-    for (r, (k, v)) in lines.iter().enumerate() {
-        about.write_string_with_format(r as u32, 0, *k, &bold)?;
-        about.write_string(r as u32, 1, v)?;
-    }
-    let first = lines.len() as u32 + 1;
-    about.write_string_with_format(first, 0, "Département", &bold)?;
-    about.write_string_with_format(first, 1, "Réponse", &bold)?;
-    about.write_string_with_format(first, 2, "Versions des données", &bold)?;
-    about.write_string_with_format(first, 3, "Version de la politique", &bold)?;
-    for (i, o) in result.outcomes.iter().enumerate() {
-        let r = first + 1 + i as u32;
-        let status = crate::output::outcome_label(o.status);
-        let answer = if o.message.is_empty() {
-            status.to_string()
-        } else {
-            format!("{status} : {}", o.message)
-        };
-        about.write_string(r, 0, &o.cdg)?;
-        about.write_string(r, 1, &answer)?;
-        let versions: Vec<String> = o
-            .data_versions
-            .iter()
-            .map(|v| {
-                format!(
-                    "{} {} ({})",
-                    v.dataset,
-                    v.year,
-                    cdg_shared::text::prefix(&v.digest, 12)
-                )
-            })
-            .collect();
-        about.write_string(r, 2, versions.join(", "))?;
-        about.write_string(r, 3, &o.policy_version)?;
-    }
-    // Each query's sheet and title, then what the marks mean.
-    let mut r = first + 2 + result.outcomes.len() as u32;
-    about.write_string_with_format(r, 0, "Feuille", &bold)?;
-    about.write_string_with_format(r, 1, "Tableau", &bold)?;
-    let names: Vec<String> = crate::output::tables(result)
-        .map(|q| sheet_name(&q.name, &mut used))
-        .collect();
-    for (q, name) in crate::output::tables(result).zip(&names) {
-        r += 1;
-        about.write_string(r, 0, name)?;
-        about.write_string(r, 1, &q.title)?;
-    }
-    about.write_string_with_format(r + 2, 0, "Légende", &bold)?;
-    about.write_string(r + 2, 1, crate::output::LEGEND)?;
-    for (q, name) in crate::output::tables(result).zip(&names) {
-        let batch = query_batch(q)?;
-        let sheet = book.add_worksheet().set_name(name)?;
-        for (c, f) in batch.schema().fields().iter().enumerate() {
-            sheet.write_string_with_format(0, c as u16, f.name(), &bold)?;
-        }
-        for r in 0..batch.num_rows() {
-            for c in 0..batch.num_columns() {
-                let (row, col) = (r as u32 + 1, c as u16);
-                match json_value(&batch, c, r) {
-                    serde_json::Value::Number(n) => {
-                        sheet.write_number(row, col, n.as_f64().unwrap_or(f64::NAN))?;
-                    }
-                    serde_json::Value::String(s) => {
-                        sheet.write_string(row, col, s)?;
-                    }
-                    _ => {} // withheld: left empty, its `diffusion` says why
-                }
-            }
-        }
-    }
-    book.save(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sheet_names_are_unique_within_31_characters() {
-        // Excel reserves "History" for itself.
-        let mut used = vec!["Origine".to_string(), "History".to_string()];
-        let long = "effectifs_par_categorie_filiere_et_statut";
-        assert_eq!(
-            sheet_name(long, &mut used),
-            "effectifs_par_categorie_filiere"
-        );
-        assert_eq!(
-            sheet_name(long, &mut used),
-            "effectifs_par_categorie_filie~2"
-        );
-        assert_eq!(
-            sheet_name(long, &mut used),
-            "effectifs_par_categorie_filie~3"
-        );
-        assert_eq!(sheet_name("origine", &mut used), "origine~2");
-        assert_eq!(sheet_name("a/b:c", &mut used), "a_b_c");
-        let mut used = vec!["Origine".to_string(), "History".to_string()];
-        assert_eq!(sheet_name("history", &mut used), "history~2");
-        assert!(used.iter().all(|n| n.chars().count() <= 31));
     }
 }

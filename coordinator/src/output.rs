@@ -1,18 +1,14 @@
 //! Showing study results: a readable terminal rendering (one pivot table per measure,
 //! départements as columns). Files are written by `export.rs`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::array::RecordBatch;
 use cdg_shared::arrow_ipc;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{QueryResult, StudyResult};
-use cdg_shared::query::{
-    DEPARTEMENT_COLUMN, DIFFUSION_COLUMN, REGION, RELEASED, natural_order_all,
-};
+use cdg_shared::query::DIFFUSION_COLUMN;
 use cdg_shared::text::prefix;
 
 pub use crate::export::{Format, result_json, write_all};
@@ -87,6 +83,26 @@ pub fn measure_columns(schema: &arrow::datatypes::Schema) -> Vec<(usize, usize, 
         .collect()
 }
 
+/// A node's answer in French, with why when it did not answer.
+pub fn answer_text(o: &cdg_shared::proto::v1::NodeOutcome) -> String {
+    if o.message.is_empty() {
+        outcome_label(o.status).to_string()
+    } else {
+        format!("{} : {}", outcome_label(o.status), o.message)
+    }
+}
+
+/// The data a node answered on: `dataset year (digest)` per slice.
+pub fn versions_text(o: &cdg_shared::proto::v1::NodeOutcome) -> String {
+    let mut versions: Vec<String> = o
+        .data_versions
+        .iter()
+        .map(|v| format!("{} {} ({})", v.dataset, v.year, prefix(&v.digest, 12)))
+        .collect();
+    versions.dedup();
+    versions.join(", ")
+}
+
 /// A node's outcome in French.
 pub fn outcome_label(status: i32) -> &'static str {
     match OutcomeStatus::try_from(status).unwrap_or(OutcomeStatus::Unspecified) {
@@ -96,26 +112,6 @@ pub fn outcome_label(status: i32) -> &'static str {
         OutcomeStatus::TimedOut => "délai dépassé",
         OutcomeStatus::Incompatible => "incompatible",
         OutcomeStatus::Unspecified => "inconnu",
-    }
-}
-
-fn cell_text(batch: &RecordBatch, col: usize, row: usize) -> String {
-    let a = batch.column(col);
-    if a.is_null(row) {
-        return String::new();
-    }
-    match a.data_type() {
-        DataType::Int64 => a.as_primitive::<Int64Type>().value(row).to_string(),
-        DataType::Float64 => {
-            let v = a.as_primitive::<Float64Type>().value(row);
-            if v.abs() < 1.0 {
-                format!("{v:.3}")
-            } else {
-                format!("{v:.1}")
-            }
-        }
-        DataType::Utf8 => a.as_string::<i32>().value(row).to_string(),
-        _ => "?".to_string(),
     }
 }
 
@@ -158,67 +154,31 @@ fn table(header: &[String], rows: &[Vec<String>]) -> String {
 /// shows its bounds, `[low ; high]` or `≥low`; `*` marks a regional total some départements
 /// did not answer for. `bounds` are the measure's lower and upper bound columns.
 fn pivot(batch: &RecordBatch, measure_col: usize, bounds: (usize, usize)) -> String {
-    let schema = batch.schema();
-    let dep = schema.index_of(DEPARTEMENT_COLUMN).unwrap_or(0);
-    let diff = schema.index_of(DIFFUSION_COLUMN).unwrap_or(0);
-    let dims: Vec<usize> = (dep + 1..diff).collect();
-    let mut columns: Vec<String> = Vec::new();
-    let mut cells: BTreeMap<Vec<String>, BTreeMap<String, String>> = BTreeMap::new();
-    for row in 0..batch.num_rows() {
-        let d = cell_text(batch, dep, row);
-        if !columns.contains(&d) {
-            columns.push(d.clone());
-        }
-        let key: Vec<String> = dims.iter().map(|&c| cell_text(batch, c, row)).collect();
-        let status = cell_text(batch, diff, row);
-        let value = cell_text(batch, measure_col, row);
-        let (low, high) = (
-            cell_text(batch, bounds.0, row),
-            cell_text(batch, bounds.1, row),
-        );
-        let bounded = d == REGION || status.starts_with(crate::indicators::BOUNDED);
-        let text = if status == RELEASED {
-            value
-        } else if !value.is_empty() {
-            format!("{value}*")
-        } else if status.starts_with(crate::indicators::UNDEFINED) {
-            "n.c.".to_string()
-        } else if !bounded || status == crate::merge::REGION_SECRET {
-            "s".to_string()
+    let p = crate::pivot::pivot(batch, measure_col, bounds);
+    let number = |v: f64| {
+        if p.integer {
+            format!("{v:.0}")
+        } else if v.abs() < 1.0 {
+            format!("{v:.3}")
         } else {
-            match (low.is_empty(), high.is_empty()) {
-                (true, true) => "s".to_string(),
-                (false, true) => format!("≥{low}"),
-                (true, false) => format!("≤{high}"),
-                (false, false) => format!("[{low} ; {high}]"),
-            }
-        };
-        cells.entry(key).or_default().insert(d, text);
-    }
-    columns.sort_by_key(|c| (c == REGION, c.clone()));
-    let mut header: Vec<String> = dims
-        .iter()
-        .map(|&c| schema.field(c).name().clone())
-        .collect();
+            format!("{v:.1}")
+        }
+    };
+    let mut header = p.dims.clone();
     if header.is_empty() {
         header.push(String::new());
     }
-    header.extend(columns.iter().cloned());
-    let mut cells: Vec<(Vec<String>, BTreeMap<String, String>)> = cells.into_iter().collect();
-    cells.sort_by(|a, b| natural_order_all(&a.0, &b.0));
-    let rows: Vec<Vec<String>> = cells
-        .into_iter()
-        .map(|(key, by_dep)| {
+    header.extend(p.columns.iter().cloned());
+    let rows: Vec<Vec<String>> = p
+        .rows
+        .iter()
+        .map(|(key, cells)| {
             let mut r = if key.is_empty() {
                 vec!["total".to_string()]
             } else {
-                key
+                key.clone()
             };
-            r.extend(
-                columns
-                    .iter()
-                    .map(|c| by_dep.get(c).cloned().unwrap_or_else(|| "-".to_string())),
-            );
+            r.extend(cells.iter().map(|c| c.text(&number)));
             r
         })
         .collect();

@@ -429,50 +429,53 @@ pub(crate) fn resolve_all(
 }
 
 impl Indicator {
-    /// The measures this indicator reads, the first being the one whose cells it follows.
-    pub fn inputs(&self) -> Vec<&MeasureRef> {
+    /// A ratio's or rate's numerator terms, denominator and scale.
+    pub fn ratio(&self) -> Option<(&[MeasureRef], &MeasureRef, f64)> {
         match &self.kind {
             IndicatorKind::Ratio {
                 numerator,
                 denominator,
-                ..
+                scale,
             }
             | IndicatorKind::Rate {
                 numerator,
                 denominator,
-                ..
-            } => numerator
+                scale,
+            } => Some((numerator, denominator, scale.0)),
+            _ => None,
+        }
+    }
+
+    /// The measures this indicator reads, the first being the one whose cells it follows.
+    pub fn inputs(&self) -> Vec<&MeasureRef> {
+        if let Some((numerator, denominator, _)) = self.ratio() {
+            return numerator
                 .iter()
                 .chain(std::iter::once(denominator))
-                .collect(),
+                .collect();
+        }
+        match &self.kind {
             IndicatorKind::Share { of, .. }
             | IndicatorKind::Change { of, .. }
             | IndicatorKind::ChangePct { of, .. }
             | IndicatorKind::Index { of, .. } => vec![of],
+            IndicatorKind::Ratio { .. } | IndicatorKind::Rate { .. } => Vec::new(),
         }
     }
 
     /// What it computes, in words, for tables and reports.
     pub fn describe(&self) -> String {
+        if let Some((numerator, denominator, scale)) = self.ratio() {
+            let top: Vec<String> = numerator.iter().map(ToString::to_string).collect();
+            let times = if scale == 1.0 {
+                String::new()
+            } else {
+                format!(" × {scale}")
+            };
+            return format!("({}) / {denominator}{times}", top.join(" + "));
+        }
         match &self.kind {
-            IndicatorKind::Ratio {
-                numerator,
-                denominator,
-                scale,
-            }
-            | IndicatorKind::Rate {
-                numerator,
-                denominator,
-                scale,
-            } => {
-                let top: Vec<String> = numerator.iter().map(ToString::to_string).collect();
-                let times = if scale.0 == 1.0 {
-                    String::new()
-                } else {
-                    format!(" × {}", scale.0)
-                };
-                format!("({}) / {denominator}{times}", top.join(" + "))
-            }
+            IndicatorKind::Ratio { .. } | IndicatorKind::Rate { .. } => String::new(),
             IndicatorKind::Share { of, within } if within.is_empty() => {
                 format!("part de {of} dans le total du département (%)")
             }

@@ -7,7 +7,8 @@
 //! - `scale-out`: one query fanned out to 5 to 100 nodes sharing national-scale data;
 //! - `end-to-end`: `cdg demo` from start to printed results;
 //! - `import`: `cdg-node bench-import` on a million-row CSV;
-//! - `audit`: `cdg audit verify` and `crosscheck` on a coordinator log of a million entries.
+//! - `audit`: `cdg audit verify` and `crosscheck` on a coordinator log of a million entries;
+//! - `report`: the Conférence pack's HTML reports and workbooks.
 //!
 //! Figures are compared with the targets of the benchmark issue and reported, never asserted.
 
@@ -16,6 +17,7 @@ mod endtoend;
 mod federated;
 mod load;
 mod region;
+mod report;
 mod scale;
 pub mod stats;
 pub mod studies;
@@ -39,6 +41,7 @@ pub enum Section {
     EndToEnd,
     Import,
     Audit,
+    Report,
 }
 
 pub struct BenchOptions {
@@ -139,6 +142,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
         }
         if wants(Section::Audit) {
             reports.push(auditlog::run(&mut net, &opts).await?);
+            say(reports.last());
+        }
+        if wants(Section::Report) {
+            reports.push(report::run(&mut net, &opts).await?);
             say(reports.last());
         }
         anyhow::Ok(())

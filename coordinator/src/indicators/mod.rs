@@ -48,16 +48,9 @@ fn table<'a>(tables: &'a Tables, r: &MeasureRef) -> Result<(&'a Table, usize), S
 /// Computes one indicator over the regional tables; returns its table.
 pub fn compute(indicator: &Indicator, tables: &Tables) -> Result<RecordBatch, String> {
     let (dims, figures): (Vec<String>, Vec<Figure>) = match &indicator.kind {
-        IndicatorKind::Ratio {
-            numerator,
-            denominator,
-            scale,
-        }
-        | IndicatorKind::Rate {
-            numerator,
-            denominator,
-            scale,
-        } => {
+        IndicatorKind::Ratio { .. } | IndicatorKind::Rate { .. } => {
+            let (numerator, denominator, scale) =
+                indicator.ratio().ok_or("a ratio without its terms")?;
             let (t, _) = table(tables, &numerator[0])?;
             let terms: Vec<(&Table, usize, &MeasureRef)> = numerator
                 .iter()
@@ -80,7 +73,7 @@ pub fn compute(indicator: &Indicator, tables: &Tables) -> Result<RecordBatch, St
                         }
                         let bottom = find((den, dm, denominator))?;
                         top.over(bottom)
-                            .map(|q| q.times(scale.0))
+                            .map(|q| q.times(scale))
                             .ok_or_else(|| format!("{UNDEFINED}: dénominateur nul"))
                     })();
                     figure(row, outcome)

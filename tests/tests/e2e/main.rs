@@ -19,6 +19,7 @@ mod malformed;
 mod onewriter;
 mod operations;
 mod policy;
+mod report;
 mod security;
 mod sites;
 mod startup;

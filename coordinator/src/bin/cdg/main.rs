@@ -205,6 +205,14 @@ enum StudyCommand {
         #[command(flatten)]
         out: OutArgs,
     },
+    /// Write a study's kept result as one self-contained HTML report in French (charts drawn
+    /// inline, works offline, prints to PDF from the browser): DIR/<id>.html.
+    Report {
+        id: String,
+        /// The folder to write the report into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -352,6 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Section::EndToEnd,
                     Section::Import,
                     Section::Audit,
+                    Section::Report,
                 ]
             } else {
                 a.only
@@ -520,6 +529,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             StudyCommand::Result { id, out } => {
                 let result = cli.connection.connect().await?.stream_result(&id).await?;
                 show(&result, &out)
+            }
+            StudyCommand::Report { id, out } => {
+                let mut client = cli.connection.connect().await?;
+                let result = client.stream_result(&id).await?;
+                // The study itself gives its purpose and what each indicator computes.
+                let study = client
+                    .study(&id)
+                    .await
+                    .ok()
+                    .and_then(|s| serde_json::from_str(&s.study_json).ok());
+                let path = cdg_coordinator::report::write(&result, study.as_ref(), &out)?;
+                println!("{}", path.display());
+                Ok(())
             }
         },
     }
