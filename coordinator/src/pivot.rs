@@ -114,7 +114,10 @@ fn mark(
         Mark::Partial
     } else if status.starts_with(crate::indicators::UNDEFINED) {
         Mark::Undefined
-    } else if !bounded || status == crate::merge::REGION_SECRET || (low.is_none() && high.is_none())
+    } else if !bounded
+        || status == crate::merge::REGION_SECRET
+        // "≥0" says nothing a secret does not.
+        || (low.is_none_or(|l| l <= 0.0) && high.is_none())
     {
         Mark::Secret
     } else {

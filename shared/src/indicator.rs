@@ -412,7 +412,8 @@ pub(crate) fn resolve_all(
     let mut out: Vec<Indicator> = Vec::new();
     for f in files {
         crate::study::check_name("indicator", &f.name)?;
-        if queries.iter().any(|q| q.name == f.name) || out.iter().any(|i| i.name == f.name) {
+        let same = |name: &str| name.eq_ignore_ascii_case(&f.name);
+        if queries.iter().any(|q| same(&q.name)) || out.iter().any(|i| same(&i.name)) {
             return Err(format!(
                 "{} names two tables: give the indicator a name no query or other indicator has",
                 text::quote(&f.name)
@@ -470,7 +471,8 @@ impl Indicator {
             let times = if scale == 1.0 {
                 String::new()
             } else {
-                format!(" × {scale}")
+                let short = format!("{scale:.6}");
+                format!(" × {}", short.trim_end_matches('0').trim_end_matches('.'))
             };
             return format!("({}) / {denominator}{times}", top.join(" + "));
         }

@@ -192,8 +192,17 @@ impl Study {
         let mut queries = Vec::new();
         for q in file.queries {
             check_name("query", &q.name).map_err(StudyError::Invalid)?;
-            if queries.iter().any(|x: &StudyQuery| x.name == q.name) {
-                return invalid(format!("two queries are named {:?}", q.name));
+            // Each table becomes a file `<name>.csv`: names that differ only by case would be
+            // one file on the CDGs' Windows machines.
+            if let Some(x) = queries
+                .iter()
+                .find(|x: &&StudyQuery| x.name.eq_ignore_ascii_case(&q.name))
+            {
+                return invalid(format!(
+                    "two queries are named {:?} and {:?} (one file on Windows, where case does \
+                     not count)",
+                    x.name, q.name
+                ));
             }
             if q.measures.is_empty() {
                 return invalid(format!("query {:?} has no measures", q.name));

@@ -166,6 +166,26 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // The HTML report, from the kept result and the study (its purpose).
+    let report = Command::new(binary("cdg"))
+        .arg("--network")
+        .arg(&network_file)
+        .args(["study", "report", &study_id, "--out"])
+        .arg(dir.path().join("rapport"))
+        .output()
+        .unwrap();
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let page =
+        std::fs::read_to_string(dir.path().join(format!("rapport/{study_id}.html"))).unwrap();
+    assert!(page.contains("<svg class=\"chart\"") && page.contains("Provenance"));
+    assert!(
+        page.contains("Conférence régionale de l&#39;emploi"),
+        "the study's purpose"
+    );
     let json: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("json/pyramide_des_ages.json")).unwrap(),
     )
