@@ -230,6 +230,14 @@ impl CoordinatorClient {
         Ok(self.inner.get_study(req).await?.into_inner())
     }
 
+    /// Every study, newest first.
+    pub async fn studies(&mut self) -> Result<Vec<StudyStatus>, tonic::Status> {
+        let req = cdg_shared::proto::v1::ListStudiesRequest {
+            protocol_version: PROTOCOL_VERSION,
+        };
+        Ok(self.inner.list_studies(req).await?.into_inner().studies)
+    }
+
     /// Sends a signed decision as is (see [`CoordinatorClient::decide`] to sign one).
     pub async fn send_decision(
         &mut self,

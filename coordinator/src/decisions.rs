@@ -181,6 +181,14 @@ impl Coordinator {
         self.status_of(&stored)
     }
 
+    /// Every study, newest first. Chargé.e de mission and directors.
+    pub async fn list_studies(&self, caller: Principal) -> Result<Vec<StudyStatus>> {
+        self.require(caller, &[self.analyst(), DIRECTORS], "listing the studies")?;
+        let mut stored = self.state.list_studies()?;
+        stored.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(a.id.cmp(&b.id)));
+        stored.iter().map(|s| self.status_of(s)).collect()
+    }
+
     fn is_running(&self, id: &str) -> bool {
         self.running.lock().is_ok_and(|r| r.contains(id))
     }
@@ -217,8 +225,9 @@ impl Coordinator {
     }
 
     fn status_of(&self, s: &StoredStudy) -> Result<StudyStatus> {
-        let has_result = self.state.load_result(&s.id)?.is_some();
+        let has_result = self.state.has_result(&s.id);
         Ok(StudyStatus {
+            submitted_at: s.submitted_at.clone(),
             study_id: s.id.clone(),
             digest: s.digest.clone(),
             title: s.study.title.clone(),

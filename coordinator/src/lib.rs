@@ -21,6 +21,7 @@ pub mod merge;
 pub mod metrics;
 pub mod output;
 pub mod pivot;
+pub mod plain;
 pub mod progress;
 pub mod report;
 mod runs;

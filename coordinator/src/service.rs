@@ -9,7 +9,8 @@ use std::pin::Pin;
 use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
     AuditLogRequest, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest, GetStudyRequest,
-    RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
+    ListStudiesRequest, ListStudiesResponse, RunEvent, RunStudyRequest, StudyResult, StudyStatus,
+    SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use futures::Stream;
@@ -214,6 +215,15 @@ impl CoordinatorService for CoordinatorServiceImpl {
         Ok(Response::new(
             self.coordinator.study_status(caller, &study_id).await?,
         ))
+    }
+
+    async fn list_studies(
+        &self,
+        request: Request<ListStudiesRequest>,
+    ) -> Result<Response<ListStudiesResponse>, Status> {
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
+        let studies = self.coordinator.list_studies(caller).await?;
+        Ok(Response::new(ListStudiesResponse { studies }))
     }
 
     type GetAuditLogStream = cdg_shared::audit::PageStream;

@@ -98,10 +98,30 @@ impl StateDir {
         valid_id(id).then(|| self.root.join("results").join(format!("{id}.pb")))
     }
 
+    /// Whether study `id` has a kept result (without reading it).
+    pub fn has_result(&self, id: &str) -> bool {
+        self.result_path(id).is_some_and(|p| p.is_file())
+    }
+
     pub fn load_study(&self, id: &str) -> std::io::Result<Option<StoredStudy>> {
         read_optional(self.study_path(id), |bytes| {
             serde_json::from_slice(bytes).map_err(|e| e.to_string())
         })
+    }
+
+    /// Every stored study, in no particular order.
+    pub fn list_studies(&self) -> std::io::Result<Vec<StoredStudy>> {
+        let mut studies = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("studies"))? {
+            let name = entry?.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            if let Some(study) = self.load_study(id)? {
+                studies.push(study);
+            }
+        }
+        Ok(studies)
     }
 
     pub fn save_study(&self, study: &StoredStudy) -> std::io::Result<()> {

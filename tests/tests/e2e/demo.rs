@@ -242,6 +242,7 @@ fn demo_serve_describes_the_network_and_stops_cleanly() {
     assert_eq!(table.get((0, 0)).unwrap().to_string(), "departement");
     assert!(table.height() > 10);
 
+    directors_read_before_signing(&network_file, dir.path(), &study_id);
     audit_tools_work_on_the_running_network(&network_file, dir.path());
 
     let pid = nix_pid(demo.id());
@@ -302,6 +303,58 @@ fn demo_interrupted_while_starting_stops_every_child() {
 }
 
 /// The comité technique's `cdg audit` commands, as a director runs them.
+/// A new study awaits each director's decision: `study list --awaiting` shows it to them, and
+/// `study show` reads it in plain French, its digest checked.
+fn directors_read_before_signing(network: &std::path::Path, workdir: &std::path::Path, done: &str) {
+    let cdg = |who: &str, args: &[&str]| {
+        let out = Command::new(binary("cdg"))
+            .arg("--network")
+            .arg(network)
+            .args(["--as", who, "study"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {text}");
+        text
+    };
+    let file = workdir.join("pyramide.toml");
+    let pack = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../coordinator/studies/pyramide-des-ages.toml"
+    );
+    std::fs::copy(pack, &file).unwrap();
+    let said = cdg("charge-de-mission", &["submit", file.to_str().unwrap()]);
+    let id = said
+        .split_whitespace()
+        .find(|w| w.starts_with("S-"))
+        .unwrap_or_else(|| panic!("{said}"))
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-')
+        .to_string();
+    let awaiting = cdg("director-59", &["list", "--awaiting"]);
+    assert!(
+        awaiting.contains(&id) && awaiting.contains("← vous"),
+        "{awaiting}"
+    );
+    assert!(
+        !awaiting.contains(done),
+        "the demo's study awaits nobody: {awaiting}"
+    );
+    let all = cdg("charge-de-mission", &["list"]);
+    assert!(all.contains(&id) && all.contains(done), "{all}");
+    let shown = cdg("director-59", &["show", &id]);
+    for expected in [
+        "Objet : Conférence régionale",
+        "Diffusion : interne",
+        "Nombre d'agents territoriaux au 31/12 par sexe de l'agent et tranche d'âge",
+        "en 2024, dans les 5 départements",
+        "Empreinte signée",
+    ] {
+        assert!(shown.contains(expected), "{expected}: {shown}");
+    }
+}
+
 fn audit_tools_work_on_the_running_network(network: &std::path::Path, workdir: &std::path::Path) {
     let cdg = |args: &[&str]| {
         let out = Command::new(binary("cdg"))

@@ -180,8 +180,15 @@ enum StudyCommand {
     },
     /// Submit a study file (TOML) and print its id and digest. Chargé.e de mission.
     Submit { file: PathBuf },
-    /// Show a study: its state, each département's decision, every signed decision.
+    /// Show a study in plain French (purpose, diffusion, each query as a sentence), its state,
+    /// each département's decision and every signed decision.
     Show { id: String },
+    /// List the studies, newest first, with what each awaits and from whom.
+    List {
+        /// Only the studies awaiting a decision of yours (directors).
+        #[arg(long)]
+        awaiting: bool,
+    },
     /// Approve the study for your CDG, signing its digest with your key. Directors.
     Approve(DecisionArgs),
     /// Reject the study for your CDG. Directors.
@@ -482,7 +489,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             StudyCommand::Show { id } => {
                 let status = cli.connection.connect().await?.study(&id).await?;
-                print!("{}", output::render_status(&status));
+                print!("{}", cdg_coordinator::plain::study_text(&status)?);
+                Ok(())
+            }
+            StudyCommand::List { awaiting } => {
+                let (_, tls) = cli.connection.resolve()?;
+                let me = tls.own_principal().ok();
+                let studies = cli.connection.connect().await?.studies().await?;
+                print!(
+                    "{}",
+                    cdg_coordinator::plain::study_list(&studies, me, awaiting)
+                );
                 Ok(())
             }
             StudyCommand::Approve(args) => decide(&cli.connection, args, Decision::Approve).await,
