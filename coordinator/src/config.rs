@@ -49,6 +49,15 @@ pub struct CoordinatorConfig {
     /// `sha256:<hex>`: clients, nodes' server certificates and directors' signed decisions.
     #[serde(default)]
     pub revoked_certificates: Vec<String>,
+    /// Directors' votes that settle a question (Art. 4: an arbitrage du comité technique): by
+    /// default a majority of the five. At least 2, so that the questioner never settles it
+    /// alone, and at most the number of members.
+    #[serde(default = "default_arbitration_votes")]
+    pub arbitration_votes: usize,
+}
+
+fn default_arbitration_votes() -> usize {
+    3
 }
 
 /// One node: its CDG (its certificate must carry `urn:cdg-hdf:node:<cdg>`) and its address.
@@ -113,6 +122,17 @@ impl CoordinatorConfig {
         self.federation
             .validate()
             .map_err(|(key, problem)| invalid(key, problem))?;
+        let members = self.federation.members.len();
+        if !(2..=members.max(2)).contains(&self.arbitration_votes) {
+            return Err(invalid(
+                "arbitration_votes",
+                format!(
+                    "is {}: expected 2 to {members} (the questioner never settles a question \
+                     alone; there are {members} directors)",
+                    self.arbitration_votes
+                ),
+            ));
+        }
         let mut seen = Vec::new();
         for n in &self.nodes {
             if seen.contains(&n.cdg) {
@@ -193,6 +213,17 @@ mod tests {
         let err = CoordinatorConfig::load(&bad).unwrap_err().to_string();
         assert!(
             err.contains("nodes.address") && err.contains("https://"),
+            "{err}"
+        );
+        assert_eq!(config.arbitration_votes, 3);
+        std::fs::write(
+            &bad,
+            text.replace("arbitration_votes = 3", "arbitration_votes = 1"),
+        )
+        .unwrap();
+        let err = CoordinatorConfig::load(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("arbitration_votes") && err.contains("never settles a question alone"),
             "{err}"
         );
     }

@@ -50,6 +50,8 @@ pub struct Coordinator {
     federation: Federation,
     /// Largest message exchanged (`max_message_bytes`): audit log pages stay well under it.
     pub(crate) max_message_bytes: usize,
+    /// Directors' votes that settle a question.
+    pub(crate) arbitration_votes: usize,
 }
 
 /// Any member CDG's director.
@@ -96,6 +98,7 @@ impl Coordinator {
             metrics: Default::default(),
             federation: config.federation.clone(),
             max_message_bytes: config.max_message_bytes,
+            arbitration_votes: config.arbitration_votes,
         })
     }
 
@@ -265,11 +268,16 @@ impl Coordinator {
         self.require(caller, &[self.analyst()], "running a regional study")?;
         let mut running = Running::start(self, id, caller)?;
         let stored = self.stored_study(id)?;
-        if let Some(q) = open_question(&stored) {
+        if let Some((q, votes)) = open_question(&stored, self.arbitration_votes) {
             return Err(CoordinatorError::NotRunnable(format!(
-                "study {id} was put in question by {} on {} ({}): it cannot run until a director \
-                 arbitrates (cdg study arbitrate {id})",
-                q.director, q.signed_at, q.note
+                "study {id} was put in question by {} on {} ({}): it cannot run until the comité \
+                 technique arbitrates, {} directors voting to settle it (cdg study arbitrate \
+                 {id}); {} so far",
+                q.director,
+                q.signed_at,
+                q.note,
+                self.arbitration_votes,
+                votes.len()
             )));
         }
         let study = &stored.study;

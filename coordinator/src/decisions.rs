@@ -1,7 +1,8 @@
 //! Directors' decisions on a study and the lifecycle they give it.
 //!
 //! Each director approves or rejects a study for their own CDG, or puts it "in question" (no run
-//! until a director arbitrates). The coordinator verifies every signed decision as the nodes
+//! until the comité technique arbitrates: `arbitration_votes` directors voting to settle it).
+//! The coordinator verifies every signed decision as the nodes
 //! will (trusted director certificate, signature over the study's digest), checks that the
 //! signer is the connected caller, records it in the audit log, then stores it with the study.
 
@@ -65,13 +66,18 @@ impl StoredDecision {
     }
 }
 
-/// The open question on a study, if a director put it in question and nobody arbitrated since.
-pub fn open_question(s: &StoredStudy) -> Option<&StoredDecision> {
-    s.decisions
-        .iter()
-        .rev()
-        .find(|d| d.is(Decision::Question) || d.is(Decision::Arbitrate))
-        .filter(|d| d.is(Decision::Question))
+/// The open question on a study and the directors who voted since to settle it, while fewer
+/// than `votes_needed` have (Art. 4: an arbitrage du comité technique, never the questioner
+/// alone). A director's second vote counts once.
+pub fn open_question(s: &StoredStudy, votes_needed: usize) -> Option<(&StoredDecision, Vec<&str>)> {
+    let at = s.decisions.iter().rposition(|d| d.is(Decision::Question))?;
+    let mut voters: Vec<&str> = Vec::new();
+    for d in &s.decisions[at + 1..] {
+        if d.is(Decision::Arbitrate) && !voters.contains(&d.director.as_str()) {
+            voters.push(&d.director);
+        }
+    }
+    (voters.len() < votes_needed).then_some((&s.decisions[at], voters))
 }
 
 /// The latest approval or rejection by the director of `cdg`.
@@ -90,13 +96,18 @@ pub fn approval(s: &StoredStudy, cdg: Cdg) -> Option<&StoredDecision> {
 /// The study's state: "in question"; "approved" by every département asked, "running",
 /// "completed" once run, "diffused" once its results are recorded as diffused; or "submitted"
 /// while approvals are missing.
-pub fn state(s: &StoredStudy, has_result: bool, running: bool) -> &'static str {
+pub fn state(s: &StoredStudy, has_result: bool, running: bool, votes: usize) -> &'static str {
     let approved = s
         .study
         .departements
         .iter()
         .all(|c| approval(s, *c).is_some());
-    match (open_question(s).is_some(), approved, running, has_result) {
+    match (
+        open_question(s, votes).is_some(),
+        approved,
+        running,
+        has_result,
+    ) {
         (true, ..) => "in question",
         (false, _, true, _) => "running",
         (false, true, false, true) if s.diffused.is_some() => "diffused",
@@ -143,8 +154,20 @@ impl Coordinator {
                 signer.cdg
             ));
         }
-        if kind == Decision::Arbitrate && open_question(&stored).is_none() {
-            return invalid(format!("study {id} is not in question"));
+        let votes = self.arbitration_votes;
+        if kind == Decision::Arbitrate {
+            match open_question(&stored, votes) {
+                None => return invalid(format!("study {id} is not in question")),
+                Some((_, voters)) if voters.contains(&signer.uri().as_str()) => {
+                    return invalid(format!(
+                        "{} has already voted to settle the question on study {id}: {} of {votes} \
+                         votes so far",
+                        signer.uri(),
+                        voters.len()
+                    ));
+                }
+                Some(_) => {}
+            }
         }
         let record = StoredDecision {
             director: signer.uri(),
@@ -169,8 +192,28 @@ impl Coordinator {
             }),
         )
         .await?;
+        let was_open = open_question(&stored, votes).is_some();
         stored.decisions.push(record);
         self.state.save_study(&stored)?;
+        if kind == Decision::Arbitrate && was_open && open_question(&stored, votes).is_none() {
+            // The vote that settles it: the comité's arbitration is on record with its voters.
+            let at = stored
+                .decisions
+                .iter()
+                .rposition(|d| d.is(Decision::Question));
+            let voters: Vec<&str> = stored.decisions[at.map_or(0, |i| i + 1)..]
+                .iter()
+                .filter(|d| d.is(Decision::Arbitrate))
+                .map(|d| d.director.as_str())
+                .collect();
+            self.audit(
+                "study.arbitrated",
+                caller,
+                id,
+                json!({"digest": stored.digest, "voters": voters, "votes_needed": votes}),
+            )
+            .await?;
+        }
         self.status_of(&stored)
     }
 
@@ -199,7 +242,12 @@ impl Coordinator {
         let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
         let has_result = self.state.load_result(id)?.is_some();
-        let now = state(&stored, has_result, self.is_running(id));
+        let now = state(
+            &stored,
+            has_result,
+            self.is_running(id),
+            self.arbitration_votes,
+        );
         if now != "completed" {
             return Err(CoordinatorError::NotRunnable(format!(
                 "study {id} is {now}: only a completed study (approved by every département \
@@ -231,7 +279,17 @@ impl Coordinator {
             study_id: s.id.clone(),
             digest: s.digest.clone(),
             title: s.study.title.clone(),
-            state: state(s, has_result, self.is_running(&s.id)).to_string(),
+            state: state(
+                s,
+                has_result,
+                self.is_running(&s.id),
+                self.arbitration_votes,
+            )
+            .to_string(),
+            arbitration_votes: open_question(s, self.arbitration_votes)
+                .map(|(_, voters)| voters.iter().map(|v| v.to_string()).collect())
+                .unwrap_or_default(),
+            arbitration_needed: self.arbitration_votes as u32,
             study_json: String::from_utf8_lossy(&s.study.canonical()).into_owned(),
             decisions: s.decisions.iter().map(StoredDecision::to_proto).collect(),
             departements: s

@@ -205,8 +205,14 @@ pub fn awaits(status: &StudyStatus, me: Option<Principal>) -> (String, bool) {
             }
         }
         "in question" => (
-            "arbitrage d'un directeur (cdg study arbitrate)".to_string(),
-            me.is_some_and(|p| p.role == Role::Director),
+            format!(
+                "arbitrage du comité technique : {} vote(s) sur {} (cdg study arbitrate)",
+                status.arbitration_votes.len(),
+                status.arbitration_needed
+            ),
+            me.is_some_and(|p| {
+                p.role == Role::Director && !status.arbitration_votes.contains(&p.uri())
+            }),
         ),
         "approved" => ("exécution (chargé.e de mission)".to_string(), false),
         "completed" => (

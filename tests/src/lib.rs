@@ -253,6 +253,7 @@ pub fn coordinator_config(
         metrics_listen: None,
         revoked_certificates: Vec::new(),
         federation: Default::default(),
+        arbitration_votes: 3,
     }
 }
 

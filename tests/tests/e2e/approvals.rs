@@ -259,7 +259,8 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
         outcome(&r).message
     );
 
-    // In question: no run, for anybody, until a director arbitrates.
+    // In question: no run, for anybody, until the comité technique arbitrates, by 3 of its
+    // directors' votes (the default rule); the questioner's vote is one of them at most.
     assert_eq!(
         decide(Cdg::Somme, Decision::Question).await.unwrap().state,
         "in question"
@@ -267,7 +268,25 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
     let err = client.run(&id).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("arbitrate"), "{}", err.message());
-    decide(Cdg::Nord, Decision::Arbitrate).await.unwrap();
+    let status = decide(Cdg::Somme, Decision::Arbitrate).await.unwrap();
+    assert_eq!(
+        (status.state.as_str(), status.arbitration_votes.len()),
+        ("in question", 1)
+    );
+    let twice = decide(Cdg::Somme, Decision::Arbitrate).await.unwrap_err();
+    assert!(format!("{twice:#}").contains("already voted"), "{twice:#}");
+    let status = decide(Cdg::Nord, Decision::Arbitrate).await.unwrap();
+    assert_eq!(
+        (status.arbitration_votes.len(), status.arbitration_needed),
+        (2, 3)
+    );
+    let err = client.run(&id).await.unwrap_err();
+    assert!(err.message().contains("2 so far"), "{}", err.message());
+    let status = decide(Cdg::Oise, Decision::Arbitrate).await.unwrap();
+    assert_eq!(
+        status.state, "completed",
+        "settled by the third vote: run before, it may run again"
+    );
     assert!(client.run(&id).await.is_ok());
     // Completed: its diffusion is recorded.
     let status = client
@@ -300,6 +319,9 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
             "\"study.approve\"",
             "\"study.question\"",
             "\"study.arbitrate\"",
+            "\"study.arbitrate\"",
+            "\"study.arbitrate\"",
+            "\"study.arbitrated\"",
             "\"study.diffused\"",
             "\"study.reject\"",
         ]

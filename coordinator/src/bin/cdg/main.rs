@@ -193,9 +193,10 @@ enum StudyCommand {
     Approve(DecisionArgs),
     /// Reject the study for your CDG. Directors.
     Reject(DecisionArgs),
-    /// Put the study in question: no run until a director arbitrates. Directors.
+    /// Put the study in question: no run until the comité technique arbitrates. Directors.
     Question(DecisionArgs),
-    /// Settle a question, so that the study may run. Directors.
+    /// Vote to settle a question: the study may run once the comité's rule is met
+    /// (arbitration_votes directors, 3 by default). Directors.
     Arbitrate(DecisionArgs),
     /// Record that a completed study's results were diffused. Chargé.e de mission.
     Diffuse(DecisionArgs),
