@@ -230,6 +230,16 @@ impl CoordinatorClient {
         Ok(self.inner.get_study(req).await?.into_inner())
     }
 
+    /// The policy each node publishes, as the coordinator asks it now.
+    pub async fn node_policies(
+        &mut self,
+    ) -> Result<Vec<cdg_shared::proto::v1::NodeDescription>, tonic::Status> {
+        let req = cdg_shared::proto::v1::DescribeNodesRequest {
+            protocol_version: PROTOCOL_VERSION,
+        };
+        Ok(self.inner.describe_nodes(req).await?.into_inner().nodes)
+    }
+
     /// Every study, newest first.
     pub async fn studies(&mut self) -> Result<Vec<StudyStatus>, tonic::Status> {
         let req = cdg_shared::proto::v1::ListStudiesRequest {

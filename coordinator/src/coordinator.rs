@@ -28,8 +28,8 @@ use crate::study::{Study, StudyQuery};
 use crate::{indicators, merge};
 
 pub struct Coordinator {
-    nodes: Vec<NodeClient>,
-    node_timeout: Duration,
+    pub(crate) nodes: Vec<NodeClient>,
+    pub(crate) node_timeout: Duration,
     study_timeout: Duration,
     retries: u32,
     retry_backoff: Duration,

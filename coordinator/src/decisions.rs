@@ -8,7 +8,7 @@
 
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::Principal;
-use cdg_shared::proto::v1::{DepartementDecision, SignedDecision, StudyStatus};
+use cdg_shared::proto::v1::{DepartementDecision, NodeDescription, SignedDecision, StudyStatus};
 use cdg_shared::signing::Decision;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -222,6 +222,25 @@ impl Coordinator {
         self.require(caller, &[self.analyst(), DIRECTORS], "reading a study")?;
         let stored = self.stored_study(id)?;
         self.status_of(&stored)
+    }
+
+    /// The policy each configured node publishes, asked now. Chargé.e de mission and directors.
+    pub async fn describe_nodes(&self, caller: Principal) -> Result<Vec<NodeDescription>> {
+        self.require(
+            caller,
+            &[self.analyst(), DIRECTORS],
+            "reading the nodes' policies",
+        )?;
+        let deadline = self.node_timeout.min(std::time::Duration::from_secs(10));
+        let asked = self.nodes.iter().map(|n| async move {
+            let policy = n.policy(deadline).await;
+            NodeDescription {
+                cdg: n.cdg.code().to_string(),
+                error: policy.as_ref().err().cloned().unwrap_or_default(),
+                policy: policy.ok(),
+            }
+        });
+        Ok(futures::future::join_all(asked).await)
     }
 
     /// Every study, newest first. Chargé.e de mission and directors.

@@ -12,7 +12,9 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::PROTOCOL_VERSION;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::node_service_client::NodeServiceClient;
-use cdg_shared::proto::v1::{DataVersion, ExecuteRequest, NodeOutcome, SignedDecision};
+use cdg_shared::proto::v1::{
+    DataVersion, DescribeRequest, DisclosurePolicy, ExecuteRequest, NodeOutcome, SignedDecision,
+};
 use cdg_shared::query::AggregateQuery;
 use cdg_shared::text;
 use cdg_shared::tls::TlsFiles;
@@ -138,6 +140,24 @@ impl NodeClient {
                     return Ok(answer);
                 }
             }
+        }
+    }
+
+    /// The disclosure policy this node publishes, asked within `deadline`.
+    pub async fn policy(&self, deadline: Duration) -> Result<DisclosurePolicy, String> {
+        let mut request = tonic::Request::new(DescribeRequest {
+            protocol_version: PROTOCOL_VERSION,
+        });
+        request.set_timeout(deadline);
+        let mut client = self.client.clone();
+        let asked = tokio::time::timeout(deadline, client.describe(request)).await;
+        match asked {
+            Err(_) => Err(format!("no answer within {} s", deadline.as_secs())),
+            Ok(Err(status)) => Err(error_chain(&status)),
+            Ok(Ok(r)) => r
+                .into_inner()
+                .policy
+                .ok_or_else(|| "the node published no policy".to_string()),
         }
     }
 

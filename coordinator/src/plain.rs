@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use cdg_shared::catalogue;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
-use cdg_shared::proto::v1::StudyStatus;
+use cdg_shared::proto::v1::{NodeDescription, StudyStatus};
 use cdg_shared::query::{Aggregate, AggregateQuery};
 use cdg_shared::study::{Diffusion, Study};
 use sha2::{Digest, Sha256};
@@ -181,6 +181,48 @@ pub fn study_text(status: &StudyStatus) -> anyhow::Result<String> {
     );
     out.push_str(&crate::output::render_status(status));
     Ok(out)
+}
+
+/// The disclosure rules each node asked publishes, in plain French: what a study will run
+/// under at each node.
+pub fn policies_text(nodes: &[NodeDescription], asked: &[Cdg]) -> String {
+    let mut out = String::from(
+        "\n  Règles de diffusion publiées par chaque nœud (appliquées à chaque réponse) :\n",
+    );
+    for cdg in asked {
+        let Some(n) = nodes.iter().find(|n| n.cdg == cdg.code()) else {
+            let _ = writeln!(
+                out,
+                "  CDG {} : aucun nœud configuré au coordinateur",
+                cdg.code()
+            );
+            continue;
+        };
+        let Some(p) = &n.policy else {
+            let _ = writeln!(out, "  CDG {} : règles illisibles ({})", n.cdg, n.error);
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "  CDG {} : une cellule n'est diffusée qu'avec au moins {} agents ou {} employeurs ; \
+             un employeur n'y pèse pas plus de {} % (règle p = {} %) ; bruit de ±{} au plus sur \
+             un effectif, de {} fois la plus grande contribution sur une somme ; au plus {} \
+             dimensions par requête et {} cellules par jour et par analyste ; convention du {} \
+             au {}",
+            n.cdg,
+            p.min_agents_per_cell,
+            p.min_employers_per_cell,
+            p.employer_dominance,
+            p.dominance_p,
+            p.max_noise,
+            p.magnitude_noise,
+            p.max_group_by,
+            p.max_cells_per_analyst_per_day,
+            p.convention_start,
+            p.convention_end
+        );
+    }
+    out
 }
 
 /// What a study awaits, and whether from `me` (a director's identity).

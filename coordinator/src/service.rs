@@ -8,9 +8,10 @@ use std::pin::Pin;
 
 use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, DecideStudyRequest, DiffuseStudyRequest, GetResultRequest, GetStudyRequest,
-    ListStudiesRequest, ListStudiesResponse, RunEvent, RunStudyRequest, StudyResult, StudyStatus,
-    SubmitStudyRequest, SubmitStudyResponse,
+    AuditLogRequest, DecideStudyRequest, DescribeNodesRequest, DescribeNodesResponse,
+    DiffuseStudyRequest, GetResultRequest, GetStudyRequest, ListStudiesRequest,
+    ListStudiesResponse, RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
+    SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use futures::Stream;
@@ -224,6 +225,15 @@ impl CoordinatorService for CoordinatorServiceImpl {
         let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
         let studies = self.coordinator.list_studies(caller).await?;
         Ok(Response::new(ListStudiesResponse { studies }))
+    }
+
+    async fn describe_nodes(
+        &self,
+        request: Request<DescribeNodesRequest>,
+    ) -> Result<Response<DescribeNodesResponse>, Status> {
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
+        let nodes = self.coordinator.describe_nodes(caller).await?;
+        Ok(Response::new(DescribeNodesResponse { nodes }))
     }
 
     type GetAuditLogStream = cdg_shared::audit::PageStream;

@@ -350,6 +350,9 @@ fn directors_read_before_signing(network: &std::path::Path, workdir: &std::path:
         "Nombre d'agents territoriaux au 31/12 par sexe de l'agent et tranche d'âge",
         "en 2024, dans les 5 départements",
         "Empreinte signée",
+        "CDG 02 : une cellule n'est diffusée qu'avec au moins 11 agents",
+        "CDG 80 : une cellule",
+        "convention du",
     ] {
         assert!(shown.contains(expected), "{expected}: {shown}");
     }

@@ -489,8 +489,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             StudyCommand::Show { id } => {
-                let status = cli.connection.connect().await?.study(&id).await?;
+                let mut client = cli.connection.connect().await?;
+                let status = client.study(&id).await?;
                 print!("{}", cdg_coordinator::plain::study_text(&status)?);
+                let study: cdg_shared::study::Study = serde_json::from_str(&status.study_json)?;
+                match client.node_policies().await {
+                    Ok(nodes) => print!(
+                        "{}",
+                        cdg_coordinator::plain::policies_text(&nodes, &study.departements)
+                    ),
+                    Err(e) => println!("\n  Règles des nœuds illisibles : {}", e.message()),
+                }
                 Ok(())
             }
             StudyCommand::List { awaiting } => {
