@@ -371,7 +371,8 @@ impl Coordinator {
                     })
                 })
                 .collect();
-            let batch = merge::merge(&q.query, &answers, &missing)
+            let regional = study.departements.len() > 1;
+            let batch = merge::merge(&q.query, &answers, &missing, regional)
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             if study
                 .indicators

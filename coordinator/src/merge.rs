@@ -198,10 +198,13 @@ type GroupCell<'a> = (String, Vec<Option<f64>>, &'a Published);
 
 /// Merges the answered départements' batches (already schema-checked) into the regional table.
 /// `missing` are the départements asked that did not answer: the regional rows name them.
+/// Without `regional` (a study of one département) there are no regional rows: they would
+/// only repeat the département's.
 pub fn merge(
     query: &AggregateQuery,
     answers: &[Answer],
     missing: &[Cdg],
+    regional: bool,
 ) -> Result<RecordBatch, MergeError> {
     let mut rows: Vec<Row> = Vec::new();
     let mut groups: BTreeMap<Vec<String>, Vec<GroupCell>> = BTreeMap::new();
@@ -227,6 +230,9 @@ pub fn merge(
         let codes: Vec<&str> = missing.iter().map(|c| c.code()).collect();
         format!("; sans réponse de: {}", codes.join(", "))
     };
+    if !regional {
+        groups.clear();
+    }
     for (dims, cells) in groups {
         let no_values = vec![None; query.measures.len()];
         let hidden = cells.iter().filter(|c| c.0 != RELEASED).count();
@@ -433,7 +439,7 @@ mod tests {
         let c = node_batch(&[("H", "secret: seuil", None, None)]);
         let p = published();
         let batches = [(Cdg::Aisne, a), (Cdg::Nord, b), (Cdg::Oise, c)];
-        let merged = merge(&query(), &answers(&p, &batches), &[Cdg::Somme]).unwrap();
+        let merged = merge(&query(), &answers(&p, &batches), &[Cdg::Somme], true).unwrap();
         let dep = merged.column(0).as_string::<i32>();
         let sexe = merged.column(1).as_string::<i32>();
         let diffusion = merged.column(2).as_string::<i32>();
@@ -478,10 +484,26 @@ mod tests {
     }
 
     #[test]
+    fn a_study_of_one_departement_has_no_regional_rows() {
+        let a = node_batch(&[("F", RELEASED, Some(100), Some(0.9))]);
+        let p = published();
+        let merged = merge(&query(), &answers(&p, &[(Cdg::Aisne, a)]), &[], false).unwrap();
+        let dep = merged.column(0).as_string::<i32>();
+        assert_eq!(merged.num_rows(), 1);
+        assert_eq!(dep.value(0), "02");
+    }
+
+    #[test]
     fn all_suppressed_is_secret_and_schemas_are_checked() {
         let a = node_batch(&[("F", "secret: seuil", None, None)]);
         let p = published();
-        let merged = merge(&query(), &answers(&p, &[(Cdg::Aisne, a.clone())]), &[]).unwrap();
+        let merged = merge(
+            &query(),
+            &answers(&p, &[(Cdg::Aisne, a.clone())]),
+            &[],
+            true,
+        )
+        .unwrap();
         let region = merged.num_rows() - 1;
         assert_eq!(
             merged.column(2).as_string::<i32>().value(region),
@@ -490,7 +512,7 @@ mod tests {
         assert!(merged.column(3).is_null(region));
         let mut other = query();
         other.group_by = vec!["categorie".into()];
-        let err = merge(&other, &answers(&p, &[(Cdg::Somme, a)]), &[])
+        let err = merge(&other, &answers(&p, &[(Cdg::Somme, a)]), &[], true)
             .unwrap_err()
             .to_string();
         assert!(err.contains("CDG 80") && err.contains("sexe"), "{err}");

@@ -181,4 +181,11 @@ impl Pivot {
     pub fn region(&self) -> Option<usize> {
         self.columns.iter().position(|c| c == REGION)
     }
+
+    /// The column of the whole study's figures: the region's, or the one département's of a
+    /// departmental study.
+    pub fn whole(&self) -> Option<usize> {
+        self.region()
+            .or_else(|| (self.columns.len() == 1).then_some(0))
+    }
 }

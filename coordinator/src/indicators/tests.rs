@@ -159,7 +159,7 @@ fn tables(study: &Study) -> Tables {
                 published: &p,
             })
             .collect();
-        let merged = merge(q, &answers, &[]).unwrap();
+        let merged = merge(q, &answers, &[], true).unwrap();
         let noise: NoiseByDepartement = batches
             .iter()
             .map(|(cdg, _)| (cdg.code().to_string(), NodeNoise::of(&p)))

@@ -31,6 +31,15 @@ fn point(cell: &Cell) -> Option<f64> {
     }
 }
 
+/// Whose figures the chart shows: the region's, or the one département's of a departmental
+/// study.
+fn whole_name(p: &Pivot) -> String {
+    match (p.region(), p.columns.as_slice()) {
+        (None, [one]) => format!("CDG {one}"),
+        _ => REGION.to_string(),
+    }
+}
+
 /// Whether the measure adds up over départements (a count or a sum): then the regional value
 /// is a total, not comparable with the départements' own.
 fn additive(p: &Pivot) -> bool {
@@ -79,7 +88,7 @@ pub struct Plan {
 
 /// The chart for `p`, or None when a table reads better.
 pub fn plan(p: &Pivot) -> Option<Plan> {
-    let region = p.region();
+    let region = p.whole();
     let has = |d: &str| p.dims.iter().position(|x| x == d);
     let planned = |kind, caption: String, panels, reference| Plan {
         kind,
@@ -90,7 +99,7 @@ pub fn plan(p: &Pivot) -> Option<Plan> {
     };
     if let (Some(sex), Some(age)) = (has("sexe"), has("tranche_age")) {
         let panels = pyramids(p, sex, age, region?)?;
-        let caption = "Hauts-de-France : femmes à gauche, hommes à droite".to_string();
+        let caption = format!("{} : femmes à gauche, hommes à droite", whole_name(p));
         return Some(planned(Kind::Pyramid, caption, panels, None));
     }
     if let Some(year) = has(YEAR) {
@@ -107,7 +116,7 @@ pub fn plan(p: &Pivot) -> Option<Plan> {
             .filter(|(c, _)| c.as_str() != REGION)
             .map(|(c, cell)| (format!("CDG {c}"), bar(cell)))
             .unzip();
-        let regional = region.and_then(|r| point(&cells[r]));
+        let regional = p.region().and_then(|r| point(&cells[r]));
         let mut caption = "par département".to_string();
         let reference = match regional {
             Some(v) if !additive(p) => {
@@ -148,12 +157,12 @@ pub fn plan(p: &Pivot) -> Option<Plan> {
         name: String::new(),
         categories,
         series: vec![Serie {
-            name: REGION.to_string(),
+            name: whole_name(p),
             values,
             emphasis: false,
         }],
     };
-    let caption = "Hauts-de-France, par cellule".to_string();
+    let caption = format!("{}, par cellule", whole_name(p));
     Some(planned(Kind::Bars, caption, vec![panel], None))
 }
 
@@ -271,7 +280,7 @@ fn pyramids(p: &Pivot, sex: usize, age: usize, region: usize) -> Option<Vec<Pane
 
 /// Lines over the years: per département (and the region, unless the measure is a total), or
 /// per value of the other dimensions, for the region.
-fn trend(p: &Pivot, year: usize, region: Option<usize>) -> Option<(Panel, &'static str)> {
+fn trend(p: &Pivot, year: usize, region: Option<usize>) -> Option<(Panel, String)> {
     let mut years: Vec<String> = Vec::new();
     for (key, _) in &p.rows {
         if !years.contains(&key[year]) {
@@ -303,7 +312,7 @@ fn trend(p: &Pivot, year: usize, region: Option<usize>) -> Option<(Panel, &'stat
                 emphasis: c == REGION,
             })
             .collect();
-        (series, "par département")
+        (series, "par département".to_string())
     } else {
         let r = region?;
         let mut combos: Vec<Vec<String>> = Vec::new();
@@ -324,7 +333,7 @@ fn trend(p: &Pivot, year: usize, region: Option<usize>) -> Option<(Panel, &'stat
                 emphasis: false,
             })
             .collect();
-        (series, "Hauts-de-France")
+        (series, whole_name(p))
     };
     let panel = Panel {
         name: String::new(),

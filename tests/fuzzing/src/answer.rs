@@ -38,7 +38,7 @@ fn take(arrow_ipc: &[u8], published: &Published) {
         batch: &batch,
         published,
     }];
-    let _ = merge(&query, &answers, &[Cdg::Nord]);
+    let _ = merge(&query, &answers, &[Cdg::Nord], true);
 }
 
 /// Raw Arrow IPC bytes as a node's answer.
