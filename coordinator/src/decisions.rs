@@ -192,20 +192,17 @@ impl Coordinator {
             }),
         )
         .await?;
-        let was_open = open_question(&stored, votes).is_some();
+        // The directors who had voted to settle an open question, before this decision.
+        let voted: Option<Vec<String>> = open_question(&stored, votes)
+            .map(|(_, voters)| voters.into_iter().map(str::to_string).collect());
+        let director = record.director.clone();
         stored.decisions.push(record);
         self.state.save_study(&stored)?;
-        if kind == Decision::Arbitrate && was_open && open_question(&stored, votes).is_none() {
+        if let (Decision::Arbitrate, Some(mut voters)) = (kind, voted)
+            && voters.len() + 1 >= votes
+        {
             // The vote that settles it: the comité's arbitration is on record with its voters.
-            let at = stored
-                .decisions
-                .iter()
-                .rposition(|d| d.is(Decision::Question));
-            let voters: Vec<&str> = stored.decisions[at.map_or(0, |i| i + 1)..]
-                .iter()
-                .filter(|d| d.is(Decision::Arbitrate))
-                .map(|d| d.director.as_str())
-                .collect();
+            voters.push(director);
             self.audit(
                 "study.arbitrated",
                 caller,

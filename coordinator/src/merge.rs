@@ -211,6 +211,10 @@ pub fn merge(
     for answer in answers {
         check_schema(query, answer.cdg, answer.batch)?;
         for row in read_rows(query, answer) {
+            if !regional {
+                rows.push(row);
+                continue;
+            }
             let released = row.diffusion == RELEASED;
             groups.entry(row.dims.clone()).or_default().push((
                 row.diffusion.clone(),
@@ -230,9 +234,6 @@ pub fn merge(
         let codes: Vec<&str> = missing.iter().map(|c| c.code()).collect();
         format!("; sans réponse de: {}", codes.join(", "))
     };
-    if !regional {
-        groups.clear();
-    }
     for (dims, cells) in groups {
         let no_values = vec![None; query.measures.len()];
         let hidden = cells.iter().filter(|c| c.0 != RELEASED).count();

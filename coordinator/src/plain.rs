@@ -123,9 +123,9 @@ pub fn query_sentence(q: &AggregateQuery, cdgs: &[Cdg]) -> String {
     sentence
 }
 
-/// The study of `status`, in plain French, with its state and every decision; an error when
-/// its encoding does not match the digest the directors sign.
-pub fn study_text(status: &StudyStatus) -> anyhow::Result<String> {
+/// The study of `status`, read from its encoding once that is checked against the digest the
+/// directors sign.
+pub fn checked_study(status: &StudyStatus) -> anyhow::Result<Study> {
     let digest = hex::encode(Sha256::digest(status.study_json.as_bytes()));
     anyhow::ensure!(
         digest == status.digest,
@@ -134,7 +134,12 @@ pub fn study_text(status: &StudyStatus) -> anyhow::Result<String> {
         digest,
         status.digest
     );
-    let study: Study = serde_json::from_str(&status.study_json)?;
+    Ok(serde_json::from_str(&status.study_json)?)
+}
+
+/// `study` (read by [`checked_study`] from `status`) in plain French, with its state and every
+/// decision.
+pub fn study_text(status: &StudyStatus, study: &Study) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} — {}", status.study_id, study.title);
     let _ = writeln!(out, "  Objet : {}", study.purpose);
@@ -180,7 +185,7 @@ pub fn study_text(status: &StudyStatus) -> anyhow::Result<String> {
         status.digest
     );
     out.push_str(&crate::output::render_status(status));
-    Ok(out)
+    out
 }
 
 /// The disclosure rules each node asked publishes, in plain French: what a study will run
@@ -330,7 +335,7 @@ mod tests {
             study_json: "{}".into(),
             ..Default::default()
         };
-        let e = study_text(&status).unwrap_err().to_string();
+        let e = checked_study(&status).unwrap_err().to_string();
         assert!(e.contains("do not sign it"), "{e}");
     }
 

@@ -138,12 +138,7 @@ fn chart(
     let mut charts = Vec::new();
     for panel in &plan.panels {
         let header = row;
-        let label = if panel.name.is_empty() {
-            String::new()
-        } else {
-            panel.name.clone()
-        };
-        sheet.write_string_with_format(header, first, &label, bold)?;
+        sheet.write_string_with_format(header, first, &panel.name, bold)?;
         for (k, serie) in panel.series.iter().enumerate() {
             sheet.write_string_with_format(header, first + 1 + k as u16, &serie.name, bold)?;
         }

@@ -159,10 +159,10 @@ pub(crate) struct IndicatorFile {
     scale: Option<ScaleFile>,
 }
 
-fn parse_scale(s: ScaleFile) -> Result<f64, String> {
+fn parse_scale(s: &ScaleFile) -> Result<f64, String> {
     let value = match s {
-        ScaleFile::Number(x) => x,
-        ScaleFile::Int(i) => i as f64,
+        ScaleFile::Number(x) => *x,
+        ScaleFile::Int(i) => *i as f64,
         ScaleFile::Text(t) => {
             let parsed = match t.split_once('/') {
                 Some((a, b)) => a
@@ -176,7 +176,7 @@ fn parse_scale(s: ScaleFile) -> Result<f64, String> {
             parsed.ok_or_else(|| {
                 format!(
                     "scale {}: expected a number or a fraction such as \"100/365\"",
-                    text::quote(&t)
+                    text::quote(t)
                 )
             })?
         }
@@ -240,7 +240,7 @@ impl IndicatorFile {
                 let denominator = reference(self.denominator.as_deref().unwrap_or_default())?;
                 let scale = match &self.scale {
                     None => 1.0,
-                    Some(s) => parse_scale(clone_scale(s))?,
+                    Some(s) => parse_scale(s)?,
                 };
                 let driving = query_of(queries, &numerator[0]);
                 for term in numerator[1..].iter().chain(std::iter::once(&denominator)) {
@@ -353,14 +353,6 @@ impl IndicatorFile {
                 KINDS.join(", ")
             )),
         }
-    }
-}
-
-fn clone_scale(s: &ScaleFile) -> ScaleFile {
-    match s {
-        ScaleFile::Number(x) => ScaleFile::Number(*x),
-        ScaleFile::Int(i) => ScaleFile::Int(*i),
-        ScaleFile::Text(t) => ScaleFile::Text(t.clone()),
     }
 }
 

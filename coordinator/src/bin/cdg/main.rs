@@ -491,8 +491,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             StudyCommand::Show { id } => {
                 let mut client = cli.connection.connect().await?;
                 let status = client.study(&id).await?;
-                print!("{}", cdg_coordinator::plain::study_text(&status)?);
-                let study: cdg_shared::study::Study = serde_json::from_str(&status.study_json)?;
+                let study = cdg_coordinator::plain::checked_study(&status)?;
+                print!("{}", cdg_coordinator::plain::study_text(&status, &study));
                 match client.node_policies().await {
                     Ok(nodes) => print!(
                         "{}",
