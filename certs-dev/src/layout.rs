@@ -17,6 +17,7 @@ pub const COORDINATOR_CDG: Cdg = Cdg::Nord;
 /// | `director-XX.pem`, `director-XX.key`   | client certificate of CDG XX's director    |
 /// | `coordinator.pem`, `coordinator.key`   | coordinator of CDG 59 (server and client)  |
 /// | `charge-de-mission.pem`, `…key`        | chargé.e de mission of CDG 59 (client)     |
+/// | `referent-XX.pem`, `referent-XX.key`   | CDG XX's departmental observatory (client) |
 /// | `README.txt`                           | "development only" warning                 |
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PkiLayout {
@@ -34,8 +35,9 @@ pub struct LeafFiles {
     pub key: PathBuf,
 }
 
-/// The twelve principals `generate` issues certificates for, in file-listing order:
-/// the five nodes, the five directors, the coordinator and the chargé.e de mission (both CDG 59).
+/// The seventeen principals `generate` issues certificates for, in file-listing order:
+/// the five nodes, the five directors, the coordinator and the chargé.e de mission (both CDG 59),
+/// then the five departmental référents.
 pub fn federation_principals() -> Vec<Principal> {
     let mut all: Vec<Principal> = Cdg::ALL
         .into_iter()
@@ -48,6 +50,11 @@ pub fn federation_principals() -> Vec<Principal> {
     );
     all.push(Principal::new(Role::Coordinator, COORDINATOR_CDG));
     all.push(Principal::new(Role::ChargeDeMission, COORDINATOR_CDG));
+    all.extend(
+        Cdg::ALL
+            .into_iter()
+            .map(|cdg| Principal::new(Role::Referent, cdg)),
+    );
     all
 }
 
@@ -112,6 +119,16 @@ impl PkiLayout {
         self.dir.join("charge-de-mission.key")
     }
 
+    /// `referent-XX.pem`: the client certificate of CDG `cdg`'s departmental référent.
+    pub fn referent_cert(&self, cdg: Cdg) -> PathBuf {
+        self.dir.join(format!("referent-{}.pem", cdg.code()))
+    }
+
+    /// `referent-XX.key`: the private key of CDG `cdg`'s departmental référent.
+    pub fn referent_key(&self, cdg: Cdg) -> PathBuf {
+        self.dir.join(format!("referent-{}.key", cdg.code()))
+    }
+
     /// `README.txt`: the "development only" warning.
     pub fn readme(&self) -> PathBuf {
         self.dir.join("README.txt")
@@ -132,6 +149,10 @@ impl PkiLayout {
             Role::ChargeDeMission if principal.cdg == COORDINATOR_CDG => {
                 (self.charge_de_mission_cert(), self.charge_de_mission_key())
             }
+            Role::Referent => (
+                self.referent_cert(principal.cdg),
+                self.referent_key(principal.cdg),
+            ),
             Role::Coordinator | Role::ChargeDeMission => return None,
         };
         Some(LeafFiles {
@@ -141,7 +162,7 @@ impl PkiLayout {
         })
     }
 
-    /// The twelve leaf certificates of the layout, in [`federation_principals`] order.
+    /// The seventeen leaf certificates of the layout, in [`federation_principals`] order.
     pub fn leaves(&self) -> Vec<LeafFiles> {
         federation_principals()
             .into_iter()
@@ -188,7 +209,7 @@ mod tests {
             l.director_cert(Cdg::Somme),
             PathBuf::from("/pki/director-80.pem")
         );
-        assert_eq!(l.all_files().len(), 2 + 12 * 2 + 1);
+        assert_eq!(l.all_files().len(), 2 + 17 * 2 + 1);
         assert_eq!(
             l.leaf(Principal::new(Role::Coordinator, Cdg::Oise)),
             None,

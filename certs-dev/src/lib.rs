@@ -130,13 +130,14 @@ Keys are ECDSA P-256 (PKCS#8 PEM, mode 0600).
 
 Identity scheme: each leaf certificate carries exactly one URI subject alternative name
 urn:cdg-hdf:<role>:<cdg>, with <role> one of node, coordinator, director,
-charge-de-mission and <cdg> one of 02, 59, 60, 62, 80.
+charge-de-mission, referent and <cdg> one of 02, 59, 60, 62, 80.
 
   ca.pem / ca.key                          federation CA (trust anchor of every member)
   node-XX.pem / node-XX.key                node of CDG XX (server; localhost, 127.0.0.1, observatoire.cdgXX.fr)
   director-XX.pem / director-XX.key        director of CDG XX (client)
   coordinator.pem / coordinator.key        coordinator, CDG 59 (server and client)
   charge-de-mission.pem / .key             charge.e de mission, CDG 59 (client)
+  referent-XX.pem / referent-XX.key        departmental referent of CDG XX (client)
 "
     )
 }

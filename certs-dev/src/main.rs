@@ -13,10 +13,11 @@ use clap::{Parser, Subcommand};
     version,
     long_about = "Development-only certificates for the CDG Hauts-de-France federation.\n\n\
         Identity scheme: the members of the federation (the nodes of CDG 02, 59, 60, 62 and 80, \
-        their directors, the coordinator run by CDG 59 and its charge.e de mission) authenticate \
+        their directors, the coordinator run by CDG 59 and its charge.e de mission, and each CDG's \
+        departmental referent) authenticate \
         each other with mutual TLS. Every certificate chains to one federation CA and carries \
         exactly one URI subject alternative name urn:cdg-hdf:<role>:<cdg>, where <role> is node, \
-        coordinator, director or charge-de-mission and <cdg> is the departement code, e.g. \
+        coordinator, director, charge-de-mission or referent and <cdg> is the departement code, e.g. \
         urn:cdg-hdf:node:62 or urn:cdg-hdf:director:02; authorization is decided on that URI \
         only. Node and coordinator certificates also name localhost and 127.0.0.1.\n\n\
         NEVER use these certificates in production: the CA key is written next to them."

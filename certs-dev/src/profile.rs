@@ -138,11 +138,7 @@ pub(crate) fn sign_leaf(
 ) -> Result<(String, String), Error> {
     let uri = principal.uri();
     let key = new_key(&format!("certificate for {uri}"))?;
-    let (server, client) = match principal.role {
-        Role::Node => (true, false),
-        Role::Coordinator => (true, true),
-        Role::Director | Role::ChargeDeMission => (false, true),
-    };
+    let (server, client) = principal.role.serves_and_calls();
 
     let mut params = CertificateParams::default();
     params.distinguished_name = distinguished_name(&common_name(principal));

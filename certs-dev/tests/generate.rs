@@ -45,7 +45,7 @@ fn generated_pki_is_complete_and_correct() {
     assert_eq!(mode(&layout.ca_key()), 0o600);
 
     let leaves = layout.leaves();
-    assert_eq!(leaves.len(), 12);
+    assert_eq!(leaves.len(), 17);
     let mut serials = vec![ca.raw_serial().to_vec()];
     for leaf in &leaves {
         let der = der_of(&leaf.cert);
@@ -64,7 +64,7 @@ fn generated_pki_is_complete_and_correct() {
         let server = matches!(p.role, Role::Node | Role::Coordinator);
         let client = matches!(
             p.role,
-            Role::Coordinator | Role::Director | Role::ChargeDeMission
+            Role::Coordinator | Role::Director | Role::ChargeDeMission | Role::Referent
         );
         if server {
             // localhost, and the host name of deploy/compose.yaml's examples.
@@ -104,7 +104,7 @@ fn generated_pki_is_complete_and_correct() {
     }
     serials.sort();
     serials.dedup();
-    assert_eq!(serials.len(), 13, "serial numbers are all distinct");
+    assert_eq!(serials.len(), 18, "serial numbers are all distinct");
 
     assert_eq!(
         Principal::from_certificate_der(&der_of(&layout.coordinator_cert())),

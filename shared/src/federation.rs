@@ -78,6 +78,20 @@ pub enum Refusal {
         expected: Vec<Access>,
         presented: Principal,
     },
+    #[error(
+        "{what}: {} is the departmental referent of CDG {}, who writes, runs and reads the \
+         studies of departement {} alone; this study asks departements {}. A study of several \
+         departements is the regional charge.e de mission's",
+        presented.uri(),
+        presented.cdg.code(),
+        presented.cdg.code(),
+        codes(departements)
+    )]
+    OutsideTerritory {
+        what: &'static str,
+        presented: Principal,
+        departements: Vec<Cdg>,
+    },
 }
 
 fn codes(members: &[Cdg]) -> String {
@@ -93,6 +107,40 @@ impl Federation {
     /// studies (Art. 1 and 3).
     pub fn regional_analyst(&self) -> Principal {
         Principal::new(Role::ChargeDeMission, self.coordinator.cdg)
+    }
+
+    /// Refuses `caller` unless it may write, run and read a study of `departements`: the chef de
+    /// file's chargé.e de mission any study, a CDG's référent a study of its own département
+    /// alone (Art. 1 and 5: each CDG stays the referent of its territory).
+    pub fn require_author(
+        &self,
+        caller: Principal,
+        departements: &[Cdg],
+        what: &'static str,
+    ) -> Result<(), Refusal> {
+        self.member(caller)?;
+        if caller == self.regional_analyst() {
+            return Ok(());
+        }
+        if caller.role != Role::Referent {
+            return Err(Refusal::NotAllowed {
+                what,
+                expected: vec![
+                    Access::Only(self.regional_analyst()),
+                    Access::AnyMember(Role::Referent),
+                ],
+                presented: caller,
+            });
+        }
+        if departements == [caller.cdg] {
+            Ok(())
+        } else {
+            Err(Refusal::OutsideTerritory {
+                what,
+                presented: caller,
+                departements: departements.to_vec(),
+            })
+        }
     }
 
     /// Whether `cdg` is a member.
@@ -236,6 +284,28 @@ mod tests {
         assert!(e.contains("urn:cdg-hdf:charge-de-mission:62"), "{e}");
         let e = f.member(p(Role::Director, "75")).unwrap_err().to_string();
         assert!(e.contains("urn:cdg-hdf:director:75") && e.contains("02, 59, 60, 62, 80"));
+    }
+
+    #[test]
+    fn a_referent_authors_the_studies_of_its_own_departement_alone() {
+        let f = Federation::default();
+        let (aisne, somme): (Cdg, Cdg) = ("02".parse().unwrap(), "80".parse().unwrap());
+        let referent = p(Role::Referent, "02");
+        assert_eq!(f.require_author(referent, &[aisne], "x"), Ok(()));
+        let e = f.require_author(referent, &[somme], "running a study");
+        assert!(matches!(e, Err(Refusal::OutsideTerritory { .. })), "{e:?}");
+        let text = e.unwrap_err().to_string();
+        assert!(text.contains("urn:cdg-hdf:referent:02") && text.contains("departements 80"));
+        let regional = f.require_author(referent, &[aisne, somme], "x");
+        assert!(matches!(regional, Err(Refusal::OutsideTerritory { .. })));
+        assert_eq!(
+            f.require_author(f.regional_analyst(), &[somme], "x"),
+            Ok(())
+        );
+        let director = f.require_author(p(Role::Director, "02"), &[aisne], "x");
+        assert!(matches!(director, Err(Refusal::NotAllowed { .. })));
+        let outsider = f.require_author(p(Role::Referent, "75"), &[aisne], "x");
+        assert!(matches!(outsider, Err(Refusal::NotAMember { .. })));
     }
 
     #[test]

@@ -27,14 +27,18 @@ pub enum Role {
     Director,
     /// The chargé.e de mission at CDG 59 who writes and runs studies (client certificate).
     ChargeDeMission,
+    /// A CDG's departmental observatory (Art. 1 and 5): writes and runs the studies of its own
+    /// département alone, which its own director approves (client certificate).
+    Referent,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Node,
         Role::Coordinator,
         Role::Director,
         Role::ChargeDeMission,
+        Role::Referent,
     ];
 
     /// The role's spelling in identity URIs and messages.
@@ -44,6 +48,17 @@ impl Role {
             Role::Coordinator => "coordinator",
             Role::Director => "director",
             Role::ChargeDeMission => "charge-de-mission",
+            Role::Referent => "referent",
+        }
+    }
+
+    /// Whether a certificate for the role serves gRPC (needs serverAuth and a host name) and
+    /// whether it calls (needs clientAuth).
+    pub fn serves_and_calls(self) -> (bool, bool) {
+        match self {
+            Role::Node => (true, false),
+            Role::Coordinator => (true, true),
+            Role::Director | Role::ChargeDeMission | Role::Referent => (false, true),
         }
     }
 }
@@ -128,7 +143,9 @@ impl fmt::Display for Principal {
 pub enum IdentityError {
     #[error("{0:?} is not a federation identity: expected urn:cdg-hdf:<role>:<cdg>")]
     NotAFederationUri(String),
-    #[error("unknown role {0:?}: expected node, coordinator, director or charge-de-mission")]
+    #[error(
+        "unknown role {0:?}: expected node, coordinator, director, charge-de-mission or referent"
+    )]
     UnknownRole(String),
     #[error("unknown CDG {0:?} in identity: expected 02, 59, 60, 62 or 80")]
     UnknownCdg(String),

@@ -206,17 +206,8 @@ impl fmt::Display for Usage {
     }
 }
 
-/// Whether the role serves (needs serverAuth and a host name) and calls (needs clientAuth).
-fn serves_and_calls(role: Role) -> (bool, bool) {
-    match role {
-        Role::Node => (true, false),
-        Role::Coordinator => (true, true),
-        Role::Director | Role::ChargeDeMission => (false, true),
-    }
-}
-
 fn check_role_usage(report: &mut CertReport, role: Role, usage: &Usage, hosts: &[String]) {
-    let (serves, calls) = serves_and_calls(role);
+    let (serves, calls) = role.serves_and_calls();
     if serves && !usage.server {
         report.problems.push(format!(
             "a {role} serves gRPC: its certificate needs extended key usage serverAuth"
@@ -307,7 +298,7 @@ fn check_chain(
         return;
     };
     let role = report.principal.map(|p| p.role);
-    let (serves, calls) = role.map(serves_and_calls).unwrap_or((false, true));
+    let (serves, calls) = role.map(Role::serves_and_calls).unwrap_or((false, true));
     let verify = |usage, intermediates: &[CertificateDer<'_>]| {
         leaf.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
@@ -435,6 +426,13 @@ pub fn grants(p: Principal) -> Vec<String> {
         Role::ChargeDeMission => vec![
             "submit studies, run approved ones, record their diffusion".into(),
             "read studies, their decisions and results".into(),
+        ],
+        Role::Referent => vec![
+            format!(
+                "submit and run the studies of departement {c} alone, which CDG {c}'s director \
+                 approves; record their diffusion"
+            ),
+            format!("read the studies of departement {c}, their decisions and results"),
         ],
     }
 }
