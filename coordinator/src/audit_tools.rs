@@ -227,6 +227,46 @@ impl<W: Write> Export<W> {
     }
 }
 
+/// What a crosscheck found: the coordinator's log and each node's, verified, compared.
+pub struct CrosscheckReport {
+    pub coordinator_entries: u64,
+    /// Every answer the coordinator recorded that a node's log does not, and the reverse.
+    pub differences: Vec<String>,
+}
+
+/// Verifies the coordinator's log and the log of each node of `nodes` (read with `tls`, a
+/// director's identity), and compares what each says the nodes answered.
+pub async fn crosscheck(
+    coordinator: FetchedLog,
+    nodes: &[(Cdg, String)],
+    tls: &TlsFiles,
+    trusted: &TrustedSigners,
+) -> anyhow::Result<CrosscheckReport> {
+    let mut check = crate::crosscheck::Crosscheck::default();
+    let summary = coordinator
+        .verify(trusted, |e| {
+            check.see(&e);
+            Ok(())
+        })
+        .await?;
+    let mut differences = Vec::new();
+    for (cdg, address) in nodes {
+        let mut answers = crate::crosscheck::NodeAnswers::default();
+        FetchedLog::from_node(address, *cdg, tls)
+            .await?
+            .verify(trusted, |e| {
+                answers.see(&e);
+                Ok(())
+            })
+            .await?;
+        differences.extend(check.differences(*cdg, &answers));
+    }
+    Ok(CrosscheckReport {
+        coordinator_entries: summary.entries,
+        differences,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,9 @@ pub struct Network {
     pub nodes: Vec<NetworkNode>,
     pub directors: Vec<NetworkDirector>,
     pub charge_de_mission: KeyPair,
+    /// The departmental référents (Art. 1 and 5), one per CDG.
+    #[serde(default)]
+    pub referents: Vec<NetworkDirector>,
 }
 
 impl Network {
@@ -72,7 +75,7 @@ impl Network {
             .with_context(|| format!("{} is not a network description", path.display()))
     }
 
-    /// The certificate files of `who`: `charge-de-mission` or `director-<cdg>`.
+    /// The certificate files of `who`: `charge-de-mission`, `director-<cdg>` or `referent-<cdg>`.
     pub fn identity(&self, who: &str) -> anyhow::Result<TlsFiles> {
         let files = |cert: &PathBuf, key: &PathBuf| TlsFiles {
             ca: self.ca.clone(),
@@ -85,14 +88,20 @@ impl Network {
                 &self.charge_de_mission.key,
             ));
         }
-        if let Some(code) = who.strip_prefix("director-") {
-            let cdg: Cdg = code.parse()?;
-            if let Some(d) = self.directors.iter().find(|d| d.cdg == cdg) {
-                return Ok(files(&d.cert, &d.key));
+        for (prefix, people) in [
+            ("director-", &self.directors),
+            ("referent-", &self.referents),
+        ] {
+            if let Some(code) = who.strip_prefix(prefix) {
+                let cdg: Cdg = code.parse()?;
+                if let Some(d) = people.iter().find(|d| d.cdg == cdg) {
+                    return Ok(files(&d.cert, &d.key));
+                }
             }
         }
         anyhow::bail!(
-            "unknown identity {who:?}: expected charge-de-mission or director-<02|59|60|62|80>"
+            "unknown identity {who:?}: expected charge-de-mission, director-<02|59|60|62|80> or \
+             referent-<02|59|60|62|80>"
         )
     }
 }
@@ -246,6 +255,16 @@ impl CoordinatorClient {
             protocol_version: PROTOCOL_VERSION,
         };
         Ok(self.inner.list_studies(req).await?.into_inner().studies)
+    }
+
+    /// The notices mailed to the directors, newest first. Directors.
+    pub async fn notices(
+        &mut self,
+    ) -> Result<cdg_shared::proto::v1::ListNoticesResponse, tonic::Status> {
+        let req = cdg_shared::proto::v1::ListNoticesRequest {
+            protocol_version: PROTOCOL_VERSION,
+        };
+        Ok(self.inner.list_notices(req).await?.into_inner())
     }
 
     /// Sends a signed decision as is (see [`CoordinatorClient::decide`] to sign one).

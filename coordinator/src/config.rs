@@ -54,6 +54,11 @@ pub struct CoordinatorConfig {
     /// alone, and at most the number of members.
     #[serde(default = "default_arbitration_votes")]
     pub arbitration_votes: usize,
+    /// Mail to the directors (`[mail]`, Art. 4): a new study, a question, a vote, an external
+    /// study's announcement, a run's results. Absent: nothing is mailed; the directors read the
+    /// studies with `cdg console` or `cdg study list`.
+    #[serde(default)]
+    pub mail: Option<crate::notices::MailConfig>,
 }
 
 fn default_arbitration_votes() -> usize {
@@ -132,6 +137,10 @@ impl CoordinatorConfig {
                     self.arbitration_votes
                 ),
             ));
+        }
+        if let Some(mail) = &self.mail {
+            mail.check(&self.federation.members)
+                .map_err(|(key, problem)| invalid(key, problem))?;
         }
         let mut seen = Vec::new();
         for n in &self.nodes {
@@ -226,5 +235,31 @@ mod tests {
             err.contains("arbitration_votes") && err.contains("never settles a question alone"),
             "{err}"
         );
+        let mail = config
+            .mail
+            .as_ref()
+            .expect("the example mails the directors");
+        assert_eq!(mail.directors.len(), 5);
+        for (from, to, says) in [
+            (
+                "\"direction@cdg60.fr\"",
+                "\"direction at cdg60\"",
+                "mail.directors",
+            ),
+            (
+                "smtp://smtp.cdg59.fr",
+                "gopher://smtp.cdg59.fr",
+                "mail.smtp_url",
+            ),
+            (
+                "\"80\" = \"direction@cdg80.fr\"\n",
+                "",
+                "no address for CDG 80",
+            ),
+        ] {
+            std::fs::write(&bad, text.replace(from, to)).unwrap();
+            let err = CoordinatorConfig::load(&bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
     }
 }

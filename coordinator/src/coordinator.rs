@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use cdg_shared::arrow_ipc;
 use cdg_shared::audit::{AuditLog, Snapshot, repair};
 use cdg_shared::cdg::Cdg;
-use cdg_shared::federation::{Access, Federation};
-use cdg_shared::identity::{Principal, Role};
+use cdg_shared::federation::Federation;
+use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
 use futures::future::join_all;
@@ -47,15 +47,18 @@ pub struct Coordinator {
     /// Node reachability and outcomes, for the metrics endpoint.
     pub metrics: crate::metrics::CoordinatorMetrics,
     /// Who may do what: the members and the chef de file.
-    federation: Federation,
+    pub(crate) federation: Federation,
+    /// The mails to the directors (Art. 4), kept until sent.
+    pub outbox: crate::notices::Outbox,
+    /// `[mail]`, if the directors are written to.
+    pub(crate) mail: Option<crate::notices::MailConfig>,
     /// Largest message exchanged (`max_message_bytes`): audit log pages stay well under it.
     pub(crate) max_message_bytes: usize,
     /// Directors' votes that settle a question.
     pub(crate) arbitration_votes: usize,
 }
 
-/// Any member CDG's director.
-pub(crate) const DIRECTORS: Access = Access::AnyMember(Role::Director);
+pub(crate) use crate::access::{DIRECTORS, REFERENTS};
 
 /// The answer to a submission.
 pub struct Submitted {
@@ -65,7 +68,7 @@ pub struct Submitted {
     pub created: bool,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -73,6 +76,7 @@ impl Coordinator {
     pub fn new(config: &CoordinatorConfig) -> anyhow::Result<Coordinator> {
         cdg_shared::catalogue::check_built_in().map_err(anyhow::Error::msg)?;
         let state = StateDir::open(&config.state_dir)?;
+        let outbox = crate::notices::Outbox::open(state.notices_path(), config.mail.as_ref())?;
         let signer = cdg_shared::signing::Signer::from_files(&config.tls)?;
         let mut runs = OpenRuns::default();
         let mut audit = AuditLog::open_signed(&state.audit_log_path(), signer, |e| runs.see(e))
@@ -99,6 +103,8 @@ impl Coordinator {
             federation: config.federation.clone(),
             max_message_bytes: config.max_message_bytes,
             arbitration_votes: config.arbitration_votes,
+            outbox,
+            mail: config.mail.clone(),
         })
     }
 
@@ -107,21 +113,6 @@ impl Coordinator {
         self.state
             .load_study(id)?
             .ok_or_else(|| CoordinatorError::UnknownStudy(id.to_string()))
-    }
-
-    /// Refuses `caller` unless it is a member identity that `expected` accepts.
-    pub(crate) fn require(
-        &self,
-        caller: Principal,
-        expected: &[Access],
-        what: &'static str,
-    ) -> Result<()> {
-        Ok(self.federation.require(caller, expected, what)?)
-    }
-
-    /// The chef de file's chargé.e de mission, who submits, runs and diffuses regional studies.
-    pub(crate) fn analyst(&self) -> Access {
-        Access::Only(self.federation.regional_analyst())
     }
 
     pub(crate) async fn audit(
@@ -150,9 +141,10 @@ impl Coordinator {
     }
 
     pub async fn submit(&self, caller: Principal, toml: &str) -> Result<Submitted> {
-        self.require(caller, &[self.analyst()], "submitting a regional study")?;
+        self.require(caller, &[self.analyst(), REFERENTS], "submitting a study")?;
         let study =
             Study::from_toml(toml).map_err(|e| CoordinatorError::InvalidStudy(e.to_string()))?;
+        self.require_author(caller, &study, "submitting a study")?;
         let (id, digest) = (study.id(), study.digest());
         if let Some(existing) = self.state.load_study(&id)? {
             return Ok(Submitted {
@@ -170,6 +162,8 @@ impl Coordinator {
             study,
             decisions: Vec::new(),
             diffused: None,
+            announcement: Default::default(),
+            restitution: Default::default(),
         };
         self.state.save_study(&stored)?;
         let details = json!({
@@ -183,6 +177,7 @@ impl Coordinator {
             "queries": stored.study.queries.len(),
         });
         self.audit("study.submitted", caller, &id, details).await?;
+        self.announce_submitted(&stored);
         Ok(Submitted {
             id,
             digest,
@@ -265,7 +260,8 @@ impl Coordinator {
         id: &str,
         progress: &Progress,
     ) -> Result<StudyResult> {
-        self.require(caller, &[self.analyst()], "running a regional study")?;
+        self.require(caller, &[self.analyst(), REFERENTS], "running a study")?;
+        self.require_author(caller, &self.stored_study(id)?.study, "running a study")?;
         let mut running = Running::start(self, id, caller)?;
         let stored = self.stored_study(id)?;
         if let Some((q, votes)) = open_question(&stored, self.arbitration_votes) {
@@ -280,6 +276,7 @@ impl Coordinator {
                 votes.len()
             )));
         }
+        self.require_announced(&stored)?;
         let study = &stored.study;
         let context = StudyContext {
             id,
@@ -444,6 +441,7 @@ impl Coordinator {
             json!({"answered": answered, "queries": result.queries.len(), "indicators": result.indicators.len()}),
         )
         .await?;
+        self.restitute(id, &answered).await?;
         Ok(result)
     }
 
@@ -461,10 +459,12 @@ impl Coordinator {
     pub async fn result(&self, caller: Principal, id: &str) -> Result<StudyResult> {
         self.require(
             caller,
-            &[self.analyst(), DIRECTORS],
+            &[self.analyst(), REFERENTS, DIRECTORS],
             "reading a study result",
         )?;
-        self.stored_study(id)?;
+        let stored = self.stored_study(id)?;
+        self.require_reader(caller, &stored.study, "reading a study result")?;
+        drop(stored);
         let result = self
             .state
             .load_result(id)?
@@ -477,6 +477,8 @@ impl Coordinator {
             json!({"digest": result.digest, "finished_at": result.finished_at}),
         )
         .await?;
+        self.read_by(caller, id, crate::informing::About::Restitution)
+            .await?;
         Ok(result)
     }
 }

@@ -13,8 +13,9 @@ use cdg_shared::signing::Decision;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::coordinator::{Coordinator, DIRECTORS};
+use crate::coordinator::{Coordinator, DIRECTORS, REFERENTS};
 use crate::error::{CoordinatorError, Result};
+use crate::informing::{About, awaits};
 use crate::state::StoredStudy;
 
 /// A verified decision as stored with its study.
@@ -196,8 +197,19 @@ impl Coordinator {
         let voted: Option<Vec<String>> = open_question(&stored, votes)
             .map(|(_, voters)| voters.into_iter().map(str::to_string).collect());
         let director = record.director.clone();
+        let note = record.note.clone();
         stored.decisions.push(record);
         self.state.save_study(&stored)?;
+        // A director who signs has read the study: informed of it, if it is external.
+        self.informed_in(&mut stored, About::Announcement, signer.cdg, "décision")?;
+        match kind {
+            Decision::Question => self.announce_decision(&stored, &director, Some(&note), 0),
+            Decision::Arbitrate => {
+                let count = voted.as_ref().map_or(0, Vec::len) + 1;
+                self.announce_decision(&stored, &director, None, count)
+            }
+            Decision::Approve | Decision::Reject => {}
+        }
         if let (Decision::Arbitrate, Some(mut voters)) = (kind, voted)
             && voters.len() + 1 >= votes
         {
@@ -214,18 +226,26 @@ impl Coordinator {
         self.status_of(&stored)
     }
 
-    /// Study `id` with its decisions and state. Chargé.e de mission and directors.
+    /// Study `id` with its decisions and state. Directors and the study's authors.
     pub async fn study_status(&self, caller: Principal, id: &str) -> Result<StudyStatus> {
-        self.require(caller, &[self.analyst(), DIRECTORS], "reading a study")?;
+        self.require(
+            caller,
+            &[self.analyst(), REFERENTS, DIRECTORS],
+            "reading a study",
+        )?;
+        let stored = self.stored_study(id)?;
+        self.require_reader(caller, &stored.study, "reading a study")?;
+        // A director shown the study is informed of it (Art. 4).
+        self.read_by(caller, id, About::Announcement).await?;
         let stored = self.stored_study(id)?;
         self.status_of(&stored)
     }
 
-    /// The policy each configured node publishes, asked now. Chargé.e de mission and directors.
+    /// The policy each configured node publishes, asked now. Any director or author.
     pub async fn describe_nodes(&self, caller: Principal) -> Result<Vec<NodeDescription>> {
         self.require(
             caller,
-            &[self.analyst(), DIRECTORS],
+            &[self.analyst(), REFERENTS, DIRECTORS],
             "reading the nodes' policies",
         )?;
         let deadline = self.node_timeout.min(std::time::Duration::from_secs(10));
@@ -240,10 +260,20 @@ impl Coordinator {
         Ok(futures::future::join_all(asked).await)
     }
 
-    /// Every study, newest first. Chargé.e de mission and directors.
+    /// Every study the caller reads, newest first: all of them for a director or the
+    /// chargé.e de mission, its own département's for a référent.
     pub async fn list_studies(&self, caller: Principal) -> Result<Vec<StudyStatus>> {
-        self.require(caller, &[self.analyst(), DIRECTORS], "listing the studies")?;
+        self.require(
+            caller,
+            &[self.analyst(), REFERENTS, DIRECTORS],
+            "listing the studies",
+        )?;
         let mut stored = self.state.list_studies()?;
+        // A référent sees its own département's studies only.
+        stored.retain(|s| {
+            self.require_reader(caller, &s.study, "listing the studies")
+                .is_ok()
+        });
         stored.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(a.id.cmp(&b.id)));
         stored.iter().map(|s| self.status_of(s)).collect()
     }
@@ -252,11 +282,16 @@ impl Coordinator {
         self.running.lock().is_ok_and(|r| r.contains(id))
     }
 
-    /// Records that study `id`'s results were diffused. Chargé.e de mission, once completed.
+    /// Records that study `id`'s results were diffused. The study's authors, once completed.
     pub async fn diffuse(&self, caller: Principal, id: &str, note: &str) -> Result<StudyStatus> {
-        self.require(caller, &[self.analyst()], "recording a diffusion")?;
+        self.require(
+            caller,
+            &[self.analyst(), REFERENTS],
+            "recording a diffusion",
+        )?;
         let _updating = self.updating.lock().await;
         let mut stored = self.stored_study(id)?;
+        self.require_author(caller, &stored.study, "recording a diffusion")?;
         let has_result = self.state.load_result(id)?.is_some();
         let now = state(
             &stored,
@@ -306,6 +341,14 @@ impl Coordinator {
                 .map(|(_, voters)| voters.iter().map(|v| v.to_string()).collect())
                 .unwrap_or_default(),
             arbitration_needed: self.arbitration_votes as u32,
+            announced_at: s.announcement.complete_at.clone().unwrap_or_default(),
+            announcement_awaits: codes(awaits(s, About::Announcement, &self.federation.members)),
+            restituted_at: s.restitution.complete_at.clone().unwrap_or_default(),
+            restitution_awaits: if has_result {
+                codes(awaits(s, About::Restitution, &self.federation.members))
+            } else {
+                Vec::new()
+            },
             study_json: String::from_utf8_lossy(&s.study.canonical()).into_owned(),
             decisions: s.decisions.iter().map(StoredDecision::to_proto).collect(),
             departements: s
@@ -328,4 +371,8 @@ impl Coordinator {
                 .collect(),
         })
     }
+}
+
+fn codes(cdgs: Vec<Cdg>) -> Vec<String> {
+    cdgs.iter().map(|c| c.code().to_string()).collect()
 }

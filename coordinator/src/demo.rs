@@ -149,7 +149,18 @@ async fn submit_approve_run(
     );
     // Each director asked reads the study and signs its approval for their CDG (a director
     // whose CDG the study does not ask has nothing to approve).
-    let asked = cdg_shared::study::Study::from_toml(&study_text)?.departements;
+    let study = cdg_shared::study::Study::from_toml(&study_text)?;
+    if study.diffusion == cdg_shared::study::Diffusion::Externe {
+        // Art. 4: no external study runs before the comité technique is informed; here the
+        // five directors read it (a real network also mails them).
+        net.read_as_directors(coordinator_url, &submitted.study_id, &Cdg::ALL)
+            .await?;
+        step(
+            start,
+            "external study: the five directors informed (Art. 4)",
+        );
+    }
+    let asked = study.departements;
     net.approve(coordinator_url, &submitted.study_id, &asked)
         .await?;
     let codes: Vec<&str> = asked.iter().map(|c| c.code()).collect();

@@ -2,12 +2,14 @@
 //! queries out to the nodes over mutual TLS, merges the answers into regional tables, keeps the
 //! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
 
+mod access;
 pub mod audit_tools;
 pub mod bench;
 pub mod bounds;
 pub mod chunks;
 pub mod client;
 pub mod config;
+pub mod console;
 pub mod coordinator;
 pub mod crosscheck;
 pub mod decisions;
@@ -16,9 +18,11 @@ pub mod error;
 pub mod export;
 pub mod fanout;
 pub mod indicators;
+pub mod informing;
 pub mod localnet;
 pub mod merge;
 pub mod metrics;
+pub mod notices;
 pub mod output;
 pub mod pivot;
 pub mod plain;

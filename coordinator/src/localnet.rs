@@ -148,6 +148,14 @@ pub fn network_of(pki: &PkiLayout, coordinator_url: &str, nodes: &[(Cdg, String)
             cert: pki.charge_de_mission_cert(),
             key: pki.charge_de_mission_key(),
         },
+        referents: nodes
+            .iter()
+            .map(|&(cdg, _)| NetworkDirector {
+                cdg,
+                cert: pki.referent_cert(cdg),
+                key: pki.referent_key(cdg),
+            })
+            .collect(),
     }
 }
 
@@ -368,6 +376,15 @@ impl LocalNet {
         }
     }
 
+    /// The TLS files of the departmental référent of `cdg`.
+    pub fn referent(&self, cdg: Cdg) -> TlsFiles {
+        TlsFiles {
+            ca: self.pki.ca_cert(),
+            cert: self.pki.referent_cert(cdg),
+            key: self.pki.referent_key(cdg),
+        }
+    }
+
     /// The TLS files of the director of `cdg`.
     pub fn director(&self, cdg: Cdg) -> TlsFiles {
         TlsFiles {
@@ -392,6 +409,26 @@ impl LocalNet {
             }))
             .await?;
         }
+        Ok(())
+    }
+
+    /// The directors of `cdgs` each read study `id` (as `cdg study show` does): for an
+    /// external study, that is how the comité technique is informed when no mail is sent.
+    pub async fn read_as_directors(
+        &self,
+        url: &str,
+        study_id: &str,
+        cdgs: &[Cdg],
+    ) -> anyhow::Result<()> {
+        try_join_all(cdgs.iter().map(|&cdg| async move {
+            CoordinatorClient::connect(url, &self.director(cdg), Duration::from_secs(60))
+                .await?
+                .study(study_id)
+                .await
+                .with_context(|| format!("the director of CDG {cdg} reading {study_id}"))?;
+            anyhow::Ok(())
+        }))
+        .await?;
         Ok(())
     }
 }

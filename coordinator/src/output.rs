@@ -283,5 +283,27 @@ pub fn render_status(s: &cdg_shared::proto::v1::StudyStatus) -> String {
         };
         out.push_str(&format!("  {} {} {}{note}\n", d.signed_at, d.decision, who));
     }
+    if !s.announcement_awaits.is_empty() {
+        out.push_str(&format!(
+            "  external: not run before the comité technique is informed; not yet reached: CDG {}\n",
+            s.announcement_awaits.join(", ")
+        ));
+    } else if !s.announced_at.is_empty() {
+        out.push_str(&format!(
+            "  external: comité technique informed on {}\n",
+            s.announced_at
+        ));
+    }
+    if !s.restituted_at.is_empty() {
+        out.push_str(&format!(
+            "  results restituted to the directors on {}\n",
+            s.restituted_at
+        ));
+    } else if !s.restitution_awaits.is_empty() {
+        out.push_str(&format!(
+            "  results not yet restituted to CDG {}\n",
+            s.restitution_awaits.join(", ")
+        ));
+    }
     out
 }

@@ -297,6 +297,45 @@ pub fn study_list(studies: &[StudyStatus], me: Option<Principal>, only_mine: boo
     out
 }
 
+/// Whether a notice was sent, or how it waits: "envoyé le …" or "en attente : 2 essai(s),
+/// dernière erreur : …, prochain essai …".
+pub fn notice_state(m: &cdg_shared::proto::v1::Notice) -> String {
+    if !m.sent_at.is_empty() {
+        return format!("envoyé le {}", m.sent_at);
+    }
+    let error = if m.last_error.is_empty() {
+        String::new()
+    } else {
+        format!(", dernière erreur : {}", m.last_error)
+    };
+    format!(
+        "en attente : {} essai(s){error}, prochain essai {}",
+        m.attempts, m.next_attempt_at
+    )
+}
+
+/// The notices mailed to the directors, newest first, for the terminal.
+pub fn notices_text(n: &cdg_shared::proto::v1::ListNoticesResponse) -> String {
+    if !n.mail_configured {
+        return "Aucun courriel n'est envoyé : le coordinateur n'a pas de section [mail]. Les \
+                directeurs lisent les études avec `cdg console` ou `cdg study list`.\n"
+            .into();
+    }
+    if n.notices.is_empty() {
+        return "Aucun courriel envoyé à ce jour.\n".into();
+    }
+    let mut out = String::new();
+    for m in &n.notices {
+        let state = notice_state(m);
+        let _ = writeln!(
+            out,
+            "{} {:<14} {} CDG {} <{}> : {}\n    {}",
+            m.created_at, m.kind, m.study_id, m.cdg, m.address, state, m.subject
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

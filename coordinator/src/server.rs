@@ -31,6 +31,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let listener = listener.into();
+    if let Some(mail) = config.mail.clone() {
+        tokio::spawn(crate::notices::mail::deliver(coordinator.clone(), mail));
+    }
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_coordinator");
     coordinator.metrics.register(&mut metrics);
     let guard = cdg_shared::guard::Guard {

@@ -9,9 +9,9 @@ use std::pin::Pin;
 use cdg_shared::proto::v1::run_event::Event;
 use cdg_shared::proto::v1::{
     AuditLogRequest, DecideStudyRequest, DescribeNodesRequest, DescribeNodesResponse,
-    DiffuseStudyRequest, GetResultRequest, GetStudyRequest, ListStudiesRequest,
-    ListStudiesResponse, RunEvent, RunStudyRequest, StudyResult, StudyStatus, SubmitStudyRequest,
-    SubmitStudyResponse,
+    DiffuseStudyRequest, GetResultRequest, GetStudyRequest, ListNoticesRequest,
+    ListNoticesResponse, ListStudiesRequest, ListStudiesResponse, RunEvent, RunStudyRequest,
+    StudyResult, StudyStatus, SubmitStudyRequest, SubmitStudyResponse,
 };
 use cdg_shared::tls::peer_principal;
 use futures::Stream;
@@ -216,6 +216,14 @@ impl CoordinatorService for CoordinatorServiceImpl {
         Ok(Response::new(
             self.coordinator.study_status(caller, &study_id).await?,
         ))
+    }
+
+    async fn list_notices(
+        &self,
+        request: Request<ListNoticesRequest>,
+    ) -> Result<Response<ListNoticesResponse>, Status> {
+        let caller = cdg_shared::serving::caller(&request, request.get_ref().protocol_version)?;
+        Ok(Response::new(self.coordinator.notices(caller)?))
     }
 
     async fn list_studies(

@@ -26,6 +26,12 @@ pub struct StoredStudy {
     /// When the results were recorded as diffused, and the note given.
     #[serde(default)]
     pub diffused: Option<(String, String)>,
+    /// An external study's announcement to the comité technique (Art. 4).
+    #[serde(default, skip_serializing_if = "crate::informing::Informing::is_empty")]
+    pub announcement: crate::informing::Informing,
+    /// The last run's results restituted to the directors (Art. 4).
+    #[serde(default, skip_serializing_if = "crate::informing::Informing::is_empty")]
+    pub restitution: crate::informing::Informing,
 }
 
 pub struct StateDir {
@@ -33,7 +39,7 @@ pub struct StateDir {
     _lock: cdg_shared::lock::StateLock,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // A name of its own per write: two writers never share a temporary file.
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -84,6 +90,11 @@ impl StateDir {
             root: root.to_path_buf(),
             _lock: lock,
         })
+    }
+
+    /// `notices.json`: the mails to the directors, sent or waiting.
+    pub fn notices_path(&self) -> PathBuf {
+        self.root.join("notices.json")
     }
 
     pub fn audit_log_path(&self) -> PathBuf {

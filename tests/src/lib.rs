@@ -168,6 +168,7 @@ pub mod netns;
 pub mod pki;
 pub mod process;
 pub mod regional;
+pub mod web;
 
 pub use pki::{identity, pki};
 
@@ -254,6 +255,7 @@ pub fn coordinator_config(
         revoked_certificates: Vec::new(),
         federation: Default::default(),
         arbitration_votes: 3,
+        mail: None,
     }
 }
 
@@ -276,6 +278,21 @@ pub async fn coordinator_client(url: &str, tls: &TlsFiles) -> CoordinatorClient 
     CoordinatorClient::connect(url, tls, Duration::from_secs(120))
         .await
         .expect("connecting to the coordinator")
+}
+
+/// The coordinator's whole audit log at `url`, as read by CDG 02's director.
+pub async fn audit_log_text(url: &str, pki: &PkiLayout) -> String {
+    let director = identity(pki, Principal::new(Role::Director, Cdg::Aisne));
+    let mut pages = coordinator_client(url, &director)
+        .await
+        .audit_log(1)
+        .await
+        .expect("a director reads the log");
+    let mut log = Vec::new();
+    while let Some(page) = pages.message().await.expect("a page of the log") {
+        log.extend_from_slice(&page.log);
+    }
+    String::from_utf8(log).expect("the log is UTF-8")
 }
 
 /// The directors of `cdgs` each approve study `id` through the coordinator at `url`, signing

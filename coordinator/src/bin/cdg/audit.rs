@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use cdg_coordinator::audit_tools::{self, Export, ExportFormat, FetchedLog, Filters};
 use cdg_coordinator::client::{CoordinatorClient, Network};
-use cdg_coordinator::crosscheck::{Crosscheck, NodeAnswers};
 use cdg_shared::signing::TrustedSigners;
 use clap::{Args, Subcommand};
 
@@ -230,42 +229,25 @@ async fn export(
 }
 
 async fn crosscheck(connection: &Connection, trusted: &TrustedSigners) -> anyhow::Result<()> {
-    let mut check = Crosscheck::default();
     let coordinator = connection
         .fetch(&LogSource {
             file: None,
             node: None,
         })
-        .await?
-        .verify(trusted, |e| {
-            check.see(&e);
-            Ok(())
-        })
         .await?;
     let (_, tls) = connection.resolve()?;
     let nodes = connection.nodes()?;
-    let mut differences = Vec::new();
-    for (cdg, address) in &nodes {
-        let mut answers = NodeAnswers::default();
-        FetchedLog::from_node(address, *cdg, &tls)
-            .await?
-            .verify(trusted, |e| {
-                answers.see(&e);
-                Ok(())
-            })
-            .await?;
-        differences.extend(check.differences(*cdg, &answers));
-    }
-    if differences.is_empty() {
+    let report = audit_tools::crosscheck(coordinator, &nodes, &tls, trusted).await?;
+    if report.differences.is_empty() {
         println!(
             "the coordinator's log ({} entries) and the {} nodes' logs agree",
-            coordinator.entries,
+            report.coordinator_entries,
             nodes.len()
         );
         return Ok(());
     }
-    for d in &differences {
+    for d in &report.differences {
         println!("{d}");
     }
-    anyhow::bail!("{} differences between the logs", differences.len())
+    anyhow::bail!("{} differences between the logs", report.differences.len())
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use cdg_coordinator::bench::{self, BenchOptions, Section};
 use cdg_coordinator::client::{CoordinatorClient, Network};
 use cdg_coordinator::demo::{self, DemoOptions};
 use cdg_coordinator::output::{self, Format};
@@ -14,6 +13,7 @@ use cdg_shared::tls::TlsFiles;
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
+mod bench_args;
 
 use audit::AuditCommand;
 
@@ -35,7 +35,8 @@ pub(crate) struct Connection {
     /// network.json describing a running network.
     #[arg(long, global = true, env = "CDG_NETWORK")]
     pub(crate) network: Option<PathBuf>,
-    /// With --network: whose certificate to use, charge-de-mission or director-<cdg>.
+    /// With --network: whose certificate to use, charge-de-mission, director-<cdg> or
+    /// referent-<cdg>.
     #[arg(
         long = "as",
         global = true,
@@ -69,6 +70,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The mails sent to the directors (a new study, a question, a vote, an external study's
+    /// announcement, results), and those the mail server has not taken yet. Directors.
+    Notices,
+    /// Open the comité technique's console in the browser: the studies, reading and signing
+    /// them, their results and the audit logs, served on this machine with your certificate.
+    Console(cdg_coordinator::console::ConsoleArgs),
     /// Run a complete local network (certificates, synthetic data, five nodes, coordinator) and
     /// the demonstration study.
     Demo {
@@ -90,53 +97,11 @@ enum Command {
     /// Measure the network on real processes over mTLS on loopback (federated against
     /// centralized, a node under load, scale-out to 100 nodes, end to end, import) and write
     /// the figures to BENCHMARKS.md. Takes about 15 minutes with every section.
-    Bench(BenchArgs),
+    Bench(bench_args::BenchArgs),
     /// Check a certificate file against the federation's identity scheme (URI SAN, key usage,
     /// chain, host name, key, validity) and print what its holder would be authorized to do.
     /// Exits 1 when the certificate is not usable.
     CheckCertificate(cdg_shared::certcheck::CheckArgs),
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    /// Sections to run (all by default).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    only: Vec<Section>,
-    /// Working folder for certificates, data and logs.
-    #[arg(long, default_value = "bench-network")]
-    workdir: PathBuf,
-    /// Markdown file the figures are written to, each section replacing its own.
-    #[arg(long, default_value = "BENCHMARKS.md")]
-    record: PathBuf,
-    /// Print the figures without writing them.
-    #[arg(long)]
-    no_record: bool,
-    /// Timed runs of each study.
-    #[arg(long, default_value_t = 20)]
-    runs: usize,
-    /// Years of the region's synthetic data (federated, load, end to end).
-    #[arg(long, default_value = "2020-2024")]
-    years: String,
-    /// Size of the region's synthetic data relative to the real départements.
-    #[arg(long, default_value_t = 1.0)]
-    scale: f64,
-    /// Network sizes of the scale-out.
-    #[arg(long, value_delimiter = ',', default_value = "5,20,50,100")]
-    nodes: Vec<usize>,
-    /// Agents of one year shared among the scale-out's nodes.
-    #[arg(long, default_value_t = 2_000_000)]
-    national_agents: u64,
-    /// Concurrent clients of the load test.
-    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
-    clients: Vec<usize>,
-    /// Seconds each load level lasts.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    #[arg(long, default_value_t = 2026)]
-    seed: u64,
-    /// Entries of the coordinator's audit log in the audit section.
-    #[arg(long, default_value_t = 1_000_000)]
-    audit_entries: u64,
 }
 
 #[derive(Subcommand)]
@@ -359,42 +324,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckCertificate(args) => {
             cdg_shared::certcheck::run(args, None).map_err(anyhow::Error::msg)
         }
-        Command::Bench(a) => {
-            let sections = if a.only.is_empty() {
-                vec![
-                    Section::Federated,
-                    Section::Load,
-                    Section::ScaleOut,
-                    Section::EndToEnd,
-                    Section::Import,
-                    Section::Audit,
-                    Section::Report,
-                ]
-            } else {
-                a.only
-            };
-            anyhow::ensure!(a.runs > 0, "--runs must be at least 1");
-            anyhow::ensure!(
-                a.nodes.iter().all(|&n| n > 0) && a.clients.iter().all(|&c| c > 0),
-                "--nodes and --clients take positive counts"
-            );
-            bench::run(BenchOptions {
-                workdir: a.workdir,
-                record: (!a.no_record).then_some(a.record),
-                sections,
-                runs: a.runs,
-                scale: a.scale,
-                years: a.years,
-                nodes: a.nodes,
-                national_agents: a.national_agents,
-                clients: a.clients,
-                seconds: a.seconds,
-                seed: a.seed,
-                audit_entries: a.audit_entries,
-            })
-            .await
-        }
+        Command::Bench(a) => a.run().await,
         Command::Audit { command } => audit::run(&cli.connection, command).await,
+        Command::Notices => {
+            let notices = cli.connection.connect().await?.notices().await?;
+            print!("{}", cdg_coordinator::plain::notices_text(&notices));
+            Ok(())
+        }
+        Command::Console(args) => {
+            let (url, tls) = cli.connection.resolve()?;
+            let network = cli
+                .connection
+                .network
+                .as_deref()
+                .map(Network::load)
+                .transpose()?;
+            cdg_coordinator::console::run(args, url, tls, network.as_ref()).await
+        }
         Command::Study { command } => match command {
             StudyCommand::New {
                 datasets,
