@@ -426,6 +426,8 @@ impl Coordinator {
                 .filter_map(|cdg| approval(&stored, *cdg).map(|a| a.to_proto()))
                 .collect(),
         };
+        // The new results are restituted anew: the record is reset before they are kept.
+        self.reset_restitution(id, &result.finished_at).await?;
         self.state.save_result(&result)?;
         running.ended = true;
         let answered: Vec<&str> = result
@@ -441,7 +443,7 @@ impl Coordinator {
             json!({"answered": answered, "queries": result.queries.len(), "indicators": result.indicators.len()}),
         )
         .await?;
-        self.restitute(id, &answered).await?;
+        self.restitute(id, &answered, &result.finished_at)?;
         Ok(result)
     }
 

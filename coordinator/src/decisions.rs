@@ -201,7 +201,12 @@ impl Coordinator {
         stored.decisions.push(record);
         self.state.save_study(&stored)?;
         // A director who signs has read the study: informed of it, if it is external.
-        self.informed_in(&mut stored, About::Announcement, signer.cdg, "décision")?;
+        // The decision is recorded: a failure here is the director's being informed only,
+        // which a later read records again.
+        if let Err(e) = self.informed_in(&mut stored, About::Announcement, signer.cdg, "décision")
+        {
+            tracing::error!(error = %e, study = %id, "the director's reading not recorded");
+        }
         match kind {
             Decision::Question => self.announce_decision(&stored, &director, Some(&note), 0),
             Decision::Arbitrate => {

@@ -31,11 +31,15 @@ pub struct Informing {
     /// When the last director was reached.
     #[serde(default)]
     pub complete_at: Option<String>,
+    /// For a restitution: the run whose results these are (its `finished_at`), so that a mail
+    /// of an earlier run counts for nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_at: Option<String>,
 }
 
 impl Informing {
     pub fn is_empty(&self) -> bool {
-        self.reached.is_empty() && self.complete_at.is_none()
+        self.reached.is_empty() && self.complete_at.is_none() && self.result_at.is_none()
     }
 }
 
@@ -132,7 +136,7 @@ impl Coordinator {
 
     /// Queues a notice; a notice that cannot be written is logged, never fails the step.
     pub(crate) fn notify(&self, kind: Kind, s: &StoredStudy, to: &[Cdg], subject: Subject) {
-        if let Err(e) = self.outbox.queue(kind, &s.id, to, &subject) {
+        if let Err(e) = self.outbox.queue(kind, &s.id, to, &subject, None) {
             tracing::error!(error = %e, study = %s.id, "notice not queued");
         }
     }
@@ -198,23 +202,32 @@ impl Coordinator {
     }
 
     /// A completed run: the results go to the directors, reached anew.
-    pub(crate) async fn restitute(&self, id: &str, answered: &[&str]) -> Result<()> {
-        let stored = {
-            let _updating = self.updating.lock().await;
-            let mut stored = self.stored_study(id)?;
-            stored.restitution = Informing::default();
-            self.state.save_study(&stored)?;
-            stored
+    pub(crate) async fn reset_restitution(&self, id: &str, result_at: &str) -> Result<()> {
+        let _updating = self.updating.lock().await;
+        let mut stored = self.stored_study(id)?;
+        stored.restitution = Informing {
+            result_at: Some(result_at.to_string()),
+            ..Informing::default()
         };
+        self.state.save_study(&stored)?;
+        Ok(())
+    }
+
+    /// A completed run's results, mailed to the directors ([`reset_restitution`] came first).
+    ///
+    /// [`reset_restitution`]: Self::reset_restitution
+    pub(crate) fn restitute(&self, id: &str, answered: &[&str], result_at: &str) -> Result<()> {
+        let stored = self.stored_study(id)?;
         let to = recipients(&stored, About::Restitution, &self.federation.members);
         let answered: Vec<String> = answered.iter().map(|s| s.to_string()).collect();
         let link = self.link(&format!("/etudes/{id}/resultats"));
-        self.notify(
-            Kind::Restitution,
-            &stored,
-            &to,
-            Subject::restitution(&stored, &answered, &link),
-        );
+        let subject = Subject::restitution(&stored, &answered, &link);
+        if let Err(e) = self
+            .outbox
+            .queue(Kind::Restitution, id, &to, &subject, Some(result_at))
+        {
+            tracing::error!(error = %e, study = %id, "notice not queued");
+        }
         Ok(())
     }
 
@@ -237,11 +250,12 @@ impl Coordinator {
         let Some(complete) = mark(stored, about, cdg, by, &self.federation.members) else {
             return Ok(());
         };
-        self.state.save_study(stored)?;
+        // On record before the study says so: a failed append leaves it to be completed again.
         if let Some(details) = complete {
             let actor = self.federation.coordinator.uri();
             self.append(about.audit_kind(), &actor, &stored.id, details)?;
         }
+        self.state.save_study(stored)?;
         Ok(())
     }
 
@@ -249,6 +263,40 @@ impl Coordinator {
     pub(crate) async fn read_by(&self, caller: Principal, id: &str, about: About) -> Result<()> {
         if caller.role == Role::Director {
             self.informed(id, about, caller.cdg, "lecture").await?;
+        }
+        Ok(())
+    }
+
+    /// Queues again the announcements and restitutions still awaited that have no notice (a
+    /// crash between a step and its notice), at start.
+    pub fn requeue_missing(&self) -> Result<()> {
+        if !self.outbox.mails() {
+            return Ok(());
+        }
+        let members = &self.federation.members;
+        for s in self.state.list_studies()? {
+            let missing = |kind, about| -> Vec<Cdg> {
+                awaits(&s, about, members)
+                    .into_iter()
+                    .filter(|&c| !self.outbox.has(kind, &s.id, c))
+                    .collect()
+            };
+            let link = self.link(&format!("/etudes/{}", s.id));
+            let to = missing(Kind::Annonce, About::Announcement);
+            if !to.is_empty() {
+                self.notify(Kind::Annonce, &s, &to, Subject::announcement(&s, &link));
+            }
+            let to = missing(Kind::Restitution, About::Restitution);
+            if let (false, Some(result_at)) = (to.is_empty(), s.restitution.result_at.as_deref()) {
+                let link = self.link(&format!("/etudes/{}/resultats", s.id));
+                let subject = Subject::restitution(&s, &[], &link);
+                if let Err(e) =
+                    self.outbox
+                        .queue(Kind::Restitution, &s.id, &to, &subject, Some(result_at))
+                {
+                    tracing::error!(error = %e, study = %s.id, "notice not queued");
+                }
+            }
         }
         Ok(())
     }
@@ -273,10 +321,15 @@ impl Coordinator {
             Kind::Restitution => About::Restitution,
             _ => return,
         };
-        if let Err(e) = self
-            .informed(&notice.study_id, about, notice.cdg, "courriel")
-            .await
-        {
+        let outcome = async {
+            let _updating = self.updating.lock().await;
+            let mut stored = self.stored_study(&notice.study_id)?;
+            if about == About::Restitution && stored.restitution.result_at != notice.result_at {
+                return Ok(());
+            }
+            self.informed_in(&mut stored, about, notice.cdg, "courriel")
+        };
+        if let Err(e) = outcome.await {
             tracing::error!(error = %e, study = %notice.study_id, "delivery not recorded");
         }
     }

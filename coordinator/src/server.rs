@@ -32,6 +32,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let listener = listener.into();
     if let Some(mail) = config.mail.clone() {
+        coordinator.requeue_missing()?;
         tokio::spawn(crate::notices::mail::deliver(coordinator.clone(), mail));
     }
     let mut metrics = cdg_shared::metrics::Metrics::new("cdg_coordinator");

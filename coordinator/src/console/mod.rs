@@ -12,6 +12,7 @@
 //! - A director's decision is signed here, with the key that never leaves the machine, over
 //!   the digest of the study the page showed. Anyone else gets the same pages without forms.
 
+mod admission;
 mod journal;
 mod pages;
 
@@ -22,8 +23,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
@@ -45,9 +46,6 @@ pub struct ConsoleArgs {
     pub no_open: bool,
 }
 
-/// The cookie that carries the session once the token is spent.
-const COOKIE: &str = "cdg_console";
-
 pub(crate) struct Console {
     url: String,
     tls: TlsFiles,
@@ -55,6 +53,7 @@ pub(crate) struct Console {
     /// The one-time token; `None` once spent.
     token: Mutex<Option<String>>,
     session: String,
+    cookie: String,
     /// The field each form carries.
     pub(crate) form_key: String,
     /// The Host headers accepted.
@@ -78,24 +77,6 @@ impl Console {
                 )
             })
     }
-}
-
-fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    use ring::rand::SecureRandom;
-    let mut b = vec![0u8; bytes];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| anyhow::anyhow!("the system's random generator failed"))?;
-    Ok(hex::encode(b))
-}
-
-/// Equal without telling by its timing how much of `a` matched.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// A page, or an error shown as one.
@@ -158,61 +139,6 @@ impl From<tonic::Status> for Page {
 }
 
 #[derive(Deserialize)]
-struct Token {
-    jeton: Option<String>,
-}
-
-/// Admits the request: the Host is the console's, and the session cookie, or the one-time
-/// token (which it then spends, answering with the cookie and the same address without it).
-async fn admit(
-    State(c): State<Arc<Console>>,
-    Query(token): Query<Token>,
-    headers: HeaderMap,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if !c.hosts.iter().any(|h| h == host) {
-        return Page::error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "Adresse {host:?} refusée : la console ne répond qu'à {}.",
-                c.hosts[0]
-            ),
-        )
-        .into_response();
-    }
-    if let Some(given) = token.jeton {
-        let mut spent = c.token.lock().unwrap_or_else(|p| p.into_inner());
-        if spent.as_deref().is_some_and(|t| same(t, &given)) {
-            *spent = None;
-            let path = request.uri().path().to_string();
-            let mut r = Redirect::to(&path).into_response();
-            let cookie = format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", c.session);
-            r.headers_mut()
-                .insert(header::SET_COOKIE, cookie.parse().expect("a valid cookie"));
-            return r;
-        }
-        return Page::error(StatusCode::FORBIDDEN, "Ce jeton n'est pas valable ou a déjà servi : relancez `cdg console` et ouvrez l'adresse qu'elle affiche.".into()).into_response();
-    }
-    let cookies = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'));
-    let admitted = cookies
-        .filter_map(|kv| kv.trim().split_once('='))
-        .any(|(k, v)| k == COOKIE && same(v, &c.session));
-    if !admitted {
-        return Page::error(StatusCode::UNAUTHORIZED, "Accès refusé : ouvrez la console par l'adresse que `cdg console` affiche (elle porte un jeton à usage unique).".into()).into_response();
-    }
-    next.run(request).await
-}
-
-#[derive(Deserialize)]
 struct ListFilter {
     tout: Option<String>,
 }
@@ -265,7 +191,7 @@ async fn decide(
             ),
         ));
     }
-    if !same(&form.cle, &c.form_key) {
+    if !admission::same(&form.cle, &c.form_key) {
         return Err(Page::error(
             StatusCode::FORBIDDEN,
             "Formulaire refusé : il ne vient pas de cette console. Rechargez la page.".into(),
@@ -362,7 +288,10 @@ fn router(c: Arc<Console>) -> axum::Router {
         .route("/etudes/{id}/resultats", get(results))
         .route("/courriels", get(notices))
         .route("/journal", get(audit))
-        .layer(axum::middleware::from_fn_with_state(c.clone(), admit))
+        .layer(axum::middleware::from_fn_with_state(
+            c.clone(),
+            admission::admit,
+        ))
         .with_state(c)
 }
 
@@ -392,14 +321,15 @@ pub async fn start(
             )
         })?;
     let addr = listener.local_addr()?;
-    let token = random_hex(24)?;
+    let token = admission::random_hex(24)?;
     let console = Arc::new(Console {
         url,
         tls,
         me,
         token: Mutex::new(Some(token.clone())),
-        session: random_hex(32)?,
-        form_key: random_hex(16)?,
+        session: admission::random_hex(32)?,
+        cookie: admission::cookie_name(addr.port()),
+        form_key: admission::random_hex(16)?,
         hosts: vec![addr.to_string(), format!("localhost:{}", addr.port())],
         nodes,
     });
@@ -425,16 +355,23 @@ pub async fn run(
     let mut out = std::io::stdout();
     let _ = writeln!(out, "Console de l'observatoire ({me}) : {address}");
     let _ = writeln!(out, "(adresse à usage unique ; Ctrl-C pour arrêter)");
-    if !args.no_open
-        && let Err(e) = std::process::Command::new("xdg-open").arg(&address).spawn()
-    {
-        let _ = writeln!(
-            out,
-            "Ouvrez cette adresse dans votre navigateur (xdg-open : {e})."
-        );
-    }
-    tokio::select! {
+    let opener = if args.no_open {
+        None
+    } else {
+        match admission::open_browser(&address) {
+            Ok(file) => Some(file),
+            Err(e) => {
+                let _ = writeln!(out, "Ouvrez cette adresse dans votre navigateur ({e:#}).");
+                None
+            }
+        }
+    };
+    let outcome = tokio::select! {
         served = serve => served.context("serving the console"),
         _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    if let Some(file) = opener {
+        let _ = std::fs::remove_file(file);
     }
+    outcome
 }

@@ -64,7 +64,7 @@ pub(crate) fn only_directors(title: &str) -> String {
     )
 }
 
-fn state_fr(state: &str) -> &str {
+fn state_fr(state: &str) -> String {
     match state {
         "submitted" => "soumise",
         "in question" => "en question",
@@ -72,8 +72,10 @@ fn state_fr(state: &str) -> &str {
         "running" => "en cours",
         "completed" => "réalisée",
         "diffused" => "diffusée",
-        other => other,
+        // Anything else the coordinator sends is shown as text, never as markup.
+        other => return escape(other),
     }
+    .to_string()
 }
 
 /// The studies, those awaiting me first (or only them with `only_mine`).
@@ -87,7 +89,7 @@ pub(crate) fn studies(c: &Console, list: &[StudyStatus], only_mine: bool) -> Str
             continue;
         }
         shown += 1;
-        let day = s.submitted_at.get(..10).unwrap_or(&s.submitted_at);
+        let day = escape(s.submitted_at.get(..10).unwrap_or(&s.submitted_at));
         let _ = write!(
             rows,
             "<tr{}><td><a href=\"/etudes/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{day}</td><td>{}{}</td></tr>",
@@ -124,15 +126,17 @@ pub(crate) fn studies(c: &Console, list: &[StudyStatus], only_mine: bool) -> Str
     layout(title, Some(c), &body)
 }
 
-fn decision_fr(d: &str) -> &str {
+fn decision_fr(d: &str) -> String {
     match d {
         "approved" | "approve" => "approuvée",
         "rejected" | "reject" => "refusée",
         "pending" => "en attente",
         "question" => "mise en question",
         "arbitrate" => "vote d'arbitrage",
-        other => other,
+        // Anything else the coordinator sends is shown as text, never as markup.
+        other => return escape(other),
     }
+    .to_string()
 }
 
 /// A study in plain French, its decisions, the nodes' rules, and the forms of a director.

@@ -67,6 +67,9 @@ pub struct Notice {
     pub last_error: Option<String>,
     /// Not before (RFC 3339).
     pub next_attempt_at: String,
+    /// A restitution's run (the result's `finished_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_at: Option<String>,
 }
 
 impl Notice {
@@ -156,6 +159,7 @@ impl Outbox {
         study_id: &str,
         to: &[Cdg],
         subject: &Subject,
+        result_at: Option<&str>,
     ) -> std::io::Result<()> {
         let Some(addresses) = &self.addresses else {
             return Ok(());
@@ -182,6 +186,7 @@ impl Outbox {
                 attempts: 0,
                 last_error: None,
                 next_attempt_at: now.clone(),
+                result_at: result_at.map(str::to_string),
             });
         }
         self.save(&added)?;
@@ -252,9 +257,18 @@ impl Outbox {
                 }
             }
         }
-        self.save(&updated)?;
+        // Kept in memory even if the file is not written: a mail the server took is not sent
+        // again in a loop; the next write saves it.
+        let saved = self.save(&updated);
         *notices = updated;
-        Ok(())
+        saved
+    }
+
+    /// Whether a notice of `kind` about `study_id` to `cdg`'s director is kept (sent or not).
+    pub(crate) fn has(&self, kind: Kind, study_id: &str, cdg: Cdg) -> bool {
+        self.lock()
+            .iter()
+            .any(|n| n.kind == kind && n.study_id == study_id && n.cdg == cdg)
     }
 
     /// Waits until a notice is queued or `pause` has passed.
@@ -285,6 +299,7 @@ mod tests {
             "S-0123456789ab",
             &[Cdg::Aisne, Cdg::Somme],
             &subject,
+            None,
         )
         .unwrap();
         assert_eq!(out.due().len(), 2);
@@ -320,7 +335,7 @@ mod tests {
             line: "Objet".into(),
             body: "Corps".into(),
         };
-        out.queue(Kind::Vote, "S-0123456789ab", &Cdg::ALL, &subject)
+        out.queue(Kind::Vote, "S-0123456789ab", &Cdg::ALL, &subject, None)
             .unwrap();
         assert!(out.list().is_empty() && !out.mails());
     }

@@ -133,8 +133,14 @@ impl Subject {
         }
     }
 
-    /// A run completed: its results for every director (Art. 4, restitution).
+    /// A run completed: its results for every director (Art. 4, restitution); `answered`, the
+    /// départements that answered, when known.
     pub fn restitution(s: &StoredStudy, answered: &[String], link: &str) -> Subject {
+        let answered = if answered.is_empty() {
+            String::new()
+        } else {
+            format!("Départements ayant répondu : {}.\n", answered.join(", "))
+        };
         Subject {
             line: format!(
                 "[Observatoire] Résultats de l'étude {} : {}",
@@ -143,16 +149,9 @@ impl Subject {
             body: format!(
                 "Madame la directrice, Monsieur le directeur,\n\nL'étude « {} » ({}) a été \
                  réalisée ; ses résultats vous sont restitués (article 4 de la convention).\n\
-                 Départements ayant répondu : {}.\n\nLire les résultats, tableaux et graphiques : \
-                 {link}\n(ou : cdg study report {} --out DOSSIER)\n{SIGNATURE}",
-                s.study.title,
-                s.id,
-                if answered.is_empty() {
-                    "aucun".to_string()
-                } else {
-                    answered.join(", ")
-                },
-                s.id
+                 {answered}\nLire les résultats, tableaux et graphiques : {link}\n(ou : cdg study \
+                 report {} --out DOSSIER)\n{SIGNATURE}",
+                s.study.title, s.id, s.id
             ),
         }
     }

@@ -170,8 +170,9 @@ async fn a_director_reads_and_approves_a_study_in_the_browser() {
         b.find(Locator::Id("approuver")).await.is_err(),
         "no approve button"
     );
-    let cookie = b.get_named_cookie("cdg_console").await.unwrap();
-    let cookie = format!("cdg_console={}", cookie.value());
+    let name = format!("cdg_console_{}", other.port());
+    let cookie = b.get_named_cookie(&name).await.unwrap();
+    let cookie = format!("{name}={}", cookie.value());
     let form = format!("decision=approve&note=&digest={}&cle=x", submitted.digest);
     let (code, page) = http(
         other,

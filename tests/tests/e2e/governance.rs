@@ -39,6 +39,28 @@ fn to(mails: &[Mail], cdg: Cdg, subject: &str) -> usize {
         .count()
 }
 
+/// The demo study, asking `departements`, to be diffused beyond the five CDGs on `terms`.
+fn external_study(departements: &str, terms: &str) -> String {
+    DEMO_STUDY.replace(ALL_FIVE, departements).replace(
+        "diffusion = \"interne\"",
+        &format!("diffusion = \"externe\"\ndiffusion_terms = \"{terms}\""),
+    )
+}
+
+/// Waits until study `id`'s status satisfies `done` (30 s at most).
+async fn until(
+    client: &mut cdg_coordinator::client::CoordinatorClient,
+    id: &str,
+    what: &str,
+    done: impl Fn(&cdg_shared::proto::v1::StudyStatus) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done(&client.study(id).await.unwrap()) {
+        assert!(std::time::Instant::now() < deadline, "not {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A node of CDG 02 and a coordinator mailing the directors through `port`, with the
 /// chargé.e de mission's client.
 struct Mailing {
@@ -83,12 +105,7 @@ async fn an_external_study_runs_once_announced_and_its_results_are_restituted_by
         mut client,
     } = mailing(port).await;
     let terms = "publication au rapport annuel de la Conférence régionale, tableaux agrégés";
-    let external = DEMO_STUDY
-        .replace(ALL_FIVE, "departements = [\"02\", \"62\"]")
-        .replace(
-            "diffusion = \"interne\"",
-            &format!("diffusion = \"externe\"\ndiffusion_terms = \"{terms}\""),
-        );
+    let external = external_study("departements = [\"02\", \"62\"]", terms);
     assert!(external.contains("externe"), "the demo study is internal");
     let id = client.submit(external).await.unwrap().study_id;
     approve_as_directors(&url, &n.pki, &id, &[Cdg::Aisne, Cdg::PasDeCalais]).await;
@@ -146,20 +163,10 @@ async fn an_external_study_runs_once_announced_and_its_results_are_restituted_by
     .await;
 
     // Announced: on record, and the study runs.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !client
-        .study(&id)
-        .await
-        .unwrap()
-        .announcement_awaits
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not recorded as announced"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    until(&mut client, &id, "recorded as announced", |s| {
+        s.announcement_awaits.is_empty()
+    })
+    .await;
     let log = cdg_tests::audit_log_text(&url, &n.pki).await;
     let announced = log
         .lines()
@@ -178,14 +185,10 @@ async fn an_external_study_runs_once_announced_and_its_results_are_restituted_by
             .all(|&c| to(m, c, "Résultats de l'étude") == 1)
     })
     .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while client.study(&id).await.unwrap().restituted_at.is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not recorded as restituted"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    until(&mut client, &id, "recorded as restituted", |s| {
+        !s.restituted_at.is_empty()
+    })
+    .await;
     let log = cdg_tests::audit_log_text(&url, &n.pki).await;
     assert!(log.contains("\"study.restituted\""));
     let sent = somme.notices().await.unwrap().notices;
@@ -294,4 +297,42 @@ async fn a_question_is_settled_by_the_comites_vote_each_vote_mailed() {
     })
     .await;
     assert_eq!(to(&smtp.mails(), Cdg::Somme, "Résultats de l'étude"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_announcement_owed_when_mail_is_configured_later_is_sent_at_restart() {
+    if !Smtp::available() {
+        return;
+    }
+    let n = one_node().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = coordinator_config(dir.path(), &n.pki, &[(Cdg::Aisne, n.node.url())], 10);
+    // First without [mail]: the external study is owed to the five directors.
+    let first = start_coordinator_with(config.clone()).await;
+    let analyst = identity(&n.pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let study = external_study("departements = [\"02\"]", "rapport public");
+    let id = coordinator_client(&first.url(), &analyst)
+        .await
+        .submit(study)
+        .await
+        .unwrap()
+        .study_id;
+    first.stop().await;
+    // Restarted with [mail]: the announcement still owed is queued and delivered.
+    let port = free_address().port();
+    let maildir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start(port, maildir.path());
+    config.mail = Some(mail(port));
+    let second = start_coordinator_with(config).await;
+    let mails = smtp
+        .wait_for("the owed announcement", |m| {
+            Cdg::ALL.iter().all(|&c| to(m, c, "étude externe") == 1)
+        })
+        .await;
+    assert!(mails.iter().all(|m| m.body.contains(&id)));
+    let mut client = coordinator_client(&second.url(), &analyst).await;
+    until(&mut client, &id, "recorded as announced", |s| {
+        s.announcement_awaits.is_empty()
+    })
+    .await;
 }
