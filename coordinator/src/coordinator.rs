@@ -11,17 +11,16 @@ use cdg_shared::federation::Federation;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 use cdg_shared::proto::v1::{NodeOutcome, QueryResult, StudyResult};
-use futures::future::join_all;
 use serde_json::json;
 
 use cdg_shared::signing::TrustedSigners;
 use cdg_shared::text::prefix;
 
 use crate::config::CoordinatorConfig;
-use crate::decisions::{approval, open_question, verdict};
+use crate::decisions::{approval, open_question};
 use crate::error::{CoordinatorError, Result};
-use crate::fanout::{self, Asking, NodeAnswer, NodeClient, NodeFailure};
-use crate::progress::{Progress, Step};
+use crate::fanout::{self, Asking, NodeClient, StudyContext};
+use crate::progress::Progress;
 use crate::runs::{OpenRuns, Running};
 use crate::state::{StateDir, StoredStudy};
 use crate::study::{Study, StudyQuery};
@@ -186,72 +185,6 @@ impl Coordinator {
         })
     }
 
-    async fn run_on_node(
-        &self,
-        node: &NodeClient,
-        study: &StudyContext<'_>,
-        queries: &[StudyQuery],
-        asking: Asking,
-        progress: &Progress,
-    ) -> Result<Vec<NodeAnswer>, NodeFailure> {
-        let step = |step, query: &StudyQuery, done, message: String| {
-            progress.report(Step {
-                cdg: node.cdg,
-                step,
-                query_name: &query.name,
-                queries_done: done,
-                queries_total: queries.len(),
-                message,
-            })
-        };
-        let approval = match approval(study.stored, node.cdg) {
-            Some(a) => a.to_proto(),
-            None => {
-                let message = match verdict(study.stored, node.cdg) {
-                    Some(d) => format!("rejected by {} ({})", d.director, d.note),
-                    None => format!("not approved yet by the director of CDG {}", node.cdg),
-                };
-                if let Some(q) = queries.first() {
-                    step("failed", q, 0, message.clone());
-                }
-                return Err(NodeFailure {
-                    status: OutcomeStatus::Refused,
-                    message,
-                });
-            }
-        };
-        let mut answers = Vec::with_capacity(queries.len());
-        for (i, q) in queries.iter().enumerate() {
-            step("asking", q, i, String::new());
-            let answer = node
-                .execute_retrying(study, q, std::slice::from_ref(&approval), asking, |n, f| {
-                    step(
-                        "retrying",
-                        q,
-                        i,
-                        format!("attempt {n} failed: {}", f.message),
-                    )
-                })
-                .await
-                .and_then(|answer| {
-                    merge::check_schema(&q.query, node.cdg, &answer.batch)
-                        .map(|_| answer)
-                        .map_err(|e| NodeFailure {
-                            status: OutcomeStatus::Incompatible,
-                            message: e.to_string(),
-                        })
-                })
-                .map_err(|mut f| {
-                    f.message = format!("query {}: {}", q.name, f.message);
-                    step("failed", q, i, f.message.clone());
-                    f
-                })?;
-            step("answered", q, i + 1, String::new());
-            answers.push(answer);
-        }
-        Ok(answers)
-    }
-
     /// Runs study `id` on its départements' nodes and merges the answers. Dropping the future
     /// cancels the run: the nodes' calls are abandoned and the log records the cancellation.
     pub async fn run(
@@ -301,23 +234,15 @@ impl Coordinator {
             backoff: self.retry_backoff,
         };
 
-        let runs = study.departements.iter().map(|cdg| {
-            let (queries, context) = (&queries, &context);
-            async move {
-                let result = match self.nodes.iter().find(|n| n.cdg == *cdg) {
-                    Some(node) => {
-                        self.run_on_node(node, context, queries, asking, progress)
-                            .await
-                    }
-                    None => Err(NodeFailure {
-                        status: OutcomeStatus::Unreachable,
-                        message: format!("no node configured for CDG {cdg}"),
-                    }),
-                };
-                (*cdg, result)
-            }
-        });
-        let results: Vec<(Cdg, Result<Vec<NodeAnswer>, NodeFailure>)> = join_all(runs).await;
+        let results = fanout::fan_out(
+            &self.nodes,
+            &context,
+            &study.departements,
+            &queries,
+            asking,
+            progress,
+        )
+        .await;
 
         let mut outcomes: Vec<NodeOutcome> = Vec::new();
         for (cdg, result) in &results {
@@ -509,16 +434,6 @@ fn check_quorum(study: &Study, outcomes: &[NodeOutcome]) -> std::result::Result<
         outcomes.len(),
         missing.join("; ")
     ))
-}
-
-/// What every query of a run carries to the nodes.
-pub struct StudyContext<'a> {
-    pub id: &'a str,
-    /// Identity URI of the analyst running the study (for the nodes' budgets).
-    pub analyst: String,
-    /// The study's canonical encoding, whose digest the directors signed.
-    pub canonical: Vec<u8>,
-    pub stored: &'a StoredStudy,
 }
 
 /// Shared handle used by the gRPC service.

@@ -22,9 +22,102 @@ use tonic::transport::Channel;
 
 use crate::bounds::Published;
 use crate::config::CoordinatorConfig;
-use crate::coordinator::StudyContext;
+use crate::decisions::{approval, verdict};
 use crate::merge;
+use crate::progress::{Progress, Step};
+use crate::state::StoredStudy;
 use crate::study::StudyQuery;
+
+/// What every query of a run carries to the nodes.
+pub struct StudyContext<'a> {
+    pub id: &'a str,
+    /// Identity URI of the analyst running the study (for the nodes' budgets).
+    pub analyst: String,
+    /// The study's canonical encoding, whose digest the directors signed.
+    pub canonical: Vec<u8>,
+    pub stored: &'a StoredStudy,
+}
+
+/// Asks every département of the study concurrently, each node all the queries in turn; a
+/// département with no node configured is unreachable. One result per département, in order.
+pub async fn fan_out(
+    nodes: &[NodeClient],
+    study: &StudyContext<'_>,
+    departements: &[Cdg],
+    queries: &[StudyQuery],
+    asking: Asking,
+    progress: &Progress,
+) -> Vec<(Cdg, Result<Vec<NodeAnswer>, NodeFailure>)> {
+    let runs = departements.iter().map(|&cdg| async move {
+        let result = match nodes.iter().find(|n| n.cdg == cdg) {
+            Some(node) => run_on_node(node, study, queries, asking, progress).await,
+            None => Err(NodeFailure {
+                status: OutcomeStatus::Unreachable,
+                message: format!("no node configured for CDG {cdg}"),
+            }),
+        };
+        (cdg, result)
+    });
+    futures::future::join_all(runs).await
+}
+
+/// One node asked every query of the study in turn, with the approval of its own director.
+async fn run_on_node(
+    node: &NodeClient,
+    study: &StudyContext<'_>,
+    queries: &[StudyQuery],
+    asking: Asking,
+    progress: &Progress,
+) -> Result<Vec<NodeAnswer>, NodeFailure> {
+    let step = |step, query: &StudyQuery, done, message: String| {
+        progress.report(Step {
+            cdg: node.cdg,
+            step,
+            query_name: &query.name,
+            queries_done: done,
+            queries_total: queries.len(),
+            message,
+        })
+    };
+    let approval = match approval(study.stored, node.cdg) {
+        Some(a) => a.to_proto(),
+        None => {
+            let message = match verdict(study.stored, node.cdg) {
+                Some(d) => format!("rejected by {} ({})", d.director, d.note),
+                None => format!("not approved yet by the director of CDG {}", node.cdg),
+            };
+            if let Some(q) = queries.first() {
+                step("failed", q, 0, message.clone());
+            }
+            return Err(NodeFailure {
+                status: OutcomeStatus::Refused,
+                message,
+            });
+        }
+    };
+    let mut answers = Vec::with_capacity(queries.len());
+    for (i, q) in queries.iter().enumerate() {
+        step("asking", q, i, String::new());
+        let answer = node
+            .execute_retrying(study, q, std::slice::from_ref(&approval), asking, |n, f| {
+                step(
+                    "retrying",
+                    q,
+                    i,
+                    format!("attempt {n} failed: {}", f.message),
+                )
+            })
+            .await
+            .map_err(|mut f| {
+                f.message = format!("query {}: {}", q.name, f.message);
+                step("failed", q, i, f.message.clone());
+                f
+            })?;
+        step("answered", q, i + 1, String::new());
+        answers.push(answer);
+    }
+    Ok(answers)
+}
 
 /// A node's client, on a channel that connects lazily and is reused by every study.
 #[derive(Clone)]
@@ -36,7 +129,7 @@ pub struct NodeClient {
 
 /// What one node answered to one query.
 pub struct NodeAnswer {
-    pub batch: RecordBatch,
+    pub batch: merge::Checked,
     pub cells_released: u32,
     pub cells_suppressed: u32,
     pub data_versions: Vec<DataVersion>,
@@ -301,24 +394,25 @@ pub fn decode_answer(
     query: &AggregateQuery,
     cdg: Cdg,
     bytes: &[u8],
-) -> Result<RecordBatch, NodeFailure> {
+) -> Result<merge::Checked, NodeFailure> {
     let incompatible = |message: String| NodeFailure {
         status: OutcomeStatus::Incompatible,
         message,
     };
     let (schema, batches) = arrow_ipc::decode(bytes)
         .map_err(|e| incompatible(format!("unreadable Arrow answer: {e}")))?;
-    // Checked before the batches are put together, which assumes their columns.
+    // Checked once, here, before the batches are put together, which assumes their columns.
     merge::check_fields(query, cdg, &schema).map_err(|e| incompatible(e.to_string()))?;
-    match <[RecordBatch; 1]>::try_from(batches) {
-        Ok([one]) => Ok(one),
+    let batch = match <[RecordBatch; 1]>::try_from(batches) {
+        Ok([one]) => one,
         Err(batches) => arrow::compute::concat_batches(&schema, &batches).map_err(|e| {
             incompatible(format!(
                 "{} Arrow batches that do not stack: {e}",
                 batches.len()
             ))
-        }),
-    }
+        })?,
+    };
+    Ok(merge::Checked::of_checked_schema(batch))
 }
 
 pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeOutcome {

@@ -48,13 +48,32 @@ fn field_list(schema: &Schema) -> String {
         .join(", ")
 }
 
-/// Checks a node's batch against the schema the query calls for.
-pub fn check_schema(
-    query: &AggregateQuery,
-    cdg: Cdg,
-    batch: &RecordBatch,
-) -> Result<(), MergeError> {
-    check_fields(query, cdg, &batch.schema())
+/// A node's batch whose columns are the ones its query calls for. The only way to one is the
+/// check ([`Checked::new`], or the decoding of a node's answer, which checks its schema before
+/// putting its batches together), so the merge reads columns it knows are there and the schema
+/// is checked once per answer.
+#[derive(Debug, Clone)]
+pub struct Checked(RecordBatch);
+
+impl Checked {
+    /// Checks `batch`, the answer of the node of `cdg`, against `query`'s schema.
+    pub fn new(
+        query: &AggregateQuery,
+        cdg: Cdg,
+        batch: RecordBatch,
+    ) -> Result<Checked, MergeError> {
+        check_fields(query, cdg, &batch.schema())?;
+        Ok(Checked(batch))
+    }
+
+    /// A batch whose schema [`check_fields`] has accepted.
+    pub(crate) fn of_checked_schema(batch: RecordBatch) -> Checked {
+        Checked(batch)
+    }
+
+    pub fn batch(&self) -> &RecordBatch {
+        &self.0
+    }
 }
 
 /// Checks the schema of a node's answer against the one the query calls for: the same columns,
@@ -82,7 +101,7 @@ pub fn check_fields(query: &AggregateQuery, cdg: Cdg, found: &Schema) -> Result<
 /// One node's answer to a query.
 pub struct Answer<'a> {
     pub cdg: Cdg,
-    pub batch: &'a RecordBatch,
+    pub batch: &'a Checked,
     pub published: &'a Published,
 }
 
@@ -95,7 +114,7 @@ struct Row {
 }
 
 fn read_rows(query: &AggregateQuery, answer: &Answer) -> Vec<Row> {
-    let batch = answer.batch;
+    let batch = answer.batch.batch();
     let dims = query.group_by.len();
     let text = |i: usize| {
         batch
@@ -209,7 +228,6 @@ pub fn merge(
     let mut rows: Vec<Row> = Vec::new();
     let mut groups: BTreeMap<Vec<String>, Vec<GroupCell>> = BTreeMap::new();
     for answer in answers {
-        check_schema(query, answer.cdg, answer.batch)?;
         for row in read_rows(query, answer) {
             if !regional {
                 rows.push(row);
@@ -368,7 +386,7 @@ mod tests {
         }
     }
 
-    fn answers<'a>(p: &'a Published, batches: &'a [(Cdg, RecordBatch)]) -> Vec<Answer<'a>> {
+    fn answers<'a>(p: &'a Published, batches: &'a [(Cdg, Checked)]) -> Vec<Answer<'a>> {
         batches
             .iter()
             .map(|(cdg, batch)| Answer {
@@ -388,9 +406,9 @@ mod tests {
         }
     }
 
-    fn node_batch(rows: &[(&str, &str, Option<i64>, Option<f64>)]) -> RecordBatch {
+    fn node_batch(rows: &[(&str, &str, Option<i64>, Option<f64>)]) -> Checked {
         let q = query();
-        RecordBatch::try_new(
+        let batch = RecordBatch::try_new(
             q.result_schema(),
             vec![
                 Arc::new(StringArray::from(
@@ -407,7 +425,8 @@ mod tests {
                 )),
             ],
         )
-        .unwrap()
+        .unwrap();
+        Checked::new(&q, Cdg::Aisne, batch).unwrap()
     }
 
     #[test]
@@ -513,8 +532,9 @@ mod tests {
         assert!(merged.column(3).is_null(region));
         let mut other = query();
         other.group_by = vec!["categorie".into()];
-        let err = merge(&other, &answers(&p, &[(Cdg::Somme, a)]), &[], true)
-            .unwrap_err()
+        // A batch of another query's columns is no answer to be merged.
+        let err = Checked::new(&other, Cdg::Somme, a.batch().clone())
+            .expect_err("refused")
             .to_string();
         assert!(err.contains("CDG 80") && err.contains("sexe"), "{err}");
     }

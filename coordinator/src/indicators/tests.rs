@@ -13,7 +13,7 @@ use cdg_shared::study::Study;
 
 use super::*;
 use crate::bounds::Published;
-use crate::merge::{Answer, merge};
+use crate::merge::{Answer, Checked, merge};
 
 const SECRET: &str = "secret: seuil";
 
@@ -151,7 +151,11 @@ fn tables(study: &Study) -> Tables {
         (absences, &answers_absences),
         (effectifs, &answers_effectifs),
     ] {
-        let answers: Vec<Answer> = batches
+        let checked: Vec<(Cdg, Checked)> = batches
+            .iter()
+            .map(|(cdg, batch)| (*cdg, Checked::new(q, *cdg, batch.clone()).unwrap()))
+            .collect();
+        let answers: Vec<Answer> = checked
             .iter()
             .map(|(cdg, batch)| Answer {
                 cdg: *cdg,

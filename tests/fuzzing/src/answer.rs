@@ -33,6 +33,7 @@ fn take(arrow_ipc: &[u8], published: &Published) {
     let Ok(batch) = decode_answer(&query, Cdg::Aisne, arrow_ipc) else {
         return;
     };
+    // Decoded answers are checked: the merge takes them as they are.
     let answers = [Answer {
         cdg: Cdg::Aisne,
         batch: &batch,
