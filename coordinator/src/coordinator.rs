@@ -33,9 +33,9 @@ pub struct Coordinator {
     retries: u32,
     retry_backoff: Duration,
     pub(crate) state: StateDir,
-    /// Appends are short (one fsynced line), so a plain mutex: a cancelled run can still
-    /// record its cancellation while being dropped.
-    audit: Mutex<AuditLog>,
+    /// A plain mutex, so that a cancelled run can still record its cancellation while being
+    /// dropped; from async code appends run on tokio's blocking threads (they fsync and sign).
+    audit: Arc<Mutex<AuditLog>>,
     /// Verifies directors' signed decisions against the federation CA.
     pub(crate) trusted: TrustedSigners,
     /// Studies being run now.
@@ -93,7 +93,7 @@ impl Coordinator {
             retries: config.retries,
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
-            audit: Mutex::new(audit),
+            audit: Arc::new(Mutex::new(audit)),
             trusted: TrustedSigners::from_ca_file(&config.tls.ca)?
                 .revoking(Arc::new(config.revocation()?)),
             running: Default::default(),
@@ -121,9 +121,16 @@ impl Coordinator {
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<()> {
-        self.append(kind, &actor.uri(), study_id, details)
+        let (log, kind, study_id) = (self.audit.clone(), kind.to_string(), study_id.to_string());
+        // Off the runtime's threads, and not cancelled with the caller: once begun, written.
+        tokio::task::spawn_blocking(move || {
+            append_to(&log, &kind, &actor.uri(), &study_id, details)
+        })
+        .await
+        .map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))?
     }
 
+    /// Appends from code that is not async (a run dropped, a director's reading recorded).
     pub(crate) fn append(
         &self,
         kind: &str,
@@ -131,12 +138,7 @@ impl Coordinator {
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<()> {
-        let mut log = self
-            .audit
-            .lock()
-            .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
-        log.append(kind, actor, study_id, details)?;
-        Ok(())
+        append_to(&self.audit, kind, actor, study_id, details)
     }
 
     pub async fn submit(&self, caller: Principal, toml: &str) -> Result<Submitted> {
@@ -438,3 +440,17 @@ fn check_quorum(study: &Study, outcomes: &[NodeOutcome]) -> std::result::Result<
 
 /// Shared handle used by the gRPC service.
 pub type SharedCoordinator = Arc<Coordinator>;
+
+fn append_to(
+    log: &Mutex<AuditLog>,
+    kind: &str,
+    actor: &str,
+    study_id: &str,
+    details: serde_json::Value,
+) -> Result<()> {
+    let mut log = log
+        .lock()
+        .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
+    log.append(kind, actor, study_id, details)?;
+    Ok(())
+}

@@ -12,12 +12,14 @@ use cdg_shared::proto::v1::{ExecuteRequest, ExecuteResponse};
 use cdg_shared::text;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::error::NodeError;
 
+/// Appends fsync the file and sign checkpoints: they run on tokio's blocking threads, never on
+/// the threads that serve requests, so a slow disk delays the answer it records and no other.
 pub struct NodeAudit {
-    log: Mutex<AuditLog>,
+    log: Arc<Mutex<AuditLog>>,
 }
 
 /// What a request claimed, noted before it is checked.
@@ -69,7 +71,7 @@ impl NodeAudit {
             repair::refusal(e, "cdg-node audit repair --config <this configuration>")
         })?;
         Ok(NodeAudit {
-            log: Mutex::new(log),
+            log: Arc::new(Mutex::new(log)),
         })
     }
 
@@ -99,20 +101,30 @@ impl NodeAudit {
                 }
             }
         };
-        self.log
-            .lock()
-            .await
-            .append(kind, &seen.caller, &seen.study_id, details)
-            .map(|_| ())
-            .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
+        let (log, caller, study_id) =
+            (self.log.clone(), seen.caller.clone(), seen.study_id.clone());
+        // Not cancelled with the request: once begun, the entry is written.
+        tokio::task::spawn_blocking(move || {
+            log.lock()
+                .map_err(|_| NodeError::Internal("the audit log's lock is poisoned".into()))?
+                .append(kind, &caller, &study_id, details)
+                .map(|_| ())
+                .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
+        })
+        .await
+        .map_err(|e| NodeError::Internal(format!("audit log: {e}")))?
     }
 
     /// The log and its checkpoints as they are between two appends, to be read in pages.
     pub async fn snapshot(&self) -> Result<Snapshot, NodeError> {
-        self.log
-            .lock()
-            .await
-            .snapshot()
-            .map_err(|e| NodeError::Internal(e.to_string()))
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || {
+            log.lock()
+                .map_err(|_| NodeError::Internal("the audit log's lock is poisoned".into()))?
+                .snapshot()
+                .map_err(|e| NodeError::Internal(e.to_string()))
+        })
+        .await
+        .map_err(|e| NodeError::Internal(format!("audit log: {e}")))?
     }
 }
