@@ -393,7 +393,6 @@ impl Coordinator {
         )?;
         let stored = self.stored_study(id)?;
         self.require_reader(caller, &stored.study, "reading a study result")?;
-        drop(stored);
         let result = self
             .state
             .load_result(id)?
@@ -406,7 +405,7 @@ impl Coordinator {
             json!({"digest": result.digest, "finished_at": result.finished_at}),
         )
         .await?;
-        self.read_by(caller, id, crate::informing::About::Restitution)
+        self.read_by(caller, &stored, crate::informing::About::Restitution)
             .await?;
         Ok(result)
     }

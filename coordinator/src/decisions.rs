@@ -241,8 +241,11 @@ impl Coordinator {
         let stored = self.stored_study(id)?;
         self.require_reader(caller, &stored.study, "reading a study")?;
         // A director shown the study is informed of it (Art. 4).
-        self.read_by(caller, id, About::Announcement).await?;
-        let stored = self.stored_study(id)?;
+        let stored = if self.read_by(caller, &stored, About::Announcement).await? {
+            self.stored_study(id)?
+        } else {
+            stored
+        };
         self.status_of(&stored)
     }
 

@@ -259,12 +259,20 @@ impl Coordinator {
         Ok(())
     }
 
-    /// A director read study `id` (or its results, `about` = restitution).
-    pub(crate) async fn read_by(&self, caller: Principal, id: &str, about: About) -> Result<()> {
-        if caller.role == Role::Director {
-            self.informed(id, about, caller.cdg, "lecture").await?;
+    /// A director read study `s` (or its results, `about` = restitution). Whether the reading
+    /// counts is decided on `s` as read: the lock is taken only when it does. True when recorded.
+    pub(crate) async fn read_by(
+        &self,
+        caller: Principal,
+        s: &StoredStudy,
+        about: About,
+    ) -> Result<bool> {
+        let owed = caller.role == Role::Director
+            && awaits(s, about, &self.federation.members).contains(&caller.cdg);
+        if owed {
+            self.informed(&s.id, about, caller.cdg, "lecture").await?;
         }
-        Ok(())
+        Ok(owed)
     }
 
     /// Queues again the announcements and restitutions still awaited that have no notice (a
