@@ -7,6 +7,7 @@
 
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use cdg_shared::cdg::Cdg;
@@ -114,8 +115,9 @@ fn phase(report: &ImportReport, name: &str) -> String {
 pub fn query(runs: usize, workdir: &Path) -> anyhow::Result<String> {
     use cdg_shared::query::AggregateQuery;
 
-    use crate::config::PolicyConfig;
-    use crate::perturb::Perturbation;
+    use crate::answering::{Answering, system_clock};
+    use crate::approval::ApprovalCheck;
+    use crate::config::{Limits, PolicyConfig};
 
     if workdir.exists() {
         std::fs::remove_dir_all(workdir)?;
@@ -157,16 +159,25 @@ pub fn query(runs: usize, workdir: &Path) -> anyhow::Result<String> {
         "SELECT categorie, filiere, sexe, COUNT(*), AVG(remuneration_brute_annuelle) \
          FROM agents WHERE annee = {year} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     );
-    let policy = PolicyConfig::default();
-    let perturbation = Perturbation::new(&policy.perturbation);
-    let limits = crate::config::Limits::default();
+    // The node's own path, as a request takes it once approved: every answer computed (no
+    // cache) and recorded in the ledger (a budget no run exhausts).
+    let policy = PolicyConfig {
+        max_cells_per_analyst_per_day: u32::MAX,
+        ..PolicyConfig::default()
+    };
+    let limits = Limits {
+        answer_cache_entries: 0,
+        ..Limits::default()
+    };
+    let approvals = ApprovalCheck::new(cdg_shared::signing::TrustedSigners::none(), cdg);
+    let answering = Answering::new(Arc::new(store), policy, limits, approvals, system_clock())?;
     let full = || -> anyhow::Result<()> {
-        let compiled = crate::compile::compile(&aggregate, &policy, &limits)?;
-        crate::release::answer(&store, &compiled, &policy, &perturbation)?;
+        let admitted = answering.admit_for_benchmark(&aggregate)?;
+        answering.answer(&admitted, "urn:cdg-hdf:bench")?;
         Ok(())
     };
     let raw = || -> anyhow::Result<()> {
-        store.run(&raw_sql)?;
+        answering.store().run(&raw_sql)?;
         Ok(())
     };
     let median = |f: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {

@@ -1,7 +1,8 @@
-//! The convention's term (Art. 6) as the node lives it: nothing is released outside it, the days
-//! left are a metric (`cdg_convention_days_left`), a warning is logged every day from 60 days
-//! before the end, and health says NOT_SERVING once the term has passed, so that renewing the
-//! convention by avenant is visible long before and is never a silent stop. The operator
+//! The convention's term (Art. 6) as the node lives it: nothing is released outside it
+//! (`disclosure/convention.rs`), the days left are a metric (`cdg_convention_days_left`), a
+//! warning is logged every day from 60 days before the end, and health says NOT_SERVING once
+//! the term has passed, so that renewing the convention by avenant is visible long before and
+//! is never a silent stop. The operator
 //! records a signed avenant with `cdg-node avenant` ([`record_avenant`]).
 
 use std::path::Path;
@@ -12,61 +13,12 @@ use chrono::NaiveDate;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::answering::Clock;
 use crate::config::{ConventionConfig, NodeConfig};
-use crate::error::NodeError;
-use crate::service::Clock;
+pub use crate::disclosure::convention::Term;
 
 /// Days before the end from which the node warns every day.
 pub const WARN_DAYS: i64 = 60;
-
-/// Where today stands in the convention's term.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Term {
-    NotStarted { start: NaiveDate },
-    Running { end: NaiveDate, days_left: i64 },
-    Ended { end: NaiveDate, days_left: i64 },
-}
-
-impl Term {
-    pub fn of(convention: &ConventionConfig, today: NaiveDate) -> Term {
-        let (start, end) = convention.validity();
-        let days_left = (end - today).num_days();
-        if today < start {
-            Term::NotStarted { start }
-        } else if today > end {
-            Term::Ended { end, days_left }
-        } else {
-            Term::Running { end, days_left }
-        }
-    }
-
-    /// Days from today to the last day of validity (negative once it has passed).
-    pub fn days_left(self) -> Option<i64> {
-        match self {
-            Term::NotStarted { .. } => None,
-            Term::Running { days_left, .. } | Term::Ended { days_left, .. } => Some(days_left),
-        }
-    }
-
-    /// Whether the node releases anything today.
-    pub fn in_force(self) -> bool {
-        matches!(self, Term::Running { .. })
-    }
-
-    /// The refusal of a query outside the term.
-    pub fn check(convention: &ConventionConfig, today: NaiveDate) -> Result<(), NodeError> {
-        if Term::of(convention, today).in_force() {
-            return Ok(());
-        }
-        let (start, end) = convention.validity();
-        Err(NodeError::OutsideConvention(format!(
-            "the convention is valid from {start} to {end} and today is {today}: this node \
-             releases nothing outside it. Once an avenant is signed, its operator records it \
-             with `cdg-node avenant --config FILE --end AAAA-MM-JJ --reference \"...\"` and \
-             restarts the node"
-        )))
-    }
-}
 
 /// What the node shows of the term: the days-left gauge and the health status.
 pub struct Watch {

@@ -42,7 +42,7 @@ pub enum NodeError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
     Internal(String),
-    /// Another process holds the node's state (see `store/ledger.rs`).
+    /// Another process holds the node's state (see `store::lock`).
     #[error("{0}")]
     Locked(#[from] cdg_shared::lock::LockError),
 }

@@ -195,7 +195,9 @@ enum DataCommand {
 
 /// The node's record-key secret (created on first use), which imports key the rows with.
 fn record_key(config: &NodeConfig) -> anyhow::Result<String> {
-    Ok(cdg_node::perturb::record_key(&config.record_key_path())?)
+    Ok(cdg_node::store::record_key::load(
+        &config.record_key_path(),
+    )?)
 }
 
 /// `--max-reject-ratio`, or the configuration's.

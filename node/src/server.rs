@@ -12,7 +12,8 @@ use crate::config::NodeConfig;
 
 /// The node's gRPC service, as health and reflection name it.
 const NODE_SERVICE: &str = "cdg.observatoire.v1.NodeService";
-use crate::service::{Clock, NodeServiceImpl, system_clock};
+use crate::answering::{Answering, Clock, system_clock};
+use crate::service::NodeServiceImpl;
 use crate::store::Store;
 
 /// Serves the node on `listener` until `shutdown` completes. The rustls crypto provider must be
@@ -77,7 +78,7 @@ pub async fn run_with_clock(
     })
     .await
     .context("opening the database")??;
-    let record_key = crate::perturb::record_key(&config.record_key_path())?;
+    let record_key = crate::store::record_key::load(&config.record_key_path())?;
     store.bind_record_key(&record_key)?;
     let max = config.limits.max_message_bytes;
     let addr = listener.local_addr()?;
@@ -88,11 +89,16 @@ pub async fn run_with_clock(
     let signer = cdg_shared::signing::Signer::from_files(&config.tls)
         .context("reading the node's key to sign audit checkpoints")?;
     let audit = crate::audit::NodeAudit::open(&config.audit_log_path(), signer)?;
+    let answering = Answering::new(
+        Arc::new(store),
+        config.policy.clone(),
+        config.limits.clone(),
+        approvals,
+        clock,
+    )?;
     let service = NodeServiceServer::new(NodeServiceImpl::new(
         Arc::new(config),
-        Arc::new(store),
-        clock,
-        approvals,
+        answering,
         audit,
         node_metrics,
     ))

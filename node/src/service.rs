@@ -1,5 +1,6 @@
-//! The gRPC face of the node: identifies the caller, checks the protocol version, and hands the
-//! request to domain code.
+//! The gRPC face of the node: identifies the caller, checks the protocol version, converts the
+//! request, hands it to the answering core (`answering/`) on a worker thread, and keeps the
+//! audit log and the metrics.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -9,8 +10,8 @@ use cdg_shared::federation::Access;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
-    AuditLogRequest, CellNoise, DataVersion, DatasetInfo, DescribeRequest, DescribeResponse,
-    DimensionInfo, ExecuteRequest, ExecuteResponse,
+    AuditLogRequest, CellNoise, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo,
+    ExecuteRequest, ExecuteResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -18,43 +19,27 @@ use cdg_shared::tls::peer_principal;
 use futures_util::FutureExt;
 use tonic::{Request, Response, Status};
 
-use crate::answers::{Answer, AnswerCache};
-use crate::approval::ApprovalCheck;
+use crate::answering::Answering;
 use crate::audit::{NodeAudit, Seen};
-use crate::bounds;
 use crate::catalogue::{self, Values};
-use crate::compile;
 use crate::config::{NodeConfig, PolicyConfig};
+use crate::disclosure::bounds;
 use crate::error::NodeError;
 use crate::metrics::NodeMetrics;
-use crate::perturb::Perturbation;
-use crate::release;
+use crate::store::Store;
 use crate::store::cancel::{self, CancelToken};
-use crate::store::{Release, Store};
 
 /// Bytes of an Execute response kept for what is not the Arrow table.
 const RESPONSE_RESERVE: usize = 16 * 1024;
 
-/// Today's date, as the node sees it (injectable for tests).
-pub type Clock = Arc<dyn Fn() -> chrono::NaiveDate + Send + Sync>;
-
-/// The system clock (UTC).
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().date_naive())
-}
-
 pub struct NodeServiceImpl {
     config: Arc<NodeConfig>,
-    store: Arc<Store>,
-    perturbation: Arc<Perturbation>,
-    clock: Clock,
-    approvals: ApprovalCheck,
+    answering: Arc<Answering>,
     audit: Arc<NodeAudit>,
     /// The published policy's version, sent with every answer (the policy never changes
     /// while the node runs).
     policy_version: String,
     metrics: NodeMetrics,
-    answers: Arc<AnswerCache>,
 }
 
 /// Watches one Execute: if its future is dropped before the end (the coordinator cancelled
@@ -91,20 +76,14 @@ impl Drop for Abandoned {
 impl NodeServiceImpl {
     pub fn new(
         config: Arc<NodeConfig>,
-        store: Arc<Store>,
-        clock: Clock,
-        approvals: ApprovalCheck,
+        answering: Answering,
         audit: NodeAudit,
         metrics: NodeMetrics,
     ) -> Self {
         NodeServiceImpl {
             policy_version: bounds::policy_version(&bounds::published_policy(&config.policy)),
-            perturbation: Arc::new(Perturbation::new(&config.policy.perturbation)),
-            answers: Arc::new(AnswerCache::new(config.limits.answer_cache_entries)),
             config,
-            store,
-            clock,
-            approvals,
+            answering: Arc::new(answering),
             audit: Arc::new(audit),
             metrics,
         }
@@ -123,11 +102,6 @@ impl NodeServiceImpl {
         what: &'static str,
     ) -> Result<(), NodeError> {
         Ok(self.config.federation.require(caller, expected, what)?)
-    }
-
-    /// Refuses when today is outside the convention's validity (avenants included).
-    fn check_convention(&self) -> Result<(), NodeError> {
-        crate::convention::Term::check(&self.config.policy.convention, (self.clock)())
     }
 
     /// The catalogue as this node's policy narrows it.
@@ -178,8 +152,6 @@ impl NodeServiceImpl {
         let span = tracing::Span::current();
         span.record("study_id", req.study_id.as_str());
         span.record("query_name", req.query_name.as_str());
-        self.check_convention()
-            .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
         let query = req
             .query
             .ok_or_else(|| NodeError::InvalidQuery("missing field `query`".into()))
@@ -188,50 +160,22 @@ impl NodeServiceImpl {
             })?;
         span.record("dataset", query.dataset.as_str());
         let started = std::time::Instant::now();
-        let approved = self
-            .approvals
-            .check(&req.study, &query, &req.approvals)
+        let admitted = self
+            .answering
+            .admit(&req.study, &query, &req.approvals)
             .inspect_err(|e| tracing::warn!(error = %e, "refused"))?;
-        span.record("director", approved.director.uri());
-        let compiled = compile::compile(&query, &self.config.policy, &self.config.limits)
-            .inspect_err(|e| tracing::info!(error = %e, "query refused"))?;
-        let policy = self.config.policy.clone();
-        let perturbation = self.perturbation.clone();
-        let measure_ranges = bounds::measure_ranges(&compiled);
+        if let Some(director) = &admitted.director {
+            span.record("director", director.uri());
+        }
         let analyst = if req.analyst.is_empty() {
             caller.uri()
         } else {
             req.analyst.clone()
         };
-        let today = (self.clock)().to_string();
-        let query_digest = query_digest(&query)?;
         let checked = started.elapsed();
-        let cache = self.answers.clone();
         let (answer, reused) = self
-            .blocking(move |store| {
-                cancel::with_token(token, || {
-                    let (answer, reused) = match cache.get(&query_digest) {
-                        Some(answer) => (answer, true),
-                        None => {
-                            let answer =
-                                Arc::new(compute(store, &compiled, &policy, &perturbation)?);
-                            cache.put(&query_digest, answer.clone());
-                            (answer, false)
-                        }
-                    };
-                    store.record_release(
-                        &Release {
-                            analyst: &analyst,
-                            day: &today,
-                            dataset: compiled.dataset.name,
-                            query: &query_digest,
-                            cells: answer.released.released,
-                            small_groups: &answer.released.small_groups,
-                        },
-                        &policy,
-                    )?;
-                    Ok((answer, reused))
-                })
+            .blocking(move |answering| {
+                cancel::with_token(token, || answering.answer(&admitted, &analyst))
             })
             .await?;
         if reused {
@@ -272,7 +216,7 @@ impl NodeServiceImpl {
             data_versions: answer.versions.clone(),
             policy_version: self.policy_version.clone(),
             secret_bounds: answer.secret_bounds.clone(),
-            measure_ranges,
+            measure_ranges: answer.measure_ranges.clone(),
             catalogue: Some(catalogue::published()),
             noise: Some(CellNoise {
                 max_noise: self.config.policy.perturbation.max_noise,
@@ -283,49 +227,13 @@ impl NodeServiceImpl {
 
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Store) -> Result<T, NodeError> + Send + 'static,
+        f: impl FnOnce(&Answering) -> Result<T, NodeError> + Send + 'static,
     ) -> Result<T, NodeError> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&store))
+        let answering = self.answering.clone();
+        tokio::task::spawn_blocking(move || f(&answering))
             .await
             .map_err(|e| NodeError::Internal(format!("worker task failed: {e}")))?
     }
-}
-
-/// Computes the answer to `compiled`, with the data versions it was computed on.
-fn compute(
-    store: &Store,
-    compiled: &compile::CompiledQuery,
-    policy: &PolicyConfig,
-    perturbation: &Perturbation,
-) -> Result<Answer, NodeError> {
-    let released = release::answer(store, compiled, policy, perturbation)?;
-    // The versions the answer was computed on: the dataset's and those it joins.
-    let reads = compiled.dataset.reads();
-    let versions: Vec<DataVersion> = store
-        .data_versions()?
-        .into_iter()
-        .filter(|v| reads.contains(&v.dataset.as_str()))
-        .collect();
-    let years = versions
-        .iter()
-        .filter(|v| v.dataset == compiled.dataset.name)
-        .count();
-    let secret_bounds = bounds::secret_bounds(compiled, policy, years);
-    Ok(Answer {
-        released,
-        versions,
-        secret_bounds,
-    })
-}
-
-/// The overlap watch's name for a query (and its answer's in the cache): a digest of it as
-/// asked. An encoding failure must not give every query the same name.
-fn query_digest(query: &AggregateQuery) -> Result<String, NodeError> {
-    use sha2::Digest;
-    let text = serde_json::to_vec(query)
-        .map_err(|e| NodeError::Internal(format!("encoding the query: {e}")))?;
-    Ok(hex::encode(sha2::Sha256::digest(&text)))
 }
 
 #[tonic::async_trait]
@@ -341,7 +249,7 @@ impl NodeService for NodeServiceImpl {
             .federation
             .member(caller)
             .map_err(NodeError::from)?;
-        let data_versions = self.blocking(|s| s.data_versions()).await?;
+        let data_versions = self.blocking(|a| a.store().data_versions()).await?;
         let p = &self.config.policy;
         Ok(Response::new(DescribeResponse {
             protocol_version: PROTOCOL_VERSION,
@@ -365,7 +273,7 @@ impl NodeService for NodeServiceImpl {
         let req = request.into_inner();
         let token = CancelToken::new();
         let mut watch = Abandoned {
-            store: self.store.clone(),
+            store: self.answering.store().clone(),
             token: token.clone(),
             audit: self.audit.clone(),
             seen: Some(Seen::of(caller, &req)),

@@ -22,6 +22,62 @@ pub const MAX_DIMENSIONS: u32 = 4;
 pub const DIFFUSION_COLUMN: &str = "diffusion";
 /// Value of [`DIFFUSION_COLUMN`] for a released cell.
 pub const RELEASED: &str = "diffusé";
+
+/// What a node's answer says of a cell in [`DIFFUSION_COLUMN`]: released, or the rule that
+/// keeps it secret. Code speaks of this enum; the text is the wire's and the tables' (French,
+/// as the reports print it), converted in [`Diffusion::as_str`] and [`Diffusion::parse`] only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Diffusion {
+    Released,
+    /// Fewer distinct units than the threshold, or a perturbed count below it.
+    Threshold,
+    /// A magnitude cell with too few distinct employers.
+    Employers,
+    /// A magnitude cell one or two contributions dominate (p% rule).
+    Dominance,
+    /// A magnitude cell one employer dominates ((1, k%) rule).
+    EmployerDominance,
+    /// The only cell of its group in a sensitive dimension: releasing it would say that every
+    /// unit of the group has that value.
+    WholeGroup,
+}
+
+impl Diffusion {
+    pub const ALL: [Diffusion; 6] = [
+        Diffusion::Released,
+        Diffusion::Threshold,
+        Diffusion::Employers,
+        Diffusion::Dominance,
+        Diffusion::EmployerDominance,
+        Diffusion::WholeGroup,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Diffusion::Released => RELEASED,
+            Diffusion::Threshold => "secret: seuil",
+            Diffusion::Employers => "secret: employeurs",
+            Diffusion::Dominance => "secret: dominance",
+            Diffusion::EmployerDominance => "secret: dominance employeur",
+            Diffusion::WholeGroup => "secret: cellule 100%",
+        }
+    }
+
+    /// The status a cell's text names, if any.
+    pub fn parse(text: &str) -> Option<Diffusion> {
+        Diffusion::ALL.into_iter().find(|d| d.as_str() == text)
+    }
+
+    pub fn is_released(self) -> bool {
+        self == Diffusion::Released
+    }
+}
+
+impl fmt::Display for Diffusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 /// Name of the column the coordinator adds to say which département a row is about.
 pub const DEPARTEMENT_COLUMN: &str = "departement";
 /// [`DEPARTEMENT_COLUMN`] value of the regional rows.

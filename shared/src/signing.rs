@@ -255,6 +255,15 @@ impl TrustedSigners {
         })
     }
 
+    /// Trusts no one: every decision is refused (a process that checks no approvals, such as
+    /// a benchmark of what comes after them).
+    pub fn none() -> TrustedSigners {
+        TrustedSigners {
+            anchors: Arc::default(),
+            revoked: Arc::default(),
+        }
+    }
+
     /// The trust anchors of the CA file.
     pub fn anchors(&self) -> &[rustls::pki_types::TrustAnchor<'static>] {
         &self.anchors

@@ -209,7 +209,7 @@ pub async fn start_node(config: NodeConfig) -> Running {
 
 /// Serves a node in-process that believes today is `today`.
 pub async fn start_node_on(config: NodeConfig, today: chrono::NaiveDate) -> Running {
-    let clock: cdg_node::service::Clock = std::sync::Arc::new(move || today);
+    let clock: cdg_node::answering::Clock = std::sync::Arc::new(move || today);
     serve(|listener, stop| cdg_node::server::run_with_clock(config, listener, stop, clock)).await
 }
 

@@ -155,7 +155,7 @@ pub(super) fn whole_group_checks(
         .iter()
         .enumerate()
         // Grouped by too, each of its values is a cell of its own: the group-by form of the
-        // rule applies (release.rs).
+        // rule applies (disclosure/whole_group.rs).
         .filter(|(_, (name, _, _))| {
             dataset.dimension(name).is_some_and(|d| d.sensitive)
                 && !grouped.iter().any(|g| g == name)

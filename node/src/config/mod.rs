@@ -125,7 +125,7 @@ impl NodeConfig {
     pub fn record_key_path(&self) -> PathBuf {
         self.record_key
             .clone()
-            .unwrap_or_else(|| crate::perturb::default_record_key_path(&self.database))
+            .unwrap_or_else(|| crate::store::record_key::default_path(&self.database))
     }
 
     /// The audit log's file: the configured one, or the default beside the database.

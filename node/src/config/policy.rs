@@ -150,7 +150,7 @@ impl Default for PolicyConfig {
     }
 }
 
-/// The cell key method's parameters (see `perturb.rs`).
+/// The cell key method's parameters (see `disclosure/noise.rs`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PerturbationConfig {
@@ -166,7 +166,7 @@ pub struct PerturbationConfig {
 pub const FLOOR_MAX_NOISE: u32 = 2;
 pub const FLOOR_VARIANCE: f64 = 1.0;
 /// Below 2, subtracting two sums whose populations differ by one agent would give that agent's
-/// value within 10% more than 5% of the time (see `perturb.rs`).
+/// value within 10% more than 5% of the time (see `disclosure/noise.rs`).
 pub const FLOOR_MAGNITUDE_NOISE: f64 = 2.0;
 /// Above 5, sums of small cells would mean little.
 pub const CEILING_MAGNITUDE_NOISE: f64 = 5.0;

@@ -125,7 +125,7 @@ pub fn import_file(
     }
     let record_key = match &options.record_key {
         Some(key) => key.clone(),
-        None => crate::perturb::record_key(&store.default_record_key_path())?,
+        None => crate::store::record_key::load(&store.default_record_key_path())?,
     };
     store.bind_record_key(&record_key)?;
     let file_name = file.file_name().map_or_else(

@@ -1,31 +1,57 @@
-//! The node's DuckDB database: schema, atomic slice loads with data versions, and aggregate
-//! queries. The connections are owned here (`pool.rs`); callers on the async runtime go
-//! through `spawn_blocking`.
+//! The node's DuckDB database: schema, atomic slice loads with data versions, and the
+//! statements of an answer. It runs SQL and nothing else: what an answer may release is decided
+//! in `disclosure/`, from what these statements read. The connections are owned here
+//! (`pool.rs`); callers on the async runtime go through `spawn_blocking`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use cdg_shared::proto::v1::DataVersion;
 use duckdb::types::Value;
 use duckdb::{Connection, OptionalExt, Transaction, params};
 
 use crate::catalogue::{self, Dataset};
-use crate::compile::CompiledQuery;
 use crate::error::{NodeError, Result};
 
 pub mod cancel;
 mod facts;
-mod ledger;
 mod pool;
+pub mod record_key;
 pub mod slices;
 
 pub use facts::YearTotals;
-pub use ledger::Release;
 
-/// Locks the state of the node whose database is at `database` (see `ledger.rs`), for a
-/// command that changes its files while the node must not run.
+/// Locks the state of the node whose database is at `database` (the database, its record key
+/// and the ledger journal beside it) for this process, until dropped: one node, import or
+/// repair at a time, and a second one is told the first one's pid (see `cdg_shared::lock`).
 pub fn lock(database: &Path) -> Result<cdg_shared::lock::StateLock> {
-    ledger::lock(&ledger::journal_path(database))
+    let mut name = database.as_os_str().to_owned();
+    name.push(".ledger.lock");
+    Ok(cdg_shared::lock::StateLock::acquire(
+        Path::new(&name),
+        &format!("the node's state beside {}", database.display()),
+    )?)
+}
+
+/// A line of the ledger as the tables `budget` and `overlap_watch` of earlier versions held it
+/// (see `disclosure/ledger.rs`): a budget spent (`small_group` None) or a small group watched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OldLedgerRow {
+    pub analyst: String,
+    /// AAAA-MM-JJ.
+    pub day: String,
+    pub dataset: String,
+    pub query: String,
+    pub cells: i64,
+    pub small_group: Option<i64>,
+}
+
+/// One form of an aggregate statement (see `compile/sql.rs`): its text, its parameters, and
+/// the shape of its rows.
+pub struct AggregateSql<'a> {
+    pub sql: &'a str,
+    pub params: &'a [Value],
+    pub dimensions: usize,
+    pub measures: usize,
 }
 
 /// One group of an aggregate answer, before disclosure control.
@@ -35,7 +61,7 @@ pub struct RawCell {
     /// Distinct units (agents or employers) in the cell, or a lower bound of them that is at
     /// least the threshold (see [`Store::aggregate`]).
     pub units: i64,
-    /// Sum of the rows' record keys modulo 2^32 (see `perturb.rs`).
+    /// Sum of the rows' record keys modulo 2^32 (see `disclosure/noise.rs`).
     pub cell_key: i64,
     /// Distinct employers, for datasets whose rows have one.
     pub employers: Option<i64>,
@@ -47,7 +73,7 @@ pub struct RawCell {
 
 impl RawCell {
     /// A cell no row reaches.
-    pub fn empty(dimensions: Vec<String>, q: &CompiledQuery) -> RawCell {
+    pub fn empty(dimensions: Vec<String>, measures: usize) -> RawCell {
         let value = MeasureValue {
             total: None,
             largest: None,
@@ -61,7 +87,7 @@ impl RawCell {
             units: 0,
             cell_key: 0,
             employers: None,
-            values: vec![value; q.measures.len()],
+            values: vec![value; measures],
             whole_group: false,
         }
     }
@@ -96,9 +122,8 @@ pub struct SliceSource {
 
 pub struct Store {
     pool: pool::Pool,
-    /// The budget and overlap watch (see `ledger.rs`), apart from the connections: recording
-    /// an answer does not wait for queries.
-    ledger: Mutex<ledger::Ledger>,
+    /// This process's hold on the node's files ([`lock`]).
+    _lock: cdg_shared::lock::StateLock,
     path: PathBuf,
     facts: facts::Facts,
 }
@@ -149,7 +174,7 @@ impl Store {
                 dataset VARCHAR NOT NULL, annee INTEGER NOT NULL, version INTEGER NOT NULL,
                 digest VARCHAR NOT NULL, rows BIGINT NOT NULL, loaded_at VARCHAR NOT NULL,
                 source VARCHAR NOT NULL, active BOOLEAN NOT NULL);
-             -- The ledger of earlier versions, copied into the journal (ledger.rs) once.
+             -- The ledger of earlier versions, copied into the journal (disclosure/ledger.rs) once.
              CREATE TABLE IF NOT EXISTS budget (analyst VARCHAR NOT NULL, day DATE NOT NULL,
                 cells BIGINT NOT NULL, PRIMARY KEY (analyst, day));
              CREATE TABLE IF NOT EXISTS overlap_watch (analyst VARCHAR NOT NULL, dataset VARCHAR NOT NULL,
@@ -167,9 +192,8 @@ impl Store {
         for ds in catalogue::DATASETS {
             slices::refresh_view(&conn, ds)?;
         }
-        let ledger = ledger::Ledger::open(&ledger::journal_path(path), &conn, held)?;
         Ok(Store {
-            ledger: Mutex::new(ledger),
+            _lock: held,
             pool: pool::Pool::new(conn),
             path: path.to_path_buf(),
             facts: facts::Facts::default(),
@@ -197,12 +221,42 @@ impl Store {
         self.pool.cancel(token);
     }
 
-    /// Checks the daily budget and the overlap watch for `r`, then records it durably.
-    pub fn record_release(&self, r: &Release, policy: &crate::config::PolicyConfig) -> Result<()> {
-        self.ledger
-            .lock()
-            .map_err(|_| NodeError::Internal("ledger lock poisoned".into()))?
-            .record(r, policy)
+    /// The path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The ledger lines that earlier versions kept in the tables `budget` and `overlap_watch`.
+    pub fn old_ledger(&self) -> Result<Vec<OldLedgerRow>> {
+        let budget = self.rows(
+            "SELECT analyst, CAST(day AS VARCHAR), cells FROM budget",
+            &[],
+            |r| {
+                Ok(OldLedgerRow {
+                    analyst: r.get(0)?,
+                    day: r.get(1)?,
+                    dataset: String::new(),
+                    query: String::new(),
+                    cells: r.get(2)?,
+                    small_group: None,
+                })
+            },
+        )?;
+        let watch = self.rows(
+            "SELECT analyst, dataset, cell_key, query, CAST(day AS VARCHAR) FROM overlap_watch",
+            &[],
+            |r| {
+                Ok(OldLedgerRow {
+                    analyst: r.get(0)?,
+                    dataset: r.get(1)?,
+                    small_group: Some(r.get(2)?),
+                    query: r.get(3)?,
+                    day: r.get(4)?,
+                    cells: 0,
+                })
+            },
+        )?;
+        Ok(budget.into_iter().chain(watch).collect())
     }
 
     /// Runs `f` in one transaction, committed only when `f` succeeds.
@@ -309,7 +363,7 @@ impl Store {
     /// Where the record-key secret sits when the configuration does not say:
     /// `<database>.record-key`.
     pub fn default_record_key_path(&self) -> PathBuf {
-        crate::perturb::default_record_key_path(&self.path)
+        record_key::default_path(&self.path)
     }
 
     /// Ties the database to the record-key secret its slices were keyed with: the first call
@@ -409,23 +463,11 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// The cells of a compiled query, each with its distinct units counted exactly where the
-    /// quick bounds do not settle which side of `threshold` it is on.
-    pub fn aggregate(&self, q: &CompiledQuery, threshold: i64) -> Result<Vec<RawCell>> {
-        let cells = self.cells(q, &q.sql)?;
-        let unsettled = |c: &(RawCell, i64)| c.0.units < threshold && c.1 >= threshold;
-        let cells = match &q.exact_sql {
-            Some(exact) if cells.iter().any(unsettled) => self.cells(q, exact)?,
-            _ => cells,
-        };
-        Ok(cells.into_iter().map(|(cell, _)| cell).collect())
-    }
-
-    /// Runs one form of the aggregate: each cell with the upper bound of its units.
-    fn cells(&self, q: &CompiledQuery, sql: &str) -> Result<Vec<(RawCell, i64)>> {
-        let dims = q.dimensions.len();
-        let measures = q.measures.len();
-        self.rows(sql, &q.params, |r| {
+    /// The cells an aggregate statement reads, each with the upper bound of its distinct units
+    /// (equal to `units` when the statement counts them).
+    pub fn cells(&self, a: &AggregateSql) -> Result<Vec<(RawCell, i64)>> {
+        let (dims, measures) = (a.dimensions, a.measures);
+        self.rows(a.sql, a.params, |r| {
             let mut dimensions = Vec::with_capacity(dims);
             for i in 0..dims {
                 let v: Option<String> = r.get(i)?;

@@ -11,7 +11,7 @@ use super::SliceSource;
 use crate::catalogue::Dataset;
 use crate::error::{NodeError, Result};
 
-/// The column of each row's record key (cell key method, `perturb.rs`), computed at import
+/// The column of each row's record key (cell key method, `disclosure/noise.rs`), computed at import
 /// from the node's secret; the view carries it for the aggregates, never as a dimension.
 pub const RECORD_KEY: &str = "record_key";
 

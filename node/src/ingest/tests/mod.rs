@@ -214,22 +214,22 @@ fn rollback_puts_back_the_replaced_slice_and_can_be_undone() {
     .unwrap();
     let back = store.rollback(&AGENTS, 2024).unwrap();
     assert_eq!(back.digest, first.digest);
-    let rows = store
-        .aggregate(
-            &crate::compile::compile(
-                &cdg_shared::query::AggregateQuery {
-                    dataset: "agents".into(),
-                    group_by: vec![],
-                    measures: vec![cdg_shared::query::Measure::count()],
-                    filters: vec![],
-                },
-                &Default::default(),
-                &Default::default(),
-            )
-            .unwrap(),
-            11,
+    let rows = crate::answering::aggregate(
+        &store,
+        &crate::compile::compile(
+            &cdg_shared::query::AggregateQuery {
+                dataset: "agents".into(),
+                group_by: vec![],
+                measures: vec![cdg_shared::query::Measure::count()],
+                filters: vec![],
+            },
+            &Default::default(),
+            &Default::default(),
         )
-        .unwrap();
+        .unwrap(),
+        11,
+    )
+    .unwrap();
     assert_eq!(
         rows[0].units, 1,
         "the live table holds the rolled-back slice"
@@ -335,7 +335,7 @@ fn distinct_agents_are_counted_exactly_when_the_quick_bounds_straddle_the_thresh
         rows.extend((1..=2).map(|n| agent(n, "E0200002")));
         let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         import(dir.path(), &store, &agents_csv(&rows)).unwrap();
-        let cells = store.aggregate(&count_by_year, 11).unwrap();
+        let cells = crate::answering::aggregate(&store, &count_by_year, 11).unwrap();
         assert_eq!(cells[0].units, expected, "{agents} agents");
         assert_eq!(cells[0].values[0].total, Some(agents as f64 + 2.0));
     }

@@ -10,9 +10,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use cdg_shared::proto::v1::{DataVersion, SecretBound};
+use cdg_shared::proto::v1::{DataVersion, MeasureRange, SecretBound};
 
-use crate::release::Released;
+use crate::disclosure::release::Released;
 
 /// Everything of an answer that does not depend on who asks, or when.
 #[derive(Clone)]
@@ -20,6 +20,7 @@ pub struct Answer {
     pub released: Released,
     pub versions: Vec<DataVersion>,
     pub secret_bounds: Vec<SecretBound>,
+    pub measure_ranges: Vec<MeasureRange>,
 }
 
 /// The last `capacity` answers, by digest of the query as asked; the oldest goes first.
@@ -86,6 +87,7 @@ mod tests {
             },
             versions: Vec::new(),
             secret_bounds: Vec::new(),
+            measure_ranges: Vec::new(),
         })
     }
 

@@ -4,15 +4,12 @@
 //! bounds depend on the policy, the query and the data dictionary, never on the data.
 
 use cdg_shared::proto::v1::{DisclosurePolicy, MeasureRange, SecretBound};
-use cdg_shared::query::Aggregate;
+use cdg_shared::query::{Aggregate, Diffusion};
 use sha2::{Digest, Sha256};
 
+use super::cells::threshold;
 use crate::compile::CompiledQuery;
 use crate::config::PolicyConfig;
-use crate::release::{
-    SUPPRESSED_DOMINANCE, SUPPRESSED_EMPLOYER_DOMINANCE, SUPPRESSED_EMPLOYERS,
-    SUPPRESSED_THRESHOLD, SUPPRESSED_WHOLE_GROUP, threshold,
-};
 
 /// The policy as `Describe` publishes it (never the record-key secret).
 pub fn published_policy(p: &PolicyConfig) -> DisclosurePolicy {
@@ -61,20 +58,20 @@ pub fn secret_bounds(
         .one_row_per_unit()
         .then(|| ((t - 1) * years).max(t - 1 + d));
     let mut bounds = vec![SecretBound {
-        status: SUPPRESSED_THRESHOLD.to_string(),
+        status: Diffusion::Threshold.as_str().to_string(),
         count_min: 0,
         count_max: below_threshold_max,
     }];
     bounds.extend(
         [
-            SUPPRESSED_EMPLOYERS,
-            SUPPRESSED_DOMINANCE,
-            SUPPRESSED_EMPLOYER_DOMINANCE,
-            SUPPRESSED_WHOLE_GROUP,
+            Diffusion::Employers,
+            Diffusion::Dominance,
+            Diffusion::EmployerDominance,
+            Diffusion::WholeGroup,
         ]
         .into_iter()
         .map(|status| SecretBound {
-            status: status.to_string(),
+            status: status.as_str().to_string(),
             count_min: t,
             count_max: None,
         }),
@@ -120,7 +117,7 @@ mod tests {
     fn seuil(bounds: &[SecretBound]) -> &SecretBound {
         bounds
             .iter()
-            .find(|b| b.status == SUPPRESSED_THRESHOLD)
+            .find(|b| b.status == Diffusion::Threshold.as_str())
             .unwrap()
     }
 
@@ -141,7 +138,10 @@ mod tests {
         let agents = compiled("agents", &["sexe"], vec![]);
         let b = secret_bounds(&agents, &policy, 1);
         assert_eq!(seuil(&b).count_max, None);
-        let dominance = b.iter().find(|b| b.status == SUPPRESSED_DOMINANCE).unwrap();
+        let dominance = b
+            .iter()
+            .find(|b| b.status == Diffusion::Dominance.as_str())
+            .unwrap();
         assert_eq!((dominance.count_min, dominance.count_max), (11, None));
     }
 

@@ -3,8 +3,8 @@
 //! another query, gives exactly the same answer and averaging learns nothing.
 //!
 //! - **Record key**: each row gets a 32-bit key from a keyed hash of its unit's pseudonym
-//!   (`md5(secret ‖ agent_id)`, low 32 bits), computed in SQL. An agent keeps the same key every
-//!   year. The secret never leaves the node (`record_key_file`).
+//!   (`md5(secret ‖ agent_id)`, low 32 bits), computed in SQL at import. An agent keeps the same key
+//!   every year. The secret never leaves the node (`store/record_key.rs`).
 //! - **Cell key**: the sum of the cell's record keys modulo 2³², as a fraction of 2³² (a uniform
 //!   number in [0, 1) that only the cell's rows determine).
 //! - **Counts**: the cell key picks the noise from a fixed table over −D..D (a discretised normal
@@ -21,56 +21,7 @@
 //!   default of 3 makes that about 3%; the floor of 2 keeps it at most 5%.
 //! - **Means**: perturbed sum over perturbed count.
 
-use std::io::{Read, Write};
-use std::path::Path;
-
 use crate::config::PerturbationConfig;
-use crate::error::{NodeError, Result};
-
-/// Where a node keeps its record-key secret unless configured otherwise: beside its database,
-/// as `<database>.record-key`.
-pub fn default_record_key_path(database: &Path) -> std::path::PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push(".record-key");
-    name.into()
-}
-
-/// The record-key secret in `path`, created (32 random bytes in hex, readable by the owner
-/// only) when the file does not exist yet.
-pub fn record_key(path: &Path) -> Result<String> {
-    let fail =
-        |e: std::io::Error| NodeError::Internal(format!("record key {}: {e}", path.display()));
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let key = text.trim().to_string();
-            if key.len() < 32 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(NodeError::Internal(format!(
-                    "record key {} is not a hex secret of at least 16 bytes; restore it from \
-                     the backup (deleting it changes every answer's noise)",
-                    path.display()
-                )));
-            }
-            Ok(key)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut bytes = [0u8; 32];
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| f.read_exact(&mut bytes))
-                .map_err(fail)?;
-            let key = hex::encode(bytes);
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path).map_err(fail)?;
-            file.write_all(key.as_bytes()).map_err(fail)?;
-            file.sync_all().map_err(fail)?;
-            tracing::info!(path = %path.display(), "record key created; back it up with the database");
-            Ok(key)
-        }
-        Err(e) => Err(fail(e)),
-    }
-}
 
 /// The noise of counts, by cell key: the inverse of a cumulative distribution over −D..D.
 #[derive(Debug, Clone)]
@@ -204,26 +155,6 @@ mod tests {
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 2.0).abs() < 0.02, "variance {var}");
         assert!(draws.contains(&4) && draws.contains(&-4) && draws.contains(&0));
-    }
-
-    #[test]
-    fn the_record_key_is_created_once_private_and_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("node.duckdb.record-key");
-        let key = record_key(&path).unwrap();
-        assert_eq!(key.len(), 64);
-        assert_eq!(record_key(&path).unwrap(), key, "read back, not recreated");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let other = record_key(&dir.path().join("other")).unwrap();
-        assert_ne!(other, key, "each node draws its own");
-        std::fs::write(&path, "not a key").unwrap();
-        let err = record_key(&path).unwrap_err().to_string();
-        assert!(err.contains("restore it from the backup"), "{err}");
     }
 
     #[test]

@@ -7,22 +7,21 @@
 //! DuckDB tables: a write transaction per answer cost about 11 ms, most of a repeated answer.)
 //! A database whose ledger is still in those tables has it copied into the journal on opening.
 //!
-//! One process at a time writes the ledger: it holds an OS lock on `<journal>.lock` (see
-//! `cdg_shared::lock`) for as long as the store is open, and a second node, import or repair
-//! on the same files is refused with its pid.
+//! One process at a time writes the ledger: the store holds the node's lock
+//! (`crate::store::lock`) for as long as it is open, and the ledger is opened beside an open
+//! store only.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use cdg_shared::lock::StateLock;
 use chrono::NaiveDate;
-use duckdb::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PolicyConfig;
 use crate::error::{NodeError, Result};
+use crate::store::OldLedgerRow;
 
 /// An answer about to be released to an analyst.
 pub struct Release<'a> {
@@ -54,7 +53,6 @@ struct Entry {
 pub struct Ledger {
     path: PathBuf,
     file: File,
-    _lock: StateLock,
     /// Cells released per (analyst, day).
     budget: HashMap<(String, NaiveDate), i64>,
     /// Per (analyst, dataset, small group's cell key): the queries that reached it, with the
@@ -69,21 +67,10 @@ pub fn journal_path(database: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Locks the node's state beside the journal at `journal` for this process (until dropped).
-pub fn lock(journal: &Path) -> Result<StateLock> {
-    let mut name = journal.as_os_str().to_owned();
-    name.push(".lock");
-    Ok(StateLock::acquire(
-        Path::new(&name),
-        &format!("the node's ledger {}", journal.display()),
-    )?)
-}
-
 impl Ledger {
-    /// Opens the journal at `path` and replays it; creates it from the old tables of `conn`
-    /// when it does not exist yet. `held` is the node's lock ([`lock`]), kept as long as the
-    /// ledger.
-    pub fn open(path: &Path, conn: &Connection, held: StateLock) -> Result<Ledger> {
+    /// Opens the journal at `path` and replays it; creates it from the rows `old` reads (the
+    /// tables of earlier versions, `Store::old_ledger`) when it does not exist yet.
+    pub fn open(path: &Path, old: impl FnOnce() -> Result<Vec<OldLedgerRow>>) -> Result<Ledger> {
         let io = |e: std::io::Error| {
             NodeError::Internal(format!("ledger journal {}: {e}", path.display()))
         };
@@ -101,7 +88,6 @@ impl Ledger {
         let mut ledger = Ledger {
             path: path.to_path_buf(),
             file,
-            _lock: held,
             budget: HashMap::new(),
             watch: HashMap::new(),
         };
@@ -125,7 +111,15 @@ impl Ledger {
             ledger.file.set_len(complete as u64).map_err(io)?;
         }
         if fresh {
-            for entry in old_tables(conn)? {
+            for row in old()? {
+                let entry = Entry {
+                    small_groups: row.small_group.into_iter().collect(),
+                    analyst: row.analyst,
+                    day: row.day,
+                    dataset: row.dataset,
+                    query: row.query,
+                    cells: row.cells,
+                };
                 let day = parse_day(&entry.day)?;
                 ledger.append(&entry, day)?;
             }
@@ -239,54 +233,6 @@ impl Ledger {
     }
 }
 
-/// The ledger as the tables `budget` and `overlap_watch` of earlier versions held it.
-fn old_tables(conn: &Connection) -> Result<Vec<Entry>> {
-    let mut entries = Vec::new();
-    let mut budget = conn.prepare("SELECT analyst, CAST(day AS VARCHAR), cells FROM budget")?;
-    let rows = budget.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (analyst, day, cells) = row?;
-        entries.push(Entry {
-            analyst,
-            day,
-            dataset: String::new(),
-            query: String::new(),
-            cells,
-            small_groups: Vec::new(),
-        });
-    }
-    let mut watch = conn.prepare(
-        "SELECT analyst, dataset, cell_key, query, CAST(day AS VARCHAR) FROM overlap_watch",
-    )?;
-    let rows = watch.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (analyst, dataset, key, query, day) = row?;
-        entries.push(Entry {
-            analyst,
-            day,
-            dataset,
-            query,
-            cells: 0,
-            small_groups: vec![key],
-        });
-    }
-    Ok(entries)
-}
-
 fn parse_day(day: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d")
         .map_err(|e| NodeError::Internal(format!("bad day {day:?} in the ledger: {e}")))
@@ -296,17 +242,20 @@ fn parse_day(day: &str) -> Result<NaiveDate> {
 mod tests {
     use super::*;
 
-    fn old_database(dir: &Path) -> Connection {
-        let conn = Connection::open(dir.join("node.duckdb")).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE budget (analyst VARCHAR, day DATE, cells BIGINT);
-             CREATE TABLE overlap_watch (analyst VARCHAR, dataset VARCHAR, cell_key BIGINT,
-                 query VARCHAR, day DATE);
-             INSERT INTO budget VALUES ('alice', '2026-06-15', 9);
-             INSERT INTO overlap_watch VALUES ('alice', 'agents', 42, 'q1', '2026-06-15');",
-        )
-        .unwrap();
-        conn
+    /// What a database of an earlier version kept in its tables `budget` and
+    /// `overlap_watch`.
+    fn old_database(dir: &Path) -> crate::store::Store {
+        let store = crate::store::Store::open(&dir.join("node.duckdb")).unwrap();
+        store
+            .in_transaction(|tx| {
+                tx.execute_batch(
+                    "INSERT INTO budget VALUES ('alice', '2026-06-15', 9);
+                     INSERT INTO overlap_watch VALUES ('alice', 'agents', 42, 'q1', '2026-06-15');",
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        store
     }
 
     fn release<'a>(query: &'a str, cells: u32, groups: &'a [i64]) -> Release<'a> {
@@ -325,7 +274,7 @@ mod tests {
     #[test]
     fn the_old_tables_move_into_the_journal_which_survives_restarts_and_crashes() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = old_database(dir.path());
+        let store = old_database(dir.path());
         let journal = journal_path(&dir.path().join("node.duckdb"));
         let mut policy = PolicyConfig {
             max_cells_per_analyst_per_day: 10,
@@ -333,7 +282,7 @@ mod tests {
         };
         policy.overlap.refuse_after = 2;
 
-        let mut ledger = Ledger::open(&journal, &conn, lock(&journal).unwrap()).unwrap();
+        let mut ledger = Ledger::open(&journal, || store.old_ledger()).unwrap();
         let spent = ledger.record(&release("q1", 2, &[]), &policy).unwrap_err();
         assert!(spent.to_string().contains("received 9 cells"), "{spent}");
         ledger.record(&release("q2", 1, &[42]), &policy).unwrap();
@@ -344,10 +293,12 @@ mod tests {
             .unwrap()
             .write_all(b"{\"analyst\":\"alice\",\"da")
             .unwrap();
-        conn.execute_batch("DELETE FROM budget").unwrap();
-        // A restart: the first process's lock goes with it.
+        store
+            .in_transaction(|tx| Ok(tx.execute_batch("DELETE FROM budget")?))
+            .unwrap();
+        // A restart: the journal is read again, the old tables no more.
         drop(ledger);
-        let mut ledger = Ledger::open(&journal, &conn, lock(&journal).unwrap()).unwrap();
+        let mut ledger = Ledger::open(&journal, || store.old_ledger()).unwrap();
         assert!(ledger.record(&release("q1", 1, &[]), &policy).is_err());
         // q1 and q2 reached group 42: a third query is refused, a repeat is not.
         let watched = ledger

@@ -1,0 +1,169 @@
+//! The node's answering core: everything an answer depends on (the store, the policy, the
+//! noise, the approvals, the ledger, the answer cache and the clock) in one place, and the two
+//! steps of every answer:
+//!
+//! 1. [`Answering::admit`]: the convention is in force, the node's director approved the
+//!    study the query belongs to, and the query compiles under the node's policy;
+//! 2. [`Answering::answer`]: the answer computed (or given again from the cache, the same
+//!    bytes), then the analyst's budget and the overlap watch checked and recorded, durably.
+//!
+//! The gRPC service (`service.rs`) only identifies the caller, converts the request, hands
+//! the blocking step to a worker thread, and keeps the audit log and the metrics. The
+//! benchmark (`bench.rs`) calls the same `answer`.
+
+use std::sync::{Arc, Mutex};
+
+use cdg_shared::identity::Principal;
+use cdg_shared::proto::v1::SignedDecision;
+use cdg_shared::query::AggregateQuery;
+use chrono::NaiveDate;
+
+use crate::approval::ApprovalCheck;
+use crate::compile::{self, CompiledQuery};
+use crate::config::{Limits, PolicyConfig};
+use crate::disclosure::ledger::{self, Ledger, Release};
+use crate::disclosure::noise::Perturbation;
+use crate::error::{NodeError, Result};
+use crate::store::Store;
+
+pub mod cache;
+mod pass;
+
+pub use cache::{Answer, AnswerCache};
+pub use pass::aggregate;
+
+/// Today's date, as the node sees it (injectable for tests).
+pub type Clock = Arc<dyn Fn() -> NaiveDate + Send + Sync>;
+
+/// The system clock (UTC).
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().date_naive())
+}
+
+pub struct Answering {
+    store: Arc<Store>,
+    policy: PolicyConfig,
+    limits: Limits,
+    noise: Perturbation,
+    approvals: ApprovalCheck,
+    /// The budget and overlap watch, apart from the store's connections: recording an answer
+    /// does not wait for queries.
+    ledger: Mutex<Ledger>,
+    cache: AnswerCache,
+    clock: Clock,
+}
+
+/// A query this node may answer: the convention in force, approved by its director, compiled.
+pub struct Admitted {
+    pub compiled: CompiledQuery,
+    /// The query's digest: its name in the overlap watch and the answer cache.
+    pub digest: String,
+    /// The director whose approval admitted it (None for the benchmark's own queries).
+    pub director: Option<Principal>,
+}
+
+impl Answering {
+    /// The core over an open store; opens the ledger journal beside its database.
+    pub fn new(
+        store: Arc<Store>,
+        policy: PolicyConfig,
+        limits: Limits,
+        approvals: ApprovalCheck,
+        clock: Clock,
+    ) -> Result<Answering> {
+        let journal = ledger::journal_path(store.path());
+        let ledger = Ledger::open(&journal, || store.old_ledger())?;
+        Ok(Answering {
+            noise: Perturbation::new(&policy.perturbation),
+            cache: AnswerCache::new(limits.answer_cache_entries),
+            ledger: Mutex::new(ledger),
+            store,
+            policy,
+            limits,
+            approvals,
+            clock,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn policy(&self) -> &PolicyConfig {
+        &self.policy
+    }
+
+    /// Checks that `query` may be answered today, as part of the study `study` (its JSON) with
+    /// the directors' signed `approvals`, and compiles it.
+    pub fn admit(
+        &self,
+        study: &[u8],
+        query: &AggregateQuery,
+        approvals: &[SignedDecision],
+    ) -> Result<Admitted> {
+        crate::disclosure::convention::Term::check(&self.policy.convention, (self.clock)())?;
+        let approved = self.approvals.check(study, query, approvals)?;
+        let mut admitted = self.compile(query)?;
+        admitted.director = Some(approved.director);
+        Ok(admitted)
+    }
+
+    /// Compiles `query` without any approval, for the benchmark of the disclosure-control
+    /// path: a request always goes through [`Answering::admit`].
+    pub fn admit_for_benchmark(&self, query: &AggregateQuery) -> Result<Admitted> {
+        self.compile(query)
+    }
+
+    fn compile(&self, query: &AggregateQuery) -> Result<Admitted> {
+        Ok(Admitted {
+            compiled: compile::compile(query, &self.policy, &self.limits)?,
+            digest: query_digest(query)?,
+            director: None,
+        })
+    }
+
+    /// Answers an admitted query for `analyst`: computed, or given again from the cache, then
+    /// recorded in the ledger (a refusal by the budget or the overlap watch records nothing).
+    /// Returns the answer and whether it came from the cache. Blocking: run it off the async
+    /// runtime's threads.
+    pub fn answer(&self, admitted: &Admitted, analyst: &str) -> Result<(Arc<Answer>, bool)> {
+        let (answer, reused) = match self.cache.get(&admitted.digest) {
+            Some(answer) => (answer, true),
+            None => {
+                let answer = Arc::new(pass::compute(
+                    &self.store,
+                    &admitted.compiled,
+                    &self.policy,
+                    &self.noise,
+                )?);
+                self.cache.put(&admitted.digest, answer.clone());
+                (answer, false)
+            }
+        };
+        let today = (self.clock)().to_string();
+        self.ledger
+            .lock()
+            .map_err(|_| NodeError::Internal("ledger lock poisoned".into()))?
+            .record(
+                &Release {
+                    analyst,
+                    day: &today,
+                    dataset: admitted.compiled.dataset.name,
+                    query: &admitted.digest,
+                    cells: answer.released.released,
+                    small_groups: &answer.released.small_groups,
+                },
+                &self.policy,
+            )?;
+        Ok((answer, reused))
+    }
+}
+
+/// The overlap watch's name for a query (and its answer's in the cache): a digest of it as
+/// asked. An encoding failure must not give every query the same name.
+fn query_digest(query: &AggregateQuery) -> Result<String> {
+    use sha2::Digest;
+    let text = serde_json::to_vec(query)
+        .map_err(|e| NodeError::Internal(format!("encoding the query: {e}")))?;
+    Ok(hex::encode(sha2::Sha256::digest(&text)))
+}
