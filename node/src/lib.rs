@@ -8,6 +8,7 @@ pub mod bench;
 /// The catalogue and its code lists live in `cdg-shared`, which the coordinator and the client
 /// read too; the node's code names them as its own.
 pub use cdg_shared::{catalogue, codes};
+pub mod columns;
 pub mod compile;
 pub mod config;
 pub mod convention;

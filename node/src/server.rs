@@ -89,13 +89,26 @@ pub async fn run_with_clock(
     let signer = cdg_shared::signing::Signer::from_files(&config.tls)
         .context("reading the node's key to sign audit checkpoints")?;
     let audit = crate::audit::NodeAudit::open(&config.audit_log_path(), signer)?;
-    let answering = Answering::new(
+    let answering = Arc::new(Answering::new(
         Arc::new(store),
         config.policy.clone(),
         config.limits.clone(),
         approvals,
         clock,
-    )?;
+    )?);
+    // The in-memory copy is read before the node announces itself, so that no first query
+    // waits for it (and no worker holds the database once the server stops). A failure is
+    // not fatal: each query tries again for its dataset, and says why if it fails.
+    let warming = answering.clone();
+    let start = std::time::Instant::now();
+    match tokio::task::spawn_blocking(move || warming.warm()).await {
+        Ok(Ok(())) => tracing::info!(
+            seconds = start.elapsed().as_secs_f64(),
+            "in-memory copy of the data read"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "reading the in-memory copy failed"),
+        Err(e) => tracing::warn!(error = %e, "reading the in-memory copy failed"),
+    }
     let service = NodeServiceServer::new(NodeServiceImpl::new(
         Arc::new(config),
         answering,

@@ -76,14 +76,14 @@ impl Drop for Abandoned {
 impl NodeServiceImpl {
     pub fn new(
         config: Arc<NodeConfig>,
-        answering: Answering,
+        answering: Arc<Answering>,
         audit: NodeAudit,
         metrics: NodeMetrics,
     ) -> Self {
         NodeServiceImpl {
             policy_version: bounds::policy_version(&bounds::published_policy(&config.policy)),
             config,
-            answering: Arc::new(answering),
+            answering,
             audit: Arc::new(audit),
             metrics,
         }

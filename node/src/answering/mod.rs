@@ -19,6 +19,7 @@ use cdg_shared::query::AggregateQuery;
 use chrono::NaiveDate;
 
 use crate::approval::ApprovalCheck;
+use crate::columns::Columns;
 use crate::compile::{self, CompiledQuery};
 use crate::config::{Limits, PolicyConfig};
 use crate::disclosure::ledger::{self, Ledger, Release};
@@ -30,7 +31,7 @@ pub mod cache;
 mod pass;
 
 pub use cache::{Answer, AnswerCache};
-pub use pass::aggregate;
+pub use pass::{aggregate, compute};
 
 /// Today's date, as the node sees it (injectable for tests).
 pub type Clock = Arc<dyn Fn() -> NaiveDate + Send + Sync>;
@@ -50,6 +51,8 @@ pub struct Answering {
     /// does not wait for queries.
     ledger: Mutex<Ledger>,
     cache: AnswerCache,
+    /// The in-memory copy answers are computed from (None: from SQL).
+    columns: Option<Columns>,
     clock: Clock,
 }
 
@@ -77,6 +80,7 @@ impl Answering {
             noise: Perturbation::new(&policy.perturbation),
             cache: AnswerCache::new(limits.answer_cache_entries),
             ledger: Mutex::new(ledger),
+            columns: limits.in_memory_copy.then(Columns::default),
             store,
             policy,
             limits,
@@ -91,6 +95,14 @@ impl Answering {
 
     pub fn policy(&self) -> &PolicyConfig {
         &self.policy
+    }
+
+    /// Reads the in-memory copy of every dataset, if answers use one. Blocking.
+    pub fn warm(&self) -> Result<()> {
+        match &self.columns {
+            Some(columns) => columns.warm(&self.store),
+            None => Ok(()),
+        }
     }
 
     /// Checks that `query` may be answered today, as part of the study `study` (its JSON) with
@@ -132,6 +144,7 @@ impl Answering {
             None => {
                 let answer = Arc::new(pass::compute(
                     &self.store,
+                    self.columns.as_ref(),
                     &admitted.compiled,
                     &self.policy,
                     &self.noise,
@@ -140,6 +153,7 @@ impl Answering {
                 (answer, false)
             }
         };
+        let computed = std::time::Instant::now();
         let today = (self.clock)().to_string();
         self.ledger
             .lock()
@@ -155,6 +169,11 @@ impl Answering {
                 },
                 &self.policy,
             )?;
+        tracing::debug!(
+            ledger_ms = computed.elapsed().as_secs_f64() * 1000.0,
+            reused,
+            "answer recorded in the ledger"
+        );
         Ok((answer, reused))
     }
 }

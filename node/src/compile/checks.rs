@@ -10,6 +10,8 @@ use crate::catalogue::Dataset;
 /// whose group has none would tell that all of the group has the filtered value.
 #[derive(Debug, Clone)]
 pub struct WholeGroupCheck {
+    /// The filter's position in the query.
+    pub filter: usize,
     /// Selects the cell's dimensions as text, then the rows left out.
     pub sql: String,
     pub params: Vec<Value>,
@@ -19,6 +21,8 @@ pub struct WholeGroupCheck {
 /// leaving out 1 to 10 agents is refused, or subtracting two answers would reveal them.
 #[derive(Debug, Clone)]
 pub struct ComplementCheck {
+    /// The filter's position in the query.
+    pub filter: usize,
     pub dimension: &'static str,
     /// The rows left out: the other filters' conditions and this one's, negated.
     pub condition: String,
@@ -66,6 +70,7 @@ pub(super) fn complement_checks(
             params.extend(values.iter().cloned());
             let condition = conditions.join(" AND ");
             ComplementCheck {
+                filter: i,
                 dimension,
                 exact_sql: format!(
                     "SELECT COUNT(DISTINCT {}) FROM {from} WHERE {condition}",
@@ -178,6 +183,7 @@ pub(super) fn whole_group_checks(
             let mut columns = select.clone();
             columns.push(format!("COUNT(*) FILTER (WHERE ({condition}) IS NOT TRUE)"));
             WholeGroupCheck {
+                filter: i,
                 sql: format!(
                     "SELECT {} FROM {from}{where_clause}{group_by}",
                     columns.join(", ")

@@ -42,6 +42,12 @@ pub struct CompiledQuery {
     /// How many years a cell's rows can come from: 1 when grouped by year, the number of
     /// years filtered on, or `None` for every loaded year.
     pub years_per_cell: Option<usize>,
+    /// The query in catalogue terms, for the in-memory copy (`crate::columns`): the group-by
+    /// dimensions, each filter with its values as text (a year as its digits), and each
+    /// measure's column (None for a count).
+    pub group_by: Vec<&'static catalogue::Dimension>,
+    pub filters: Vec<(&'static catalogue::Dimension, Vec<String>)>,
+    pub columns: Vec<Option<&'static catalogue::MeasureColumn>>,
 }
 
 fn describe_list(items: &[&str]) -> String {
@@ -87,6 +93,7 @@ pub fn compile(
     };
     let mut used: Vec<&str> = Vec::new();
     let mut dims = Vec::new();
+    let mut group_by = Vec::new();
     for name in &query.group_by {
         let dim = known_dimension(name)?;
         check_dimension(dim)?;
@@ -97,6 +104,7 @@ pub fn compile(
         }
         used.push(dim.name);
         dims.push(dim.sql);
+        group_by.push(dim);
     }
     // Each cell holds one year's rows when grouped by year or filtered on a single year.
     let mut single_year = used.contains(&"annee");
@@ -106,6 +114,7 @@ pub fn compile(
     let mut params = Vec::new();
     // Each filter's condition and values, for the complement rule.
     let mut per_filter: Vec<(&str, String, Vec<Value>)> = Vec::new();
+    let mut filters = Vec::new();
     for filter in &query.filters {
         let dim = known_dimension(&filter.dimension)?;
         check_dimension(dim)?;
@@ -133,6 +142,15 @@ pub fn compile(
             single_year |= distinct.len() == 1;
             years_per_cell = Some(years_per_cell.map_or(distinct.len(), |n| n.min(distinct.len())));
         }
+        let texts = values
+            .iter()
+            .map(|v| match v {
+                Value::Int(year) => year.to_string(),
+                Value::Text(text) => text.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        filters.push((dim, texts));
         params.extend(values.iter().cloned());
         conditions.push(condition.clone());
         per_filter.push((dim.name, condition, values));
@@ -154,6 +172,7 @@ pub fn compile(
 
     let mut measures = Vec::new();
     let mut columns = Vec::new();
+    let mut measure_columns = Vec::new();
     for m in &query.measures {
         let column = match m.aggregate {
             Aggregate::Count => None,
@@ -170,9 +189,11 @@ pub fn compile(
                             .collect(),
                     ));
                 }
-                Some(col.sql)
+                Some(col)
             }
         };
+        measure_columns.push(column);
+        let column = column.map(|c| c.sql);
         columns.push((m.aggregate, column));
         fragments.extend(column);
         measures.push((m.aggregate, m.output_name()));
@@ -213,6 +234,9 @@ pub fn compile(
         complements,
         complement_bounds,
         whole_groups,
+        group_by,
+        filters,
+        columns: measure_columns,
     })
 }
 

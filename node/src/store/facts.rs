@@ -33,6 +33,12 @@ impl Facts {
             .map_err(|_| NodeError::Internal("facts lock poisoned".into()))
     }
 
+    /// How many changes were seen: a copy of the data read at one generation is stale at
+    /// another.
+    pub fn generation(&self) -> u64 {
+        self.inner.lock().map_or(u64::MAX, |known| known.generation)
+    }
+
     /// Forgets everything: the data changed, or is about to.
     pub fn forget(&self) {
         if let Ok(mut known) = self.inner.lock() {

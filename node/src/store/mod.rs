@@ -434,6 +434,22 @@ impl Store {
         })
     }
 
+    /// The generation of the loaded data: it changes with every import or rollback (see
+    /// `facts.rs`), so a copy of the data taken at one generation is stale at another.
+    pub fn generation(&self) -> u64 {
+        self.facts.generation()
+    }
+
+    /// Runs a read statement and returns its rows as Arrow batches (the in-memory copy,
+    /// `crate::columns`, reads each dataset so).
+    pub fn arrow(&self, sql: &str) -> Result<Vec<arrow::array::RecordBatch>> {
+        timed(sql, || {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare(sql)?;
+            Ok(stmt.query_arrow([])?.collect())
+        })
+    }
+
     /// Runs a query returning one row of counts (NULL read as 0).
     pub fn counts(&self, sql: &str, params: &[Value]) -> Result<Vec<i64>> {
         self.rows(sql, params, |r| {
