@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cdg_shared::arrow_ipc;
-use cdg_shared::audit::{AuditLog, Snapshot, repair};
+use cdg_shared::audit::{AuditLog, Kind, Snapshot, repair};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::federation::Federation;
 use cdg_shared::identity::Principal;
@@ -116,15 +116,32 @@ impl Coordinator {
 
     pub(crate) async fn audit(
         &self,
-        kind: &str,
+        kind: Kind,
         actor: Principal,
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<()> {
-        let (log, kind, study_id) = (self.audit.clone(), kind.to_string(), study_id.to_string());
+        self.audit_all(kind, actor, study_id, vec![details]).await
+    }
+
+    /// Appends one entry per `details`, with one sync for all (a run's node outcomes).
+    pub(crate) async fn audit_all(
+        &self,
+        kind: Kind,
+        actor: Principal,
+        study_id: &str,
+        details: Vec<serde_json::Value>,
+    ) -> Result<()> {
+        let (log, study_id) = (self.audit.clone(), study_id.to_string());
         // Off the runtime's threads, and not cancelled with the caller: once begun, written.
         tokio::task::spawn_blocking(move || {
-            append_to(&log, &kind, &actor.uri(), &study_id, details)
+            let actor = actor.uri();
+            let entries = details
+                .into_iter()
+                .map(|d| (kind.as_str(), actor.as_str(), study_id.as_str(), d))
+                .collect();
+            lock_log(&log)?.append_all(entries)?;
+            Ok(())
         })
         .await
         .map_err(|e| CoordinatorError::Internal(format!("audit log: {e}")))?
@@ -133,7 +150,7 @@ impl Coordinator {
     /// Appends from code that is not async (a run dropped, a director's reading recorded).
     pub(crate) fn append(
         &self,
-        kind: &str,
+        kind: Kind,
         actor: &str,
         study_id: &str,
         details: serde_json::Value,
@@ -177,7 +194,8 @@ impl Coordinator {
             "departements": stored.study.departements,
             "queries": stored.study.queries.len(),
         });
-        self.audit("study.submitted", caller, &id, details).await?;
+        self.audit(Kind::StudySubmitted, caller, &id, details)
+            .await?;
         self.announce_submitted(&stored);
         Ok(Submitted {
             id,
@@ -221,7 +239,7 @@ impl Coordinator {
         };
         let started_at = now();
         self.audit(
-            "study.run.started",
+            Kind::RunStarted,
             caller,
             id,
             json!({"digest": stored.digest, "departements": study.departements}),
@@ -247,16 +265,13 @@ impl Coordinator {
         .await;
 
         let mut outcomes: Vec<NodeOutcome> = Vec::new();
+        let mut logged = Vec::new();
         for (cdg, result) in &results {
             let outcome = fanout::outcome(*cdg, result);
             let status =
                 OutcomeStatus::try_from(outcome.status).unwrap_or(OutcomeStatus::Unspecified);
             self.metrics.outcome(cdg.code(), status);
-            self.audit(
-                "node.outcome",
-                caller,
-                id,
-                json!({
+            logged.push(json!({
                     "cdg": cdg.code(),
                     "status": status.as_str_name(),
                     "message": outcome.message,
@@ -265,15 +280,15 @@ impl Coordinator {
                     "data_versions": outcome.data_versions.iter().map(|v| format!("{}/{}:{}", v.dataset, v.year, prefix(&v.digest, 12))).collect::<Vec<_>>(),
                     "policy_version": outcome.policy_version,
                     "attempts": outcome.attempts,
-                }),
-            )
-            .await?;
+            }));
             outcomes.push(outcome);
         }
+        self.audit_all(Kind::NodeOutcome, caller, id, logged)
+            .await?;
 
         if let Err(message) = check_quorum(study, &outcomes) {
             running.ended = true;
-            self.audit("study.run.failed", caller, id, json!({"reason": message}))
+            self.audit(Kind::RunFailed, caller, id, json!({"reason": message}))
                 .await?;
             return Err(CoordinatorError::NotRunnable(message));
         }
@@ -364,7 +379,7 @@ impl Coordinator {
             .map(|o| o.cdg.as_str())
             .collect();
         self.audit(
-            "study.run.completed",
+            Kind::RunCompleted,
             caller,
             id,
             json!({"answered": answered, "queries": result.queries.len(), "indicators": result.indicators.len()}),
@@ -399,7 +414,7 @@ impl Coordinator {
             .ok_or_else(|| CoordinatorError::NoResult(id.to_string()))?;
         // Who took the results out, and when.
         self.audit(
-            "study.result.read",
+            Kind::ResultRead,
             caller,
             id,
             json!({"digest": result.digest, "finished_at": result.finished_at}),
@@ -442,14 +457,16 @@ pub type SharedCoordinator = Arc<Coordinator>;
 
 fn append_to(
     log: &Mutex<AuditLog>,
-    kind: &str,
+    kind: Kind,
     actor: &str,
     study_id: &str,
     details: serde_json::Value,
 ) -> Result<()> {
-    let mut log = log
-        .lock()
-        .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))?;
-    log.append(kind, actor, study_id, details)?;
+    lock_log(log)?.append(kind.as_str(), actor, study_id, details)?;
     Ok(())
+}
+
+fn lock_log(log: &Mutex<AuditLog>) -> Result<std::sync::MutexGuard<'_, AuditLog>> {
+    log.lock()
+        .map_err(|_| CoordinatorError::Internal("the audit log's lock is poisoned".into()))
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cdg_shared::audit::AuditEntry;
+use cdg_shared::audit::{AuditEntry, Kind};
 use cdg_shared::cdg::Cdg;
 
 /// What the coordinator's log says about each (study, CDG) it asked: answered or not.
@@ -24,7 +24,7 @@ pub struct NodeAnswers(BTreeSet<String>);
 impl NodeAnswers {
     /// Notes one entry of the node's log.
     pub fn see(&mut self, e: &AuditEntry) {
-        if e.kind == "execute.answered" && !self.0.contains(&e.study_id) {
+        if Kind::parse(&e.kind) == Some(Kind::ExecuteAnswered) && !self.0.contains(&e.study_id) {
             self.0.insert(e.study_id.clone());
         }
     }
@@ -33,7 +33,7 @@ impl NodeAnswers {
 impl Crosscheck {
     /// Notes one entry of the coordinator's log.
     pub fn see(&mut self, e: &AuditEntry) {
-        if e.kind != "node.outcome" {
+        if Kind::parse(&e.kind) != Some(Kind::NodeOutcome) {
             return;
         }
         let Some(cdg) = e

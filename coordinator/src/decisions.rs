@@ -6,6 +6,7 @@
 //! will (trusted director certificate, signature over the study's digest), checks that the
 //! signer is the connected caller, records it in the audit log, then stores it with the study.
 
+use cdg_shared::audit::Kind;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::{DepartementDecision, NodeDescription, SignedDecision, StudyStatus};
@@ -181,7 +182,7 @@ impl Coordinator {
             signature: decision.signature.clone(),
         };
         self.audit(
-            &format!("study.{}", kind.as_str()),
+            Kind::StudyDecided(kind),
             caller,
             id,
             json!({
@@ -221,7 +222,7 @@ impl Coordinator {
             // The vote that settles it: the comité's arbitration is on record with its voters.
             voters.push(director);
             self.audit(
-                "study.arbitrated",
+                Kind::StudyArbitrated,
                 caller,
                 id,
                 json!({"digest": stored.digest, "voters": voters, "votes_needed": votes}),
@@ -315,7 +316,7 @@ impl Coordinator {
         }
         let external = stored.study.diffusion == crate::study::Diffusion::Externe;
         self.audit(
-            "study.diffused",
+            Kind::StudyDiffused,
             caller,
             id,
             json!({

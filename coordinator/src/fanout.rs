@@ -321,24 +321,26 @@ impl NodeClient {
 
     fn classify(&self, status: tonic::Status) -> NodeFailure {
         use tonic::Code;
+        // Classified by code, by where the status was made and by the node's refusal header,
+        // never by its message (a node's text is its own).
+        let local = std::error::Error::source(&status).is_some();
         let kind = match status.code() {
             // The connection failed or broke (the node stopped, or its network): transient.
-            Code::Unknown
-                if status.message().contains("connect")
-                    || status.message().contains("transport error") =>
-            {
-                OutcomeStatus::Unreachable
-            }
+            // Such a status is made here, by the transport, around the error it met; a status
+            // a node sends has no source.
+            Code::Unknown if local => OutcomeStatus::Unreachable,
             Code::Unavailable => OutcomeStatus::Unreachable,
             Code::DeadlineExceeded | Code::Cancelled => OutcomeStatus::TimedOut,
-            Code::FailedPrecondition if status.message().contains("protocol version") => {
+            Code::FailedPrecondition
+                if cdg_shared::proto::refusal(&status)
+                    == Some(cdg_shared::proto::REFUSAL_PROTOCOL) =>
+            {
                 OutcomeStatus::Incompatible
             }
             Code::Unimplemented => OutcomeStatus::Incompatible,
-            // Our own decoding limit (the node's answer is too large for this coordinator).
-            Code::OutOfRange | Code::ResourceExhausted
-                if status.message().contains("message length too large") =>
-            {
+            // Our own decoding limit (the node's answer is too large for this coordinator): a
+            // node never answers OutOfRange itself.
+            Code::OutOfRange => {
                 return NodeFailure {
                     status: OutcomeStatus::Incompatible,
                     message: format!(

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use cdg_shared::audit::Kind as AuditKind;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use serde::{Deserialize, Serialize};
@@ -57,10 +58,10 @@ pub enum About {
 }
 
 impl About {
-    fn audit_kind(self) -> &'static str {
+    fn audit_kind(self) -> AuditKind {
         match self {
-            About::Announcement => "study.announced",
-            About::Restitution => "study.restituted",
+            About::Announcement => AuditKind::StudyAnnounced,
+            About::Restitution => AuditKind::StudyRestituted,
         }
     }
 

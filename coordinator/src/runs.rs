@@ -1,7 +1,7 @@
 //! The life of a run in the audit log: a run in progress, one cancelled by its caller, one a
 //! crash interrupted.
 
-use cdg_shared::audit::{AuditEntry, AuditLog};
+use cdg_shared::audit::{AuditEntry, AuditLog, Kind};
 use cdg_shared::identity::Principal;
 use serde_json::json;
 
@@ -15,12 +15,9 @@ pub(crate) struct OpenRuns(Vec<(String, u64)>);
 impl OpenRuns {
     /// Notes one entry of the log, in order.
     pub(crate) fn see(&mut self, e: &AuditEntry) {
-        match e.kind.as_str() {
-            "study.run.started" => self.0.push((e.study_id.clone(), e.seq)),
-            "study.run.completed"
-            | "study.run.interrupted"
-            | "study.run.failed"
-            | "study.run.cancelled" => self.0.retain(|(id, _)| *id != e.study_id),
+        match Kind::parse(&e.kind) {
+            Some(Kind::RunStarted) => self.0.push((e.study_id.clone(), e.seq)),
+            Some(kind) if kind.ends_run() => self.0.retain(|(id, _)| *id != e.study_id),
             _ => {}
         }
     }
@@ -31,7 +28,7 @@ impl OpenRuns {
         for (study_id, started) in self.0 {
             tracing::warn!(%study_id, "a run was interrupted (coordinator stopped during it)");
             audit.append(
-                "study.run.interrupted",
+                Kind::RunInterrupted.as_str(),
                 "system",
                 &study_id,
                 json!({"started_at_entry": started, "resume": "run the study again"}),
@@ -80,7 +77,7 @@ impl Drop for Running<'_> {
         if self.logged_start && !self.ended {
             tracing::warn!(study_id = %self.id, "run cancelled by its caller");
             let logged = self.coordinator.append(
-                "study.run.cancelled",
+                Kind::RunCancelled,
                 &self.caller.uri(),
                 &self.id,
                 json!({"reason": "the caller stopped waiting; the nodes' calls were abandoned"}),

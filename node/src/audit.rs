@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use cdg_shared::audit::{AuditLog, Snapshot, repair};
+use cdg_shared::audit::{AuditLog, Kind, Snapshot, repair};
 use cdg_shared::fields;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::{ExecuteRequest, ExecuteResponse};
@@ -90,14 +90,14 @@ impl NodeAudit {
             Ok(r) => {
                 details["cells_released"] = json!(r.cells_released);
                 details["cells_suppressed"] = json!(r.cells_suppressed);
-                "execute.answered"
+                Kind::ExecuteAnswered
             }
             Err(e) => {
                 details["reason"] = json!(text::cap_message(e.to_string()));
                 if matches!(e, NodeError::Cancelled(_)) {
-                    "execute.cancelled"
+                    Kind::ExecuteCancelled
                 } else {
-                    "execute.refused"
+                    Kind::ExecuteRefused
                 }
             }
         };
@@ -107,7 +107,7 @@ impl NodeAudit {
         tokio::task::spawn_blocking(move || {
             log.lock()
                 .map_err(|_| NodeError::Internal("the audit log's lock is poisoned".into()))?
-                .append(kind, &caller, &study_id, details)
+                .append(kind.as_str(), &caller, &study_id, details)
                 .map(|_| ())
                 .map_err(|e| NodeError::Internal(format!("audit log: {e}")))
         })

@@ -63,7 +63,7 @@ impl NodeError {
             NodeError::Forbidden(_) => "forbidden".into(),
             NodeError::NotApproved(_) => "not_approved".into(),
             NodeError::Budget(_) => "budget".into(),
-            NodeError::Protocol(_) => "protocol".into(),
+            NodeError::Protocol(_) => cdg_shared::proto::REFUSAL_PROTOCOL.into(),
             NodeError::OutsideConvention(_) => "outside_convention".into(),
             NodeError::TooLarge(_) => "too_large".into(),
             NodeError::Cancelled(_) => "cancelled".into(),
@@ -80,7 +80,8 @@ impl From<NodeError> for tonic::Status {
     fn from(e: NodeError) -> Self {
         // Whatever a message quotes, it travels in a header that clients bound.
         let message = cdg_shared::text::cap_message(e.to_string());
-        match e {
+        let rule = e.rule();
+        let status = match e {
             NodeError::InvalidQuery(_) | NodeError::Field(_) => {
                 tonic::Status::invalid_argument(message)
             }
@@ -101,7 +102,9 @@ impl From<NodeError> for tonic::Status {
                 tracing::error!(error = %message, "request failed");
                 tonic::Status::internal("the node failed to answer; see its logs")
             }
-        }
+        };
+        // The kind of refusal, for clients to classify it without reading the message.
+        cdg_shared::proto::with_refusal(status, &rule)
     }
 }
 

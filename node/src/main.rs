@@ -385,10 +385,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = record {
                 let body = cdg_shared::bench::section(
                     &format!("cdg-node bench-query --runs {runs} --record BENCHMARKS.md"),
-                    "the same aggregate on a node's DuckDB file, in process (no gRPC): through \
-                     the node's policy path, and as the plain GROUP BY it protects; the median \
-                     of each, measured one after the other on the same data. Target: a ratio \
-                     of at most 1.3.",
+                    "the same aggregate on a node's DuckDB file, in process (no gRPC): as the \
+                     plain GROUP BY it protects, and through the node's policy path \
+                     (`Answering::answer`, as a request once approved) from the in-memory copy \
+                     and from DuckDB statements; the three interleaved run by run on the same \
+                     data, the median of each. Target: a ratio of at most 1.3.",
                     &figures,
                 );
                 cdg_shared::bench::record(

@@ -16,15 +16,38 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/observatoire_descriptor.bin"));
 
+/// The metadata key of a refusal's kind, so that a client classifies a refusal without
+/// reading its message (e.g. [`REFUSAL_PROTOCOL`]; a node sends the rule it refused under).
+pub const REFUSAL_HEADER: &str = "cdg-refusal";
+/// [`REFUSAL_HEADER`] of a request in another protocol version.
+pub const REFUSAL_PROTOCOL: &str = "protocol";
+
+/// `status` with its refusal kind in [`REFUSAL_HEADER`] (left out if it is not a valid header
+/// value).
+pub fn with_refusal(mut status: tonic::Status, kind: &str) -> tonic::Status {
+    if let Ok(value) = kind.parse() {
+        status.metadata_mut().insert(REFUSAL_HEADER, value);
+    }
+    status
+}
+
+/// The refusal kind a status carries, if any.
+pub fn refusal(status: &tonic::Status) -> Option<&str> {
+    status.metadata().get(REFUSAL_HEADER)?.to_str().ok()
+}
+
 /// Checks the protocol version a client sent.
 #[allow(clippy::result_large_err)]
 pub fn check_protocol_version(version: u32) -> Result<(), tonic::Status> {
     if version == PROTOCOL_VERSION {
         Ok(())
     } else {
-        Err(tonic::Status::failed_precondition(format!(
-            "protocol version mismatch: this server speaks version {PROTOCOL_VERSION}, the request \
-             says {version}; upgrade the older side"
-        )))
+        Err(with_refusal(
+            tonic::Status::failed_precondition(format!(
+                "protocol version mismatch: this server speaks version {PROTOCOL_VERSION}, the \
+                 request says {version}; upgrade the older side"
+            )),
+            REFUSAL_PROTOCOL,
+        ))
     }
 }

@@ -102,11 +102,11 @@ pub async fn run(
     ));
     let _ = writeln!(
         t,
-        "\nTargets: ratio of total times ≤ 1.5: {pack_ratio:.2}, {}; p50 ≤ 30 ms per query: \
+        "\nTargets: ratio of total times ≤ 1.2: {pack_ratio:.2}, {}; p50 ≤ 15 ms per query: \
          worst {}, {}.",
-        verdict(pack_ratio <= 1.5),
+        verdict(pack_ratio <= 1.2),
         ms(worst_p50),
-        verdict(worst_p50 <= Duration::from_millis(30))
+        verdict(worst_p50 <= Duration::from_millis(15))
     );
     Ok(Report {
         title: "Federated against centralized (cdg bench)",

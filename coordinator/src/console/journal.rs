@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use cdg_shared::audit::{AuditEntry, Summary};
+use cdg_shared::audit::{AuditEntry, Kind, Summary};
 use cdg_shared::signing::TrustedSigners;
 
 use super::Console;
@@ -43,24 +43,11 @@ async fn read(log: anyhow::Result<FetchedLog>, origin: String, trusted: &Trusted
     }
 }
 
+/// A kind as the console names it; one this version does not know, as its text.
 fn kind_fr(kind: &str) -> &str {
-    match kind {
-        "study.submitted" => "étude soumise",
-        "study.approve" => "approbation signée",
-        "study.reject" => "refus signé",
-        "study.question" => "mise en question",
-        "study.arbitrate" => "vote d'arbitrage",
-        "study.arbitrated" => "question arbitrée",
-        "study.announced" => "comité informé (étude externe)",
-        "study.run.started" => "exécution lancée",
-        "study.run.completed" => "exécution terminée",
-        "study.restituted" => "résultats restitués",
-        "study.result.read" => "résultats lus",
-        "study.diffused" => "diffusion enregistrée",
-        "node.outcome" => "réponse d'un nœud",
-        "execute.answered" => "réponse envoyée",
-        "execute.refused" => "requête refusée",
-        other => other,
+    match Kind::parse(kind) {
+        Some(known) => known.label(),
+        None => kind,
     }
 }
 

@@ -19,6 +19,7 @@
 mod bound;
 mod checkpoint;
 mod entry;
+mod kind;
 mod pages;
 mod reader;
 pub mod repair;
@@ -31,6 +32,7 @@ mod tests;
 pub use bound::{MAX_DETAILS, MAX_TEXT, bounded_details, bounded_text};
 pub use checkpoint::{Checkpoint, CheckpointCheck, checkpoints_path, signed_line};
 pub use entry::{AuditEntry, Format, GENESIS, LineError};
+pub use kind::Kind;
 pub use pages::{MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, Page, PageLimits, Pager, Snapshot};
 pub use reader::{LogReader, Summary, verify_log_file};
 pub use verify::{Chain, Lines, Torn, Verified, verify, verify_file};
@@ -136,7 +138,7 @@ impl AuditLog {
         };
         if let Some(torn) = verified.torn {
             on_entry(&log.append(
-                "audit.torn_record",
+                Kind::TornRecord.as_str(),
                 "system",
                 "",
                 serde_json::json!({
@@ -157,31 +159,52 @@ impl AuditLog {
         study_id: &str,
         details: serde_json::Value,
     ) -> Result<AuditEntry, AuditError> {
-        let (entry, mut line) = AuditEntry {
-            seq: self.next_seq,
-            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            kind: bounded_text(kind),
-            actor: bounded_text(actor),
-            study_id: bounded_text(study_id),
-            details: bounded_details(details),
-            prev_hash: self.head.clone(),
-            format: Format::default(),
-            hash: String::new(),
+        let mut entries = self.append_all(vec![(kind, actor, study_id, details)])?;
+        Ok(entries.remove(0))
+    }
+
+    /// Appends several entries, in order, with one write and one sync for all of them (a
+    /// run's node outcomes): either all are durable when it returns, or none is counted.
+    pub fn append_all(
+        &mut self,
+        entries: Vec<(&str, &str, &str, serde_json::Value)>,
+    ) -> Result<Vec<AuditEntry>, AuditError> {
+        let (mut head, mut seq) = (self.head.clone(), self.next_seq);
+        let mut sealed = Vec::with_capacity(entries.len());
+        let mut lines = Vec::new();
+        for (kind, actor, study_id, details) in entries {
+            let (entry, line) = AuditEntry {
+                seq,
+                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                kind: bounded_text(kind),
+                actor: bounded_text(actor),
+                study_id: bounded_text(study_id),
+                details: bounded_details(details),
+                prev_hash: head,
+                format: Format::default(),
+                hash: String::new(),
+            }
+            .seal();
+            lines.extend_from_slice(&line);
+            lines.push(b'\n');
+            head = entry.hash.clone();
+            seq += 1;
+            sealed.push(entry);
         }
-        .seal();
-        line.push(b'\n');
         let io = |source| AuditError::Io {
             path: self.path.clone(),
             source,
         };
-        self.file.write_all(&line).map_err(io)?;
+        self.file.write_all(&lines).map_err(io)?;
         self.file.sync_data().map_err(io)?;
-        self.head = entry.hash.clone();
-        self.next_seq += 1;
+        self.head = head;
+        self.next_seq = seq;
         if let Some(w) = &mut self.checkpoints {
-            w.write(&entry)?;
+            for entry in &sealed {
+                w.write(entry)?;
+            }
         }
-        Ok(entry)
+        Ok(sealed)
     }
 
     /// Hash of the last entry (the chain head).
