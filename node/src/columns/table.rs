@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, UInt32Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Float64Type, UInt32Type};
 
 use crate::catalogue::Dataset;
 use crate::error::{NodeError, Result};
@@ -90,10 +90,11 @@ impl Table {
         }
         let mut measures = HashMap::new();
         for m in dataset.measures {
-            measures.insert(m.name, doubles(&column(at))?);
+            measures.insert(m.name, numbers::<Float64Type>(&column(at), f64::NAN)?);
             at += 1;
         }
-        let record_keys = keys(&column(at))?;
+        // A row without a record key adds nothing to its cell's key, as in SQL's SUM.
+        let record_keys = numbers::<UInt32Type>(&column(at), 0)?;
         let units = codes(&column(at + 1))?;
         let employers = if with_employer {
             Some(codes(&column(at + 2))?)
@@ -130,6 +131,14 @@ fn codes(arrays: &[ArrayRef]) -> Result<Codes> {
                 continue;
             }
             let value = text.value(i);
+            // Rows come in runs of one year, one employer...: the last value first.
+            if let Some(&last) = out.codes.last()
+                && last != NULL
+                && out.values[last as usize] == value
+            {
+                out.codes.push(last);
+                continue;
+            }
             let code = match index.get(value) {
                 Some(&code) => code,
                 None => {
@@ -148,31 +157,15 @@ fn codes(arrays: &[ArrayRef]) -> Result<Codes> {
     Ok(out)
 }
 
-fn doubles(arrays: &[ArrayRef]) -> Result<Vec<f64>> {
+/// A numeric column as `T`, `null` where the value is NULL.
+fn numbers<T: ArrowPrimitiveType>(arrays: &[ArrayRef], null: T::Native) -> Result<Vec<T::Native>> {
     let mut out = Vec::new();
     for array in arrays {
-        let array = cast(array, &DataType::Float64)?;
-        let values = array.as_primitive::<Float64Type>();
+        let array = cast(array, &T::DATA_TYPE)?;
+        let values = array.as_primitive::<T>();
         out.extend((0..values.len()).map(|i| {
             if values.is_null(i) {
-                f64::NAN
-            } else {
-                values.value(i)
-            }
-        }));
-    }
-    Ok(out)
-}
-
-fn keys(arrays: &[ArrayRef]) -> Result<Vec<u32>> {
-    let mut out = Vec::new();
-    for array in arrays {
-        let array = cast(array, &DataType::UInt32)?;
-        let values = array.as_primitive::<UInt32Type>();
-        // A row without a record key adds nothing to its cell's key, as in SQL's SUM.
-        out.extend((0..values.len()).map(|i| {
-            if values.is_null(i) {
-                0
+                null
             } else {
                 values.value(i)
             }
