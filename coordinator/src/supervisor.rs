@@ -115,12 +115,24 @@ impl Supervisor {
     }
 }
 
+/// Asks a child to stop: SIGTERM on Unix, so that it finishes its work and flushes its logs;
+/// elsewhere (Windows has no such signal) it is killed.
+#[cfg(unix)]
+fn terminate(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    }
+}
+
+#[cfg(not(unix))]
+fn terminate(child: &mut tokio::process::Child) {
+    let _ = child.start_kill();
+}
+
 async fn stop(mut children: Vec<Supervised>, grace: Duration) {
-    for c in &children {
-        if let Some(pid) = c.child.id() {
-            let pid = nix::unistd::Pid::from_raw(pid as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        }
+    for c in &mut children {
+        terminate(&mut c.child);
     }
     for c in &mut children {
         match tokio::time::timeout(grace, c.child.wait()).await {

@@ -53,11 +53,24 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+    Some(Duration::from_micros(
+        ticks * 1_000_000 / clock_ticks().max(1),
+    ))
+}
+
+/// Clock ticks per second of `/proc`'s CPU times.
+#[cfg(unix)]
+fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
-        .unwrap_or(100) as u64;
-    Some(Duration::from_micros(ticks * 1_000_000 / per_second.max(1)))
+        .unwrap_or(100) as u64
+}
+
+/// Without Unix there is no `/proc` either: [`cpu_time`] finds nothing before asking.
+#[cfg(not(unix))]
+fn clock_ticks() -> u64 {
+    100
 }
 
 /// Resident memory of a process now and at its peak, in MiB (`VmRSS`, `VmHWM`).
