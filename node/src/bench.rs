@@ -15,7 +15,7 @@ use cdg_shared::cdg::Cdg;
 use crate::catalogue::{AGENTS, EMPLOYEURS};
 use crate::ingest::{ImportOptions, ImportReport, import_file};
 use crate::store::Store;
-use crate::synth::{self, SynthSpec};
+use cdg_synth::{self as synth, SynthSpec};
 
 /// Runs the benchmark in `workdir` (emptied first) and returns the Markdown figures.
 pub fn import(rows: u64, workdir: &Path) -> anyhow::Result<String> {

@@ -19,4 +19,3 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
-pub mod synth;

@@ -8,9 +8,9 @@ use cdg_node::catalogue;
 use cdg_node::config::NodeConfig;
 use cdg_node::ingest::{Encoding, Format, ImportOptions, ReadOptions};
 use cdg_node::store::Store;
-use cdg_node::synth::{self, SynthSpec};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
+use cdg_synth::{self as synth, SynthSpec};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

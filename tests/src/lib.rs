@@ -100,14 +100,14 @@ pub fn prepare_node_at_scale(
     scale: f64,
 ) -> (NodeConfig, PathBuf) {
     let csv_dir = dir.join(format!("csv-{}", cdg.code()));
-    let spec = cdg_node::synth::SynthSpec {
+    let spec = cdg_synth::SynthSpec {
         cdg,
         first_year: FIRST_YEAR,
         last_year: LAST_YEAR,
         seed: SEED,
         scale,
     };
-    let mut files = cdg_node::synth::generate(&spec, &csv_dir).expect("synthesizing");
+    let mut files = cdg_synth::generate(&spec, &csv_dir).expect("synthesizing");
     files.sort_by_key(|f| (f.year, f.dataset != "employeurs"));
     let config = NodeConfig {
         cdg,
@@ -322,7 +322,7 @@ pub struct AgentRow {
 
 /// Reads `agents_<year>.csv` directly (independently of the node), for expected values.
 pub fn read_agents(csv_dir: &Path, year: i32) -> Vec<AgentRow> {
-    let path = csv_dir.join(cdg_node::synth::file_name("agents", year));
+    let path = csv_dir.join(cdg_synth::file_name("agents", year));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
         .from_path(&path)

@@ -14,14 +14,14 @@ use crate::store::{AggregateSql, MeasureValue, RawCell, Store};
 /// A node of CDG 80 with two synthetic years of every dataset.
 fn loaded() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let spec = crate::synth::SynthSpec {
+    let spec = cdg_synth::SynthSpec {
         cdg: Cdg::Somme,
         first_year: 2023,
         last_year: 2024,
         seed: 7,
         scale: 0.25,
     };
-    crate::synth::generate(&spec, &dir.path().join("data")).unwrap();
+    cdg_synth::generate(&spec, &dir.path().join("data")).unwrap();
     let store = Store::open(&dir.path().join("node.duckdb")).unwrap();
     let (files, _) = crate::ingest::folder::plan(&dir.path().join("data")).unwrap();
     crate::ingest::folder::import_all(&store, &files, &Default::default(), |_| {}).unwrap();

@@ -21,7 +21,7 @@ const MAX_NOISE: i64 = 4;
 
 /// The rows of the node's synthetic `dataset` file for the last year, by column name.
 fn file_rows(csv_dir: &Path, dataset: &str) -> Vec<BTreeMap<String, String>> {
-    let path = csv_dir.join(cdg_node::synth::file_name(dataset, LAST_YEAR));
+    let path = csv_dir.join(cdg_synth::file_name(dataset, LAST_YEAR));
     let bytes = std::fs::read(&path).unwrap();
     let headers = std::sync::Mutex::new(Vec::new());
     let map = |h: &[String]| {

@@ -288,6 +288,7 @@ fn headers_are_matched_tolerantly_and_duplicates_and_unknown_employers_quarantin
 mod derived;
 mod formats;
 mod rules;
+mod synthetic;
 
 #[test]
 fn another_record_key_is_refused_once_data_are_keyed() {

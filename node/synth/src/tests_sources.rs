@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::test_support::*;
 use super::*;
-use crate::catalogue::{QUESTIONS, SURVEYS};
-use crate::codes;
+use cdg_shared::catalogue::{QUESTIONS, SURVEYS};
+use cdg_shared::codes;
 
 /// Nord at a fifth of its size (≈ 14,500 agents), three years.
 fn nord(name: &str) -> (std::path::PathBuf, Vec<SynthFile>) {
@@ -115,7 +115,7 @@ fn beneficiaries_are_agents_and_their_employers_declare_them() {
         let b: i64 = r[declared].parse().unwrap();
         assert_eq!(n, headcount[r[id].as_str()]);
         assert_eq!(b, per_employer.get(r[id].as_str()).copied().unwrap_or(0));
-        meeting += usize::from(b as f64 >= crate::catalogue::TAUX_LEGAL * n as f64);
+        meeting += usize::from(b as f64 >= cdg_shared::catalogue::TAUX_LEGAL * n as f64);
         declared_total += b;
     }
     println!(

@@ -1,8 +1,8 @@
 //! Métier tables shared by the job offers and the job seekers, indexed like
-//! [`crate::codes::METIERS`]: which métier a post of a filière and catégorie
+//! [`cdg_shared::codes::METIERS`]: which métier a post of a filière and catégorie
 //! is published as, and what each métier's candidates look like.
 
-/// Number of métiers in [`crate::codes::METIERS`].
+/// Number of métiers in [`cdg_shared::codes::METIERS`].
 pub const NM: usize = 26;
 
 /// The métiers (index, weight) an offer for a post of `filiere` and
@@ -70,7 +70,7 @@ const fn p(categories: [f64; 3], women: f64, attract: f64, tension: bool) -> Pro
     }
 }
 
-/// The profile of each métier, in [`crate::codes::METIERS`] order.
+/// The profile of each métier, in [`cdg_shared::codes::METIERS`] order.
 pub const PROFILES: [Profile; NM] = [
     p([0.0, 0.0, 1.0], 0.30, 0.6, true), // agent de services polyvalent en milieu rural
     p([0.0, 0.0, 1.0], 0.15, 1.5, false), // agent d'entretien des espaces verts
@@ -103,8 +103,8 @@ pub const PROFILES: [Profile; NM] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::{CATEGORIES, FILIERES, METIERS};
-    use crate::synth::params::CATEGORIE_BY_FILIERE;
+    use crate::params::CATEGORIE_BY_FILIERE;
+    use cdg_shared::codes::{CATEGORIES, FILIERES, METIERS};
 
     #[test]
     fn tables_match_the_code_lists() {

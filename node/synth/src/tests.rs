@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::test_support::*;
 use super::*;
-use crate::codes;
+use cdg_shared::codes;
 
 #[test]
 fn same_spec_same_bytes_other_seed_other_data() {

@@ -19,8 +19,8 @@ use std::path::Path;
 
 use super::sampling::{SynthRng, chance};
 use super::write::{header, push_id, push_int, push_row_id, writer};
-use crate::catalogue;
-use crate::codes::NATURES_ACCIDENT;
+use cdg_shared::catalogue;
+use cdg_shared::codes::NATURES_ACCIDENT;
 
 /// Share of the accidents de service that stop no work (an assumption).
 const SANS_ARRET_SHARE: f64 = 0.3;

@@ -12,9 +12,9 @@ use super::sampling::{SynthRng, apportion, chance, unit};
 pub struct Employer {
     /// The 5-digit number of its id (`E` + CDG code + number).
     pub num: u32,
-    /// Index in [`crate::codes::TYPES_EMPLOYEUR`].
+    /// Index in [`cdg_shared::codes::TYPES_EMPLOYEUR`].
     pub ty: u8,
-    /// Index in [`crate::codes::AFFILIATIONS`] used when it has 350
+    /// Index in [`cdg_shared::codes::AFFILIATIONS`] used when it has 350
     /// fonctionnaires or more (1 volontaire, 2 non affilié).
     pub large_affiliation: u8,
     /// Headcount it is created with.
@@ -119,7 +119,7 @@ pub fn build(cdg: Cdg, agents: u64, scale: f64, rng: &mut SynthRng) -> Vec<Emplo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::sampling::rng_for;
+    use crate::sampling::rng_for;
 
     #[test]
     fn sizes_sum_and_are_skewed() {

@@ -21,14 +21,14 @@
 //! are not movements.
 
 use super::write::header;
-use crate::catalogue;
+use cdg_shared::catalogue;
 use std::io;
 use std::path::Path;
 
 use chrono::NaiveDate;
 use rand::Rng;
 
-use crate::codes::{CATEGORIES, FILIERES, SEXES, STATUTS};
+use cdg_shared::codes::{CATEGORIES, FILIERES, SEXES, STATUTS};
 
 use super::draw::{Kind, cadre_of};
 use super::employers::Employer;
@@ -239,7 +239,7 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::{MOTIFS_ARRIVEE, MOTIFS_DEPART};
+    use cdg_shared::codes::{MOTIFS_ARRIVEE, MOTIFS_DEPART};
 
     #[test]
     fn motifs_are_in_the_code_lists() {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::codes;
+use cdg_shared::codes;
 
 pub struct Agent {
     pub annee: i32,
@@ -47,7 +47,7 @@ pub fn read_agents(path: &Path) -> Vec<Agent> {
     let mut r = reader(path);
     assert_eq!(
         r.headers().expect("header"),
-        &write::header(&crate::catalogue::AGENTS)[..]
+        &write::header(&cdg_shared::catalogue::AGENTS)[..]
     );
     r.records()
         .map(|rec| {
@@ -74,7 +74,7 @@ pub fn read_employeurs(path: &Path) -> Vec<Employeur> {
     let mut r = reader(path);
     assert_eq!(
         r.headers().expect("header"),
-        &write::header(&crate::catalogue::EMPLOYEURS)[..]
+        &write::header(&cdg_shared::catalogue::EMPLOYEURS)[..]
     );
     r.records()
         .map(|rec| {
@@ -366,7 +366,7 @@ pub fn extra_columns(dataset: &str) -> &'static [&'static str] {
 /// [`extra_columns`].
 pub fn table(dir: &Path, dataset: &str, year: i32) -> Table {
     let t = Table::read(&dir.join(file_name(dataset, year)), dataset == "offres");
-    let columns: Vec<&str> = crate::catalogue::dataset(dataset)
+    let columns: Vec<&str> = cdg_shared::catalogue::dataset(dataset)
         .expect("catalogue dataset")
         .file_columns()
         .map(|c| c.name)

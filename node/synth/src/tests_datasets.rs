@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::test_support::*;
 use super::*;
-use crate::codes;
+use cdg_shared::codes;
 
 /// Nord at a fifth of its size (≈ 14,500 agents), two years.
 fn nord(name: &str) -> (std::path::PathBuf, Vec<SynthFile>) {
@@ -37,7 +37,10 @@ fn files_come_in_load_order() {
         .flat_map(|&y| DATASETS.iter().map(move |&d| (y, d)))
         .collect();
     assert_eq!(got, want);
-    let catalogue: Vec<&str> = crate::catalogue::DATASETS.iter().map(|d| d.name).collect();
+    let catalogue: Vec<&str> = cdg_shared::catalogue::DATASETS
+        .iter()
+        .map(|d| d.name)
+        .collect();
     assert_eq!(DATASETS.as_slice(), catalogue.as_slice());
     for f in &files {
         assert_eq!(f.path, dir.join(file_name(f.dataset, f.year)));

@@ -21,8 +21,8 @@ use std::path::Path;
 use super::params::CAT_C;
 use super::sampling::{SynthRng, chance, exponential, weighted};
 use super::write::{Year, agent_fields, by_agent, header, push_half_days, writer, year_digits};
-use crate::catalogue;
-use crate::codes::{ORGANISMES_FORMATION, TYPES_FORMATION};
+use cdg_shared::catalogue;
+use cdg_shared::codes::{ORGANISMES_FORMATION, TYPES_FORMATION};
 
 // Indices in `TYPES_FORMATION` and `ORGANISMES_FORMATION`.
 const INTEGRATION: usize = 0;

@@ -53,7 +53,7 @@
 //! The CSV files follow French Excel exports: `;` separator, header row,
 //! decimal comma, dates `JJ/MM/AAAA`, CRLF line endings, fields quoted only
 //! when needed, UTF-8 except the offers. Labels are those of
-//! [`crate::codes`]. Every file passes the import's checks with no row
+//! [`cdg_shared::codes`]. Every file passes the import's checks with no row
 //! quarantined (code lists, ranges, rules, references, keys).
 //!
 //! # The model
@@ -171,8 +171,6 @@ mod test_support;
 mod tests;
 #[cfg(test)]
 mod tests_datasets;
-#[cfg(test)]
-mod tests_import;
 #[cfg(test)]
 mod tests_sources;
 

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use super::sampling::{SynthRng, chance, weighted};
 use super::write::{Year, header, push_id, writer, year_digits};
-use crate::catalogue::{self, QUESTIONS, SURVEYS};
+use cdg_shared::catalogue::{self, QUESTIONS, SURVEYS};
 
 /// A free-text comment some respondents leave (never imported).
 const COMMENTS: [&str; 3] = [

@@ -18,7 +18,7 @@
 //!   are laureates of a concours on a liste d'aptitude.
 
 use super::write::header;
-use crate::catalogue;
+use cdg_shared::catalogue;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use cdg_shared::cdg::Cdg;
 use chrono::NaiveDate;
 use rand::Rng;
 
-use crate::codes::{
+use cdg_shared::codes::{
     CATEGORIES, METIERS, NIVEAUX_DIPLOME, OUI_NON, SEXES, SITUATIONS_DEMANDEUR, TRANCHES_AGE,
 };
 

@@ -30,14 +30,14 @@
 //! 50,000, DGCL 2017).
 
 use super::write::header;
-use crate::catalogue;
+use cdg_shared::catalogue;
 use std::io;
 use std::path::Path;
 
 use chrono::Datelike;
 use rand::Rng;
 
-use crate::codes::MOTIFS_ABSENCE;
+use cdg_shared::codes::MOTIFS_ABSENCE;
 
 use super::accidents::{Exposure, Injury, Who};
 use super::formats::{days_in_year, first_of_month};

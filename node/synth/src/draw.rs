@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::codes::{CATEGORIES, FILIERES, cadres_emplois};
+use cdg_shared::codes::{CATEGORIES, FILIERES, cadres_emplois};
 
 use super::params::{
     AGE_BANDS, CAT_C, CATEGORIE_BY_FILIERE, F_SOC, F_TECH, FILIERE_TARGET, FILIERE_TILT, NF, NT,
@@ -209,7 +209,7 @@ pub fn hire_months(rng: &mut SynthRng) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::cadres_emplois;
+    use cdg_shared::codes::cadres_emplois;
 
     #[test]
     fn cadre_weights_match_the_code_lists() {

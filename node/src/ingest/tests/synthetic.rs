@@ -2,10 +2,40 @@
 //! Windows-1252, Parquet, XLSX) into a node database without a single row
 //! quarantined.
 
-use super::test_support::*;
-use super::*;
+use cdg_shared::cdg::Cdg;
+use cdg_synth::{SynthFile, SynthSpec, generate};
+
 use crate::ingest::{ImportOptions, import_file};
 use crate::store::Store;
+
+fn spec(cdg: Cdg, first_year: i32, last_year: i32, seed: u64, scale: f64) -> SynthSpec {
+    SynthSpec {
+        cdg,
+        first_year,
+        last_year,
+        seed,
+        scale,
+    }
+}
+
+fn run(name: &str, spec: &SynthSpec) -> (std::path::PathBuf, Vec<SynthFile>) {
+    let dir = std::env::temp_dir()
+        .join("cdg-synth-tests")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = generate(spec, &dir).expect("generate");
+    (dir, files)
+}
+
+/// The columns a synthetic file has beyond the catalogue's, as real exports do (the import
+/// ignores them): the surveys' free-text comment.
+fn extra_columns(dataset: &str) -> &'static [&'static str] {
+    if dataset == "enquetes" {
+        &["commentaire"]
+    } else {
+        &[]
+    }
+}
 
 #[test]
 fn every_file_imports_without_quarantine() {

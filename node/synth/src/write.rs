@@ -2,12 +2,12 @@
 //! UTF-8, a header row, decimal comma, CRLF line endings, fields quoted only
 //! when needed.
 
-use crate::catalogue::{self, Dataset};
+use cdg_shared::catalogue::{self, Dataset};
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use crate::codes::{
+use cdg_shared::codes::{
     AFFILIATIONS, CATEGORIES, FILIERES, SEXES, STATUTS, TEMPS_TRAVAIL, TYPES_EMPLOYEUR,
     tranche_effectif,
 };

@@ -31,13 +31,13 @@
 //!   no liste d'aptitude, so no follow-up.
 
 use super::write::header;
-use crate::catalogue;
+use cdg_shared::catalogue;
 use std::io;
 use std::path::Path;
 
 use cdg_shared::cdg::Cdg;
 
-use crate::codes::{CATEGORIES, FILIERES, VOIES_CONCOURS};
+use cdg_shared::codes::{CATEGORIES, FILIERES, VOIES_CONCOURS};
 
 use super::formats::{Cell, write_xlsx};
 use super::params::REGION_AGENTS;
@@ -292,7 +292,7 @@ pub fn write(path: &Path, year: i32, code: &str, sessions: &[Session]) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codes::cadres_emplois;
+    use cdg_shared::codes::cadres_emplois;
 
     #[test]
     fn catalogue_matches_the_code_lists() {

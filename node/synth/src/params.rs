@@ -1,11 +1,11 @@
 //! Calibration tables of the synthetic generator.
 //!
 //! Every table is indexed by the position of a label in the code lists of
-//! [`crate::codes`]: filières in [`FILIERES`](crate::codes::FILIERES) order,
+//! [`cdg_shared::codes`]: filières in [`FILIERES`](cdg_shared::codes::FILIERES) order,
 //! catégories in `A, B, C` order, statuts in
-//! [`STATUTS`](crate::codes::STATUTS) order, employer types in
-//! [`TYPES_EMPLOYEUR`](crate::codes::TYPES_EMPLOYEUR) order. The targets come
-//! from the published figures listed in `synth/mod.rs` (Insee SIASP, DGCL,
+//! [`STATUTS`](cdg_shared::codes::STATUTS) order, employer types in
+//! [`TYPES_EMPLOYEUR`](cdg_shared::codes::TYPES_EMPLOYEUR) order. The targets come
+//! from the published figures listed in `node/synth/src/lib.rs` (Insee SIASP, DGCL,
 //! DGAFP, CNFPT and FNCDG panoramas); the flow rates (exits, hires,
 //! conversions) are set so that the simulated population settles on them.
 
@@ -88,7 +88,7 @@ pub const CATEGORIE_BY_FILIERE: [[f64; 3]; NF] = [
 ];
 
 /// Weights of the cadres d'emplois, aligned with
-/// [`crate::codes::cadres_emplois`] for `(filière, catégorie)`. Special cases
+/// [`cdg_shared::codes::cadres_emplois`] for `(filière, catégorie)`. Special cases
 /// (ATSEM only in communes, adjoints techniques des établissements
 /// d'enseignement only in départements and régions) are applied by the caller.
 pub fn cadre_weights(filiere: u8, categorie: u8) -> &'static [f64] {

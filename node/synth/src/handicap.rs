@@ -18,8 +18,8 @@ use std::path::Path;
 
 use super::sampling::{SynthRng, chance, weighted};
 use super::write::{Year, agent_fields, by_agent, header, push_id, push_int, writer, year_digits};
-use crate::catalogue;
-use crate::codes::CATEGORIES_BENEFICIAIRE;
+use cdg_shared::catalogue;
+use cdg_shared::codes::CATEGORIES_BENEFICIAIRE;
 
 /// Chance of being a beneficiary at 45, by catégorie (A, B, C).
 const RATE_AT_45: [f64; 3] = [0.022, 0.04, 0.066];

@@ -20,11 +20,11 @@
 //!   the nominations are contractuels.
 
 use super::write::header;
-use crate::catalogue;
+use cdg_shared::catalogue;
 use chrono::{Months, NaiveDate};
 use rand::Rng;
 
-use crate::codes::{
+use cdg_shared::codes::{
     CATEGORIES, FILIERES, METIERS, NATURES_OFFRE, OUI_NON, STATUTS_OFFRE, TEMPS_TRAVAIL,
     TYPES_NOMINATION,
 };
