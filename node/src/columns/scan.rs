@@ -83,12 +83,7 @@ impl<'a> Scan<'a> {
 
     /// Whether `row` passes every filter but `except`.
     fn keeps(&self, row: usize, except: Option<usize>) -> bool {
-        self.filters.iter().enumerate().all(|(j, (codes, keeps))| {
-            Some(j) == except || {
-                let code = codes.codes[row];
-                code != NULL && keeps[code as usize]
-            }
-        })
+        (0..self.filters.len()).all(|j| Some(j) == except || self.keeps_by(j, row))
     }
 
     fn key(&self, row: usize) -> Key {

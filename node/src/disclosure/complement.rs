@@ -47,7 +47,13 @@ pub fn check(q: &CompiledQuery, threshold: i64, data: &impl Population) -> Resul
         if high == 0 || low >= threshold {
             continue; // nobody left out, or surely enough
         }
-        if small.contains(&data.left_out(check)?) {
+        // Bounds that meet are the count itself (the in-memory copy counts exactly at once).
+        let left_out = if low == high {
+            low
+        } else {
+            data.left_out(check)?
+        };
+        if small.contains(&left_out) {
             return Err(NodeError::Policy(format!(
                 "complement rule: the filter on {:?} leaves fewer than {threshold} {}s of the \
                  population outside the answer, so comparing it with the same query without \
