@@ -4,7 +4,7 @@
 # Python virtual environment if it is not on PATH.
 #
 #   deploy/grpcurl-check.sh HOST:PORT SERVICE CA CERT KEY [SERVER_NAME]
-#   e.g. after `cdg demo --serve --workdir demo-network`:
+#   e.g. after `cdg-dev demo --serve --workdir demo-network`:
 #   deploy/grpcurl-check.sh 127.0.0.1:PORT cdg.observatoire.v1.NodeService \
 #     demo-network/certs/ca.pem demo-network/certs/coordinator.pem demo-network/certs/coordinator.key
 set -euo pipefail

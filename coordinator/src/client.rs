@@ -306,6 +306,34 @@ impl CoordinatorClient {
     }
 }
 
+/// Runs a command-line tool's work on a new runtime (after the crypto provider and the logs are
+/// set up) and turns its outcome into the exit code: 1 with the error, a call's failure
+/// explained in plain words.
+pub fn run_command<F: std::future::Future<Output = anyhow::Result<()>>>(
+    work: impl FnOnce() -> F,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    cdg_shared::tls::install_crypto_provider();
+    cdg_shared::logging::init("warn");
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match e.downcast_ref::<tonic::Status>() {
+                Some(status) => eprintln!("error: {}", explain(status)),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// What the user of `cdg` reads when a call fails: the coordinator's own message, or, when the
 /// connection itself broke (the coordinator restarted, the network was cut), a sentence that
 /// says so instead of the transport's words, with those kept at the end for the IT team.

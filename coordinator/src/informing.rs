@@ -349,7 +349,7 @@ mod tests {
     use super::*;
 
     fn stored(diffusion: &str, departements: &str) -> StoredStudy {
-        let toml = crate::demo::DEMO_STUDY
+        let toml = crate::study::DEMO_STUDY
             .replace("diffusion = \"interne\"", diffusion)
             .replace(
                 "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",

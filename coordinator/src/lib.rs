@@ -1,10 +1,10 @@
 //! The coordinator run by CDG 59: accepts studies from the chargé.e de mission, fans their
 //! queries out to the nodes over mutual TLS, merges the answers into regional tables, keeps the
-//! results and an audit log. Also the `cdg` command-line client and `cdg demo`.
+//! results and an audit log. Also the `cdg` command-line client. The local network, the demo and
+//! the benchmarks are in `cdg-devnet` (`coordinator/devnet`), so the client links no development PKI.
 
 mod access;
 pub mod audit_tools;
-pub mod bench;
 pub mod bounds;
 pub mod chunks;
 pub mod client;
@@ -13,13 +13,11 @@ pub mod console;
 pub mod coordinator;
 pub mod crosscheck;
 pub mod decisions;
-pub mod demo;
 pub mod error;
 pub mod export;
 pub mod fanout;
 pub mod indicators;
 pub mod informing;
-pub mod localnet;
 pub mod merge;
 pub mod metrics;
 pub mod notices;
@@ -33,6 +31,5 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod study;
-pub mod supervisor;
 pub mod template;
 pub mod workbook;

@@ -2,11 +2,26 @@
 
 pub use cdg_shared::study::*;
 
+/// The key-figures study (`coordinator/studies/chiffres-cles.toml`): the one `cdg-dev demo` runs,
+/// and the examples and tests start from.
+pub const DEMO_STUDY: &str = include_str!("../studies/chiffres-cles.toml");
+
+/// Reads and checks a study file: its text as written, and the study. The error names the file
+/// and what the catalogue refuses in it.
+pub fn read_file(file: &std::path::Path) -> anyhow::Result<(String, Study)> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let study =
+        Study::from_toml(&text).with_context(|| format!("{} would be refused", file.display()))?;
+    Ok((text, study))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const DEMO: &str = include_str!("../studies/chiffres-cles.toml");
+    const DEMO: &str = DEMO_STUDY;
 
     #[test]
     fn demo_study_parses_and_digest_is_stable() {

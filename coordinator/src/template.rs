@@ -11,7 +11,7 @@ use cdg_shared::catalogue::{self, Dataset, Values};
 pub fn study_template(datasets: &[String], year: i32) -> Result<String, String> {
     let mut out = String::from(
         "# Study file. Check it with `cdg study check FILE`, try it on synthetic data with\n\
-         # `cdg study try FILE`, then submit it with `cdg study submit FILE`.\n\n\
+         # `cdg-dev try FILE`, then submit it with `cdg study submit FILE`.\n\n\
          title = \"Titre de l'étude\"\n\
          purpose = \"À quoi elle sert (par exemple : Conférence régionale de l'emploi)\"\n\
          # interne: kept within the comité; externe needs diffusion_terms.\n\

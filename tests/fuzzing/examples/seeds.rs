@@ -117,7 +117,7 @@ fn main() -> anyhow::Result<()> {
     write("requests", "execute", &request(0, &execute))?;
     let submit = v1::SubmitStudyRequest {
         protocol_version: 1,
-        study_toml: cdg_coordinator::demo::DEMO_STUDY.into(),
+        study_toml: cdg_coordinator::study::DEMO_STUDY.into(),
     };
     write("requests", "submit", &request(1, &submit))?;
     let decide = v1::DecideStudyRequest {

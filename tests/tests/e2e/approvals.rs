@@ -193,7 +193,7 @@ async fn a_study_runs_only_where_approved_and_never_while_in_question() {
     let n = one_node().await;
     let (dir, coordinator, mut client) = coordinator_over(&n).await;
     let url = coordinator.url();
-    let study = cdg_coordinator::demo::DEMO_STUDY.replace(
+    let study = cdg_coordinator::study::DEMO_STUDY.replace(
         "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
         "departements = [\"02\"]",
     );
@@ -334,7 +334,7 @@ async fn a_run_below_its_quorum_fails_naming_what_is_missing() {
     // Only CDG 02's node is configured: CDG 62 is unreachable.
     let (_dir, coordinator, mut client) = coordinator_over(&n).await;
     let with_quorum = |q: &str| {
-        cdg_coordinator::demo::DEMO_STUDY.replace(
+        cdg_coordinator::study::DEMO_STUDY.replace(
             "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
             &format!("departements = [\"02\", \"62\"]\nquorum = {q}"),
         )
@@ -385,7 +385,7 @@ async fn five_directors_deciding_at_once_all_keep_their_decision() {
     let (_dir, coordinator, mut client) = coordinator_over(&n).await;
     let url = coordinator.url();
     let id = client
-        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .submit(cdg_coordinator::study::DEMO_STUDY.to_string())
         .await
         .unwrap()
         .study_id;

@@ -3,8 +3,8 @@
 
 use std::ffi::OsString;
 
-use cdg_coordinator::bench::auditlog::write_logs;
-use cdg_coordinator::localnet::network_of;
+use cdg_devnet::bench::auditlog::write_logs;
+use cdg_devnet::localnet::network_of;
 use cdg_shared::audit::{MAX_TEXT, checkpoints_path};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};

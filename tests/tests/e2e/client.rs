@@ -1,12 +1,21 @@
 //! The analyst's tools before signing, run as a user would: `cdg study new` writes a study file,
-//! `cdg study check` checks it offline, `cdg study try` runs it on a local synthetic network.
+//! `cdg study check` checks it offline, `cdg-dev try` runs it on a local synthetic network.
 
 use std::process::Command;
 
 use cdg_tests::binary;
 
 fn cdg(args: &[&str], dir: &std::path::Path) -> (bool, String) {
-    let out = Command::new(binary("cdg"))
+    run(binary("cdg"), args, dir)
+}
+
+/// `cdg-dev`, the local synthetic network: `try` runs study files on it.
+fn cdg_dev(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    run(binary("cdg-dev"), args, dir)
+}
+
+fn run(program: std::path::PathBuf, args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new(program)
         .args(args)
         .current_dir(dir)
         .output()
@@ -40,9 +49,8 @@ fn a_new_study_is_checked_then_tried_on_synthetic_data() {
     assert!(ok && said.contains("valid for catalogue"), "{said}");
 
     // Small and for one year, so that it is quick; the five approvals are automatic.
-    let (ok, said) = cdg(
+    let (ok, said) = cdg_dev(
         &[
-            "study",
             "try",
             "etude.toml",
             "--workdir",
@@ -73,10 +81,7 @@ fn a_new_study_is_checked_then_tried_on_synthetic_data() {
         text.replace("dataset = \"agents\"", "dataset = \"Agents\""),
     )
     .unwrap();
-    let (ok, said) = cdg(
-        &["study", "try", "faute.toml", "--workdir", "faute"],
-        dir.path(),
-    );
+    let (ok, said) = cdg_dev(&["try", "faute.toml", "--workdir", "faute"], dir.path());
     assert!(!ok, "{said}");
     assert!(said.contains("did you mean \"agents\"?"), "{said}");
     assert!(!dir.path().join("faute").exists(), "no network was started");
@@ -154,10 +159,10 @@ fn the_conference_pack_runs_on_synthetic_data() {
         .map(|e| e.unwrap().path().display().to_string())
         .collect();
     files.sort();
-    let mut args = vec!["study", "try"];
+    let mut args = vec!["try"];
     args.extend(files.iter().map(String::as_str));
     args.extend(["--workdir", "pack", "--scale", "0.05"]);
-    let (ok, said) = cdg(&args, dir.path());
+    let (ok, said) = cdg_dev(&args, dir.path());
     assert!(ok, "{said}");
     assert!(
         said.contains(&format!("Trying {} studies", files.len())),

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cdg_coordinator::demo::DEMO_STUDY;
+use cdg_coordinator::study::DEMO_STUDY;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::tls::TlsFiles;

@@ -54,7 +54,7 @@ impl Waiting {
         let (coordinator, url) = start(&config, &ready);
         let analyst = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
         let mut client = cdg_tests::coordinator_client(&url, &analyst).await;
-        let study = cdg_coordinator::demo::DEMO_STUDY.replace(
+        let study = cdg_coordinator::study::DEMO_STUDY.replace(
             "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
             "departements = [\"02\"]",
         );

@@ -1,4 +1,4 @@
-//! The `cdg demo` command, run as a user would: separate processes, real ports, real files.
+//! The `cdg-dev demo` command, run as a user would: separate processes, real ports, real files.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use cdg_tests::binary;
 #[test]
 fn demo_runs_a_study_end_to_end_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(binary("cdg"))
+    let out = Command::new(binary("cdg-dev"))
         .args(["demo", "--workdir"])
         .arg(dir.path())
         .args(["--scale", "0.05", "--years", "2023-2024"])
@@ -42,7 +42,7 @@ fn demo_runs_a_study_end_to_end_and_exits_zero() {
     );
     // Running it again reuses the certificates instead of overwriting them.
     let ca = std::fs::read(dir.path().join("certs/ca.pem")).unwrap();
-    let again = Command::new(binary("cdg"))
+    let again = Command::new(binary("cdg-dev"))
         .args(["demo", "--workdir"])
         .arg(dir.path())
         .args(["--scale", "0.05", "--years", "2024"])
@@ -59,7 +59,7 @@ fn demo_runs_a_study_end_to_end_and_exits_zero() {
 #[test]
 fn demo_serve_describes_the_network_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(binary("cdg"))
+    let mut demo = Command::new(binary("cdg-dev"))
         .args(["demo", "--serve", "--workdir"])
         .arg(dir.path())
         .args(["--scale", "0.05", "--years", "2024"])
@@ -271,7 +271,7 @@ fn nix_pid(id: u32) -> nix::unistd::Pid {
 #[test]
 fn demo_interrupted_while_starting_stops_every_child() {
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(binary("cdg"))
+    let mut demo = Command::new(binary("cdg-dev"))
         .args(["demo", "--serve", "--workdir"])
         .arg(dir.path())
         .args(["--scale", "0.05", "--years", "2024"])

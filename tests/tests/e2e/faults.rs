@@ -23,7 +23,7 @@ use cdg_tests::{
 /// The demo study, asked of `cdgs`, with an optional quorum.
 pub(crate) fn study(cdgs: &[Cdg], quorum: Option<usize>) -> String {
     let list: Vec<String> = cdgs.iter().map(|c| format!("\"{}\"", c.code())).collect();
-    let text = cdg_coordinator::demo::DEMO_STUDY.replace(
+    let text = cdg_coordinator::study::DEMO_STUDY.replace(
         "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
         &format!("departements = [{}]", list.join(", ")),
     );

@@ -4,8 +4,8 @@
 //! comité, each vote mailed; a completed run is restituted to every director. A mail server
 //! that is down blocks nothing that does not need it and loses no notice.
 
-use cdg_coordinator::demo::DEMO_STUDY;
 use cdg_coordinator::notices::MailConfig;
+use cdg_coordinator::study::DEMO_STUDY;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::signing::Decision;

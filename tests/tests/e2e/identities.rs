@@ -204,7 +204,7 @@ async fn call_coordinator(
     };
     match rpc {
         Submit => {
-            let study_toml = cdg_coordinator::demo::DEMO_STUDY.to_string();
+            let study_toml = cdg_coordinator::study::DEMO_STUDY.to_string();
             c.submit_study(SubmitStudyRequest {
                 protocol_version,
                 study_toml,
@@ -282,7 +282,7 @@ async fn the_coordinator_refuses_federation_signed_identities_of_the_wrong_cdg_o
     let analyst = identity(&n.pki, who(Role::ChargeDeMission, "59"));
     let study = cdg_tests::coordinator_client(&url, &analyst)
         .await
-        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .submit(cdg_coordinator::study::DEMO_STUDY.to_string())
         .await
         .expect("the chef de file's chargé.e de mission submits")
         .study_id;

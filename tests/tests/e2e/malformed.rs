@@ -157,7 +157,7 @@ async fn megabyte_fields_sent_to_the_coordinator_get_their_real_status_and_a_sho
         &["no study S-0123456789ab"],
     );
     let id = client
-        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .submit(cdg_coordinator::study::DEMO_STUDY.to_string())
         .await
         .unwrap()
         .study_id;

@@ -93,7 +93,7 @@ async fn a_chain_two_writers_broke_stops_the_coordinator_until_audit_repair_sets
     let me = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
     let mut client = cdg_tests::coordinator_client(&url, &me).await;
     client
-        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .submit(cdg_coordinator::study::DEMO_STUDY.to_string())
         .await
         .unwrap();
     stop(running);

@@ -3,8 +3,8 @@
 //! coordinator; the result has no regional row; another CDG's référent is refused at each step.
 
 use arrow::array::AsArray;
-use cdg_coordinator::demo::DEMO_STUDY;
 use cdg_coordinator::output::query_batch;
+use cdg_coordinator::study::DEMO_STUDY;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;

@@ -164,7 +164,7 @@ async fn the_coordinator_checks_roles_and_node_identities() {
     let director = identity(&n.pki, Principal::new(Role::Director, Cdg::Aisne));
     let mut as_director = cdg_tests::coordinator_client(&coordinator.url(), &director).await;
     let status = as_director
-        .submit(cdg_coordinator::demo::DEMO_STUDY.to_string())
+        .submit(cdg_coordinator::study::DEMO_STUDY.to_string())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -178,7 +178,7 @@ async fn the_coordinator_checks_roles_and_node_identities() {
     let mut client = cdg_tests::coordinator_client(&coordinator.url(), &me).await;
     let bad = client.submit("title = \"x\"".into()).await.unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    let study = cdg_coordinator::demo::DEMO_STUDY.replace(
+    let study = cdg_coordinator::study::DEMO_STUDY.replace(
         "departements = [\"02\", \"59\", \"60\", \"62\", \"80\"]",
         "departements = [\"02\", \"62\", \"80\"]",
     );

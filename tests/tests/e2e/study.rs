@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
-use cdg_coordinator::demo::DEMO_STUDY;
 use cdg_coordinator::output::query_batch;
+use cdg_coordinator::study::DEMO_STUDY;
 use cdg_coordinator::study::Study;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::{Principal, Role};

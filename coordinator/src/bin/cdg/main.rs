@@ -6,14 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cdg_coordinator::client::{CoordinatorClient, Network};
-use cdg_coordinator::demo::{self, DemoOptions};
 use cdg_coordinator::output::{self, Format};
 use cdg_shared::signing::Decision;
 use cdg_shared::tls::TlsFiles;
 use clap::{Args, Parser, Subcommand};
 
 mod audit;
-mod bench_args;
 
 use audit::AuditCommand;
 
@@ -21,7 +19,7 @@ use audit::AuditCommand;
 #[command(
     name = "cdg",
     version,
-    about = "Client of the Hauts-de-France employment observatory network.\n\nConnects to the coordinator with your certificate: either --network FILE (written by `cdg demo --serve`) with --as, or --coordinator with --ca, --cert and --key."
+    about = "Client of the Hauts-de-France employment observatory network.\n\nConnects to the coordinator with your certificate: either --network FILE (written by `cdg-dev demo --serve`) with --as, or --coordinator with --ca, --cert and --key."
 )]
 struct Cli {
     #[command(flatten)]
@@ -76,28 +74,6 @@ enum Command {
     /// Open the comité technique's console in the browser: the studies, reading and signing
     /// them, their results and the audit logs, served on this machine with your certificate.
     Console(cdg_coordinator::console::ConsoleArgs),
-    /// Run a complete local network (certificates, synthetic data, five nodes, coordinator) and
-    /// the demonstration study.
-    Demo {
-        /// Working folder for certificates, data, logs and configuration.
-        #[arg(long, default_value = "demo-network")]
-        workdir: PathBuf,
-        /// Keep the network running until Ctrl-C, and describe it in WORKDIR/network.json.
-        #[arg(long)]
-        serve: bool,
-        /// Years of synthetic data.
-        #[arg(long, default_value = "2020-2024")]
-        years: String,
-        /// Size of the synthetic data relative to the real départements.
-        #[arg(long, default_value_t = 1.0)]
-        scale: f64,
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-    },
-    /// Measure the network on real processes over mTLS on loopback (federated against
-    /// centralized, a node under load, scale-out to 100 nodes, end to end, import) and write
-    /// the figures to BENCHMARKS.md. Takes about 15 minutes with every section.
-    Bench(bench_args::BenchArgs),
     /// Check a certificate file against the federation's identity scheme (URI SAN, key usage,
     /// chain, host name, key, validity) and print what its holder would be authorized to do.
     /// Exits 1 when the certificate is not usable.
@@ -123,26 +99,6 @@ enum StudyCommand {
     /// dataset, dimensions, filter values and measures. Exits 1, naming the problem, when the
     /// study would be refused.
     Check { file: PathBuf },
-    /// Run a study file on a local network of synthetic data, the five approvals given
-    /// automatically: see the tables it will produce and which cells will be withheld before
-    /// anyone is asked to sign it. The figures are synthetic, not the CDGs' data.
-    Try {
-        /// One or more study files, run in turn on the same network.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// Working folder of the local network (certificates, data, logs).
-        #[arg(long, default_value = "study-try")]
-        workdir: PathBuf,
-        /// Years of synthetic data.
-        #[arg(long, default_value = "2020-2024")]
-        years: String,
-        /// Size of the synthetic data relative to the real départements (smaller is faster;
-        /// small cells are then withheld more often than on the real data).
-        #[arg(long, default_value_t = 0.25)]
-        scale: f64,
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-    },
     /// Submit a study file (TOML) and print its id and digest. Chargé.e de mission.
     Submit { file: PathBuf },
     /// Show a study in plain French (purpose, diffusion, each query as a sentence), its state,
@@ -280,51 +236,16 @@ async fn decide(
 }
 
 fn main() -> ExitCode {
-    cdg_shared::tls::install_crypto_provider();
-    cdg_shared::logging::init("warn");
+    // Parsed before the runtime starts, so that --help and usage errors need none.
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            match e.downcast_ref::<tonic::Status>() {
-                Some(status) => eprintln!("error: {}", cdg_coordinator::client::explain(status)),
-                None => eprintln!("error: {e:#}"),
-            }
-            ExitCode::FAILURE
-        }
-    }
+    cdg_coordinator::client::run_command(|| run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo {
-            workdir,
-            serve,
-            years,
-            scale,
-            seed,
-        } => {
-            demo::run(DemoOptions {
-                workdir,
-                serve,
-                years,
-                scale,
-                seed,
-                studies: Vec::new(),
-            })
-            .await
-        }
         Command::CheckCertificate(args) => {
             cdg_shared::certcheck::run(args, None).map_err(anyhow::Error::msg)
         }
-        Command::Bench(a) => a.run().await,
         Command::Audit { command } => audit::run(&cli.connection, command).await,
         Command::Notices => {
             let notices = cli.connection.connect().await?.notices().await?;
@@ -371,7 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             StudyCommand::Check { file } => {
-                let study = read_study(&file)?.1;
+                let study = cdg_coordinator::study::read_file(&file)?.1;
                 println!(
                     "{}: valid for catalogue {} ({} queries, {} indicators, digest {})",
                     file.display(),
@@ -388,38 +309,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
-            StudyCommand::Try {
-                files,
-                workdir,
-                years,
-                scale,
-                seed,
-            } => {
-                // Every file is checked before any network starts.
-                let studies = files
-                    .iter()
-                    .map(|f| read_study(f).map(|(text, _)| text))
-                    .collect::<anyhow::Result<Vec<_>>>()?;
-                println!(
-                    "Trying {} stud{} on synthetic data (scale {scale}, years {years}): the \
-                     figures are not the CDGs' data; the withheld cells show what the rules will \
-                     hide.",
-                    studies.len(),
-                    if studies.len() == 1 { "y" } else { "ies" }
-                );
-                demo::run(DemoOptions {
-                    workdir,
-                    serve: false,
-                    years,
-                    scale,
-                    seed,
-                    studies,
-                })
-                .await
-            }
             StudyCommand::Submit { file } => {
                 // Checked here first, so that a mistake is named before any connection.
-                let text = read_study(&file)?.0;
+                let text = cdg_coordinator::study::read_file(&file)?.0;
                 let s = cli.connection.connect().await?.submit(text).await?;
                 println!(
                     "{} {} {}{}",
@@ -518,13 +410,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         },
     }
-}
-
-/// A study file's text and the study it holds, checked against the catalogue.
-fn read_study(file: &std::path::Path) -> anyhow::Result<(String, cdg_shared::study::Study)> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let study = cdg_shared::study::Study::from_toml(&text)
-        .with_context(|| format!("{} would be refused", file.display()))?;
-    Ok((text, study))
 }

@@ -1,6 +1,6 @@
-//! `cdg demo`: a complete local network on one machine. Development certificates, synthetic data
+//! `cdg-dev demo`: a complete local network on one machine. Development certificates, synthetic data
 //! for the five CDGs loaded through the real import, five nodes and the coordinator as separate
-//! processes on loopback, and the demonstration study run end to end. `cdg study try` runs an
+//! processes on loopback, and the demonstration study run end to end. `cdg-dev try` runs an
 //! analyst's study the same way, before anyone is asked to sign it.
 
 use std::path::PathBuf;
@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 use cdg_shared::cdg::Cdg;
 use futures::future::try_join_all;
 
-use crate::client::CoordinatorClient;
 use crate::localnet::{DataSpec, LocalNet};
-use crate::output;
+use cdg_coordinator::client::CoordinatorClient;
+use cdg_coordinator::output;
 
-/// The demonstration study pack.
-pub const DEMO_STUDY: &str = include_str!("../studies/chiffres-cles.toml");
+pub use cdg_coordinator::study::DEMO_STUDY;
 
 pub struct DemoOptions {
     pub workdir: PathBuf,
@@ -23,7 +22,7 @@ pub struct DemoOptions {
     pub scale: f64,
     pub seed: u64,
     /// The studies to run in turn (their TOML texts): the demonstration study when empty.
-    /// `cdg study try` runs the analyst's own this way.
+    /// `cdg-dev try` runs the analyst's own this way.
     pub studies: Vec<String>,
 }
 
@@ -183,7 +182,7 @@ async fn submit_approve_run(
     step(start, "study run completed\n");
     print!("{}", output::render(&result)?);
     let study = cdg_shared::study::Study::from_toml(&study_text)?;
-    let report = crate::report::write(&result, Some(&study), &net.work.join("rapports"))?;
+    let report = cdg_coordinator::report::write(&result, Some(&study), &net.work.join("rapports"))?;
     step(start, &format!("report written: {}", report.display()));
     Ok(submitted.study_id)
 }

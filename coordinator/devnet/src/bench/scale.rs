@@ -11,8 +11,8 @@ use super::federated::submit_approved;
 use super::stats::{Latencies, cpu_time, memory_mib, ms};
 use super::studies::variant;
 use super::{BenchOptions, Report, bench_config, timed_run, verdict};
-use crate::client::CoordinatorClient;
 use crate::localnet::{DataSpec, LocalNet};
+use cdg_coordinator::client::CoordinatorClient;
 
 /// The query fanned out: head counts by catégorie and filière, one year.
 const QUERY: &str = "effectifs_categorie_filiere";
@@ -137,7 +137,7 @@ pub async fn run(
         );
     }
     Ok(Report {
-        title: "Scale-out (cdg bench)",
+        title: "Scale-out (cdg-dev bench)",
         method: format!(
             "for each network size, {} agents of synthetic data for {YEAR} split equally among \
              the CDGs of the first départements in code order, each imported into its own node \

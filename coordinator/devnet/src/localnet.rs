@@ -1,4 +1,4 @@
-//! A network on one machine, for `cdg demo` and `cdg bench`: development certificates,
+//! A network on one machine, for `cdg-dev demo` and `cdg-dev bench`: development certificates,
 //! synthetic data loaded through the real import, nodes and coordinators as separate processes
 //! on loopback, and studies submitted and approved by each director with a signed decision.
 
@@ -12,10 +12,10 @@ use cdg_shared::signing::Decision;
 use cdg_shared::tls::TlsFiles;
 use futures::future::try_join_all;
 
-use crate::client::{
+use crate::supervisor::Supervisor;
+use cdg_coordinator::client::{
     CoordinatorClient, KeyPair, Network, NetworkCoordinator, NetworkDirector, NetworkNode,
 };
-use crate::supervisor::Supervisor;
 
 /// What synthetic data a node gets: years ("2020-2024"), size relative to its real
 /// département, and seed.
@@ -73,7 +73,7 @@ pub async fn run_step(program: &Path, args: &[String]) -> anyhow::Result<String>
 fn node_config(cdg: Cdg, name: &str, policy_extra: &str) -> String {
     let c = cdg.code();
     format!(
-        "# Node of CDG {c} ({dep}), written by `cdg demo` or `cdg bench`.\n\
+        "# Node of CDG {c} ({dep}), written by `cdg-dev demo` or `cdg-dev bench`.\n\
          cdg = \"{c}\"\n\
          listen = \"127.0.0.1:0\"\n\
          database = \"data/{name}.duckdb\"\n\n\
@@ -99,7 +99,7 @@ fn federation_section(cdgs: &[Cdg]) -> String {
 
 fn coordinator_config(name: &str, nodes: &[(Cdg, String)]) -> String {
     let mut s = format!(
-        "# Coordinator (CDG 59), written by `cdg demo` or `cdg bench`.\n\
+        "# Coordinator (CDG 59), written by `cdg-dev demo` or `cdg-dev bench`.\n\
          listen = \"127.0.0.1:0\"\n\
          state_dir = \"{name}\"\n\
          node_timeout_secs = 30\n\n\

@@ -1,4 +1,4 @@
-//! End to end: `cdg demo` from start to printed results, as a user runs it after the build; and
+//! End to end: `cdg-dev demo` from start to printed results, as a user runs it after the build; and
 //! the import benchmark of `cdg-node`, run as its own command.
 
 use std::fmt::Write;
@@ -36,9 +36,9 @@ pub async fn run(net: &LocalNet, opts: &BenchOptions) -> anyhow::Result<Report> 
         verdict(wall.as_secs_f64() <= 60.0)
     );
     Ok(Report {
-        title: "End to end (cdg bench)",
+        title: "End to end (cdg-dev bench)",
         method: format!(
-            "`cdg demo --years {} --scale {}` in a fresh folder, timed by the benchmark from \
+            "`cdg-dev demo --years {} --scale {}` in a fresh folder, timed by the benchmark from \
              the start of the process to its exit: development certificates, synthetic data of \
              the five CDGs, imports, five nodes and the coordinator started, the study submitted, \
              approved by the five directors, run and printed, the network stopped. The steps are \

@@ -21,7 +21,7 @@ use super::stats::{Latencies, memory_mib, ms};
 use super::studies::variant;
 use super::{BenchOptions, Report, bench_config, verdict};
 use crate::localnet::LocalNet;
-use crate::study::Study;
+use cdg_coordinator::study::Study;
 
 /// The pack's queries as the coordinator sends them to `cdg`, approved by the five directors.
 fn requests(net: &LocalNet) -> anyhow::Result<Vec<ExecuteRequest>> {
@@ -226,7 +226,7 @@ pub async fn run(
         );
     }
     Ok(Report {
-        title: "Node under load (cdg bench)",
+        title: "Node under load (cdg-dev bench)",
         method: format!(
             "the node of CDG 59 (synthetic data {}, scale {}) asked directly by clients with \
              the coordinator's certificate, each on its own mTLS connection, in a closed loop \

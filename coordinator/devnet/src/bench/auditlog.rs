@@ -1,4 +1,4 @@
-//! `cdg bench --only audit`: the audit tools on a coordinator log of a million entries (about
+//! `cdg-dev bench --only audit`: the audit tools on a coordinator log of a million entries (about
 //! 550 bytes each, every one checkpointed), measured as a director runs them, each command in
 //! its own process: time, and peak resident memory (`VmHWM`, sampled every 20 ms).
 //!
@@ -326,7 +326,7 @@ pub async fn run(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Repo
         coordinator_start.as_secs_f64()
     );
     Ok(Report {
-        title: "Audit log (cdg bench)",
+        title: "Audit log (cdg-dev bench)",
         method: format!(
             "a coordinator log of {entries} entries ({studies} studies: submission, five \
              approvals, run start, five node outcomes, completion, result read), each with its \

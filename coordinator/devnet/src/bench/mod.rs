@@ -1,11 +1,11 @@
-//! `cdg bench`: the network's figures, measured on real processes over mutual TLS on loopback
+//! `cdg-dev bench`: the network's figures, measured on real processes over mutual TLS on loopback
 //! and written to `BENCHMARKS.md` with the machine, the method and the command.
 //!
 //! - `federated`: the demonstration pack over five nodes against the same queries on one
 //!   DuckDB file holding the five départements, each behind its own coordinator;
 //! - `load`: one node under 1 to 64 concurrent clients;
 //! - `scale-out`: one query fanned out to 5 to 100 nodes sharing national-scale data;
-//! - `end-to-end`: `cdg demo` from start to printed results;
+//! - `end-to-end`: `cdg-dev demo` from start to printed results;
 //! - `import`: `cdg-node bench-import` on a million-row CSV;
 //! - `audit`: `cdg audit verify` and `crosscheck` on a coordinator log of a million entries;
 //! - `report`: the Conférence pack's HTML reports and workbooks.
@@ -29,8 +29,8 @@ use anyhow::Context;
 use cdg_shared::cdg::Cdg;
 use cdg_shared::proto::v1::node_outcome::Status as OutcomeStatus;
 
-use crate::client::CoordinatorClient;
 use crate::localnet::LocalNet;
+use cdg_coordinator::client::CoordinatorClient;
 
 /// A part of the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -111,7 +111,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     );
     eprintln!("{}", net.ensure_pki(&national)?);
     let command = format!(
-        "cdg bench {}",
+        "cdg-dev bench {}",
         std::env::args().skip(2).collect::<Vec<_>>().join(" ")
     );
     let mut reports = Vec::new();

@@ -11,8 +11,8 @@ use super::region::Region;
 use super::stats::{Latencies, ms};
 use super::studies::{pack_queries, variant};
 use super::{BenchOptions, Report, timed_run, verdict};
-use crate::client::CoordinatorClient;
 use crate::localnet::LocalNet;
+use cdg_coordinator::client::CoordinatorClient;
 
 /// One side of the comparison: its coordinator client, and its studies (the pack, then one per
 /// query).
@@ -53,7 +53,7 @@ pub async fn submit_approved(
     url: &str,
     study: &str,
 ) -> anyhow::Result<String> {
-    let cdgs = crate::study::Study::from_toml(study)?.departements;
+    let cdgs = cdg_coordinator::study::Study::from_toml(study)?.departements;
     let id = client.submit(study.to_string()).await?.study_id;
     net.approve(url, &id, &cdgs).await?;
     Ok(id)
@@ -109,7 +109,7 @@ pub async fn run(
         verdict(worst_p50 <= Duration::from_millis(15))
     );
     Ok(Report {
-        title: "Federated against centralized (cdg bench)",
+        title: "Federated against centralized (cdg-dev bench)",
         method: format!(
             "synthetic data of the five CDGs ({} , scale {}: about {} agents a year in the \
              region) imported into five node files, and the same CSV files concatenated into one \

@@ -3,7 +3,7 @@
 
 use cdg_shared::cdg::Cdg;
 
-use crate::demo::DEMO_STUDY;
+use cdg_coordinator::study::DEMO_STUDY;
 
 /// The names of the demonstration pack's queries, in order.
 pub fn pack_queries() -> anyhow::Result<Vec<String>> {
@@ -53,7 +53,7 @@ pub fn variant(cdgs: &[Cdg], only: Option<&str>, label: &str) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::study::Study;
+    use cdg_coordinator::study::Study;
 
     #[test]
     fn variants_are_valid_studies_of_their_own() {

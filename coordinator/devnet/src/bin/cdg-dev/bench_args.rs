@@ -1,6 +1,6 @@
-//! `cdg bench`'s options.
+//! `cdg-dev bench`'s options.
 
-use cdg_coordinator::bench::{self, BenchOptions, Section};
+use cdg_devnet::bench::{self, BenchOptions, Section};
 use clap::Args;
 use std::path::PathBuf;
 

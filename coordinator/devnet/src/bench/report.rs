@@ -1,4 +1,4 @@
-//! `cdg bench --only report`: how long the reports of the Conférence pack take to write, once
+//! `cdg-dev bench --only report`: how long the reports of the Conférence pack take to write, once
 //! its studies have run on the five nodes (HTML report and XLSX workbook of each study).
 
 use std::time::{Duration, Instant};
@@ -11,8 +11,8 @@ use futures::future::try_join_all;
 
 use super::region::node_name;
 use super::{BenchOptions, Report, bench_config, stats, verdict};
-use crate::client::CoordinatorClient;
 use crate::localnet::{DataSpec, LocalNet};
+use cdg_coordinator::client::CoordinatorClient;
 
 /// The Conférence pack, as the repository holds it.
 const PACK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/studies");
@@ -84,12 +84,16 @@ pub async fn run(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Repo
         let start = Instant::now();
         bytes = 0;
         for (result, study) in &runs {
-            bytes += crate::report::render(result, Some(study), "bench")?.len();
+            bytes += cdg_coordinator::report::render(result, Some(study), "bench")?.len();
         }
         html.push(start.elapsed());
         let start = Instant::now();
         for (result, _) in &runs {
-            crate::export::write_all(result, &out, crate::export::Format::Xlsx)?;
+            cdg_coordinator::export::write_all(
+                result,
+                &out,
+                cdg_coordinator::export::Format::Xlsx,
+            )?;
         }
         xlsx.push(start.elapsed());
     }
@@ -108,7 +112,7 @@ pub async fn run(net: &mut LocalNet, opts: &BenchOptions) -> anyhow::Result<Repo
         verdict(html_median < TARGET),
     );
     Ok(Report {
-        title: "Conférence reports (cdg bench)",
+        title: "Conférence reports (cdg-dev bench)",
         method: format!(
             "the {} studies of coordinator/studies/ run once on five nodes of synthetic data \
              (scale {}, years {}); then, {repeats} times, every study's HTML report rendered in \
