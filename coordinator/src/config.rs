@@ -22,6 +22,10 @@ pub struct CoordinatorConfig {
     /// Deadline for one node to answer one query, seconds.
     #[serde(default = "default_node_timeout")]
     pub node_timeout_secs: u64,
+    /// Sum the regional cells that at least two départements withhold by secure aggregation
+    /// (a second round of each run; node/DISCLOSURE.md). On by default.
+    #[serde(default = "default_true")]
+    pub secure_aggregation: bool,
     /// Deadline for a whole study run (every node, every query), seconds.
     #[serde(default = "default_study_timeout")]
     pub study_timeout_secs: u64,
@@ -72,6 +76,10 @@ pub struct NodeEntry {
     pub cdg: Cdg,
     /// e.g. "https://127.0.0.1:7402"
     pub address: String,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_node_timeout() -> u64 {

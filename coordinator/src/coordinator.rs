@@ -55,6 +55,8 @@ pub struct Coordinator {
     pub(crate) max_message_bytes: usize,
     /// Directors' votes that settle a question.
     pub(crate) arbitration_votes: usize,
+    /// Whether runs sum withheld regional cells securely (`secure`).
+    pub(crate) secure_aggregation: bool,
 }
 
 pub(crate) use crate::access::{DIRECTORS, REFERENTS};
@@ -91,6 +93,7 @@ impl Coordinator {
             node_timeout: Duration::from_secs(config.node_timeout_secs),
             study_timeout: Duration::from_secs(config.study_timeout_secs),
             retries: config.retries,
+            secure_aggregation: config.secure_aggregation,
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
             audit: Arc::new(Mutex::new(audit)),
@@ -311,7 +314,10 @@ impl Coordinator {
                 })
                 .collect();
             let regional = study.departements.len() > 1;
-            let batch = merge::merge(&q.query, &answers, &missing, regional)
+            let secured = self
+                .second_round(caller, id, &context, q, &answers, &mut outcomes, regional)
+                .await?;
+            let batch = merge::merge(&q.query, &answers, &missing, regional, &secured.cells)
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             if study
                 .indicators

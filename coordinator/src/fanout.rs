@@ -319,7 +319,13 @@ impl NodeClient {
         })
     }
 
-    fn classify(&self, status: tonic::Status) -> NodeFailure {
+    /// The gRPC client on this node's channel (the secure aggregation's calls, `secure/`).
+    pub(crate) fn grpc(&self) -> NodeServiceClient<Channel> {
+        self.client.clone()
+    }
+
+    /// Why a call to this node failed, from its status.
+    pub(crate) fn classify(&self, status: tonic::Status) -> NodeFailure {
         use tonic::Code;
         // Classified by code, by where the status was made and by the node's refusal header,
         // never by its message (a node's text is its own).
@@ -440,6 +446,7 @@ pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeO
                 data_versions: versions,
                 policy_version: policies.join(","),
                 attempts: answers.iter().map(|a| a.attempts).max().unwrap_or(1),
+                secure_aggregation: String::new(),
             }
         }
         Err(f) => NodeOutcome {
@@ -451,6 +458,7 @@ pub fn outcome(cdg: Cdg, result: &Result<Vec<NodeAnswer>, NodeFailure>) -> NodeO
             data_versions: Vec::new(),
             policy_version: String::new(),
             attempts: 0,
+            secure_aggregation: String::new(),
         },
     }
 }

@@ -27,6 +27,7 @@ pub mod plain;
 pub mod progress;
 pub mod report;
 mod runs;
+pub mod secure;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -20,6 +20,7 @@ use cdg_shared::query::{
 };
 
 use crate::bounds::{Accumulator, Interval, Published};
+use crate::secure::{Aggregated, SECURE};
 
 /// `diffusion` of a regional cell where every département's cell is suppressed.
 pub const REGION_SECRET: &str = "secret";
@@ -211,19 +212,22 @@ pub fn regional_schema(query: &AggregateQuery) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// A département's cell of a regional group: its status, its values (only read when
-/// released), and what its node published about withheld cells.
-type GroupCell<'a> = (String, Vec<Option<f64>>, &'a Published);
+/// A département's cell of a regional group: its département, its status, its values (only
+/// read when released), and what its node published about withheld cells.
+type GroupCell<'a> = (Cdg, String, Vec<Option<f64>>, &'a Published);
 
 /// Merges the answered départements' batches (already schema-checked) into the regional table.
 /// `missing` are the départements asked that did not answer: the regional rows name them.
 /// Without `regional` (a study of one département) there are no regional rows: they would
-/// only repeat the département's.
+/// only repeat the département's. `secured` are the regional cells a secure aggregation
+/// settled (`crate::secure`): where one is published, it stands for its participants' withheld
+/// cells in the regional total.
 pub fn merge(
     query: &AggregateQuery,
     answers: &[Answer],
     missing: &[Cdg],
     regional: bool,
+    secured: &BTreeMap<Vec<String>, Aggregated>,
 ) -> Result<RecordBatch, MergeError> {
     let mut rows: Vec<Row> = Vec::new();
     let mut groups: BTreeMap<Vec<String>, Vec<GroupCell>> = BTreeMap::new();
@@ -235,6 +239,7 @@ pub fn merge(
             }
             let released = row.diffusion == RELEASED;
             groups.entry(row.dims.clone()).or_default().push((
+                answer.cdg,
                 row.diffusion.clone(),
                 if released {
                     row.values.clone()
@@ -252,12 +257,35 @@ pub fn merge(
         let codes: Vec<&str> = missing.iter().map(|c| c.code()).collect();
         format!("; sans réponse de: {}", codes.join(", "))
     };
-    for (dims, cells) in groups {
+    for (dims, mut cells) in groups {
         let no_values = vec![None; query.measures.len()];
-        let hidden = cells.iter().filter(|c| c.0 != RELEASED).count();
+        // A published secure sum replaces its participants' withheld cells.
+        let summed = match secured.get(&dims) {
+            Some(Aggregated {
+                participants,
+                outcome: Ok(values),
+            }) => {
+                let published = cells
+                    .iter()
+                    .find(|c| participants.contains(&c.0))
+                    .map(|c| c.3);
+                cells.retain(|c| !(participants.contains(&c.0) && c.1 != RELEASED));
+                if let Some(published) = published {
+                    cells.push((
+                        participants[0],
+                        RELEASED.to_string(),
+                        values.clone(),
+                        published,
+                    ));
+                }
+                true
+            }
+            _ => false,
+        };
+        let hidden = cells.iter().filter(|c| c.1 != RELEASED).count();
         let mut acc = accumulate(
             query,
-            cells.iter().map(|(status, values, published)| {
+            cells.iter().map(|(_, status, values, published)| {
                 (
                     status,
                     if values.is_empty() {
@@ -270,6 +298,7 @@ pub fn merge(
             }),
         );
         let diffusion = match (cells.len() - hidden, hidden) {
+            (_, 0) if summed => SECURE.to_string(),
             (_, 0) => RELEASED.to_string(),
             (0, _) => REGION_SECRET.to_string(),
             (_, n) => format!("partiel: {n} département(s) en secret, valeur encadrée"),
@@ -459,7 +488,14 @@ mod tests {
         let c = node_batch(&[("H", "secret: seuil", None, None)]);
         let p = published();
         let batches = [(Cdg::Aisne, a), (Cdg::Nord, b), (Cdg::Oise, c)];
-        let merged = merge(&query(), &answers(&p, &batches), &[Cdg::Somme], true).unwrap();
+        let merged = merge(
+            &query(),
+            &answers(&p, &batches),
+            &[Cdg::Somme],
+            true,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let dep = merged.column(0).as_string::<i32>();
         let sexe = merged.column(1).as_string::<i32>();
         let diffusion = merged.column(2).as_string::<i32>();
@@ -507,10 +543,72 @@ mod tests {
     fn a_study_of_one_departement_has_no_regional_rows() {
         let a = node_batch(&[("F", RELEASED, Some(100), Some(0.9))]);
         let p = published();
-        let merged = merge(&query(), &answers(&p, &[(Cdg::Aisne, a)]), &[], false).unwrap();
+        let merged = merge(
+            &query(),
+            &answers(&p, &[(Cdg::Aisne, a)]),
+            &[],
+            false,
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let dep = merged.column(0).as_string::<i32>();
         assert_eq!(merged.num_rows(), 1);
         assert_eq!(dep.value(0), "02");
+    }
+
+    #[test]
+    fn a_published_secure_sum_stands_for_its_participants_withheld_cells() {
+        let p = published();
+        let batches = [
+            (
+                Cdg::Aisne,
+                node_batch(&[("F", "secret: seuil", None, None)]),
+            ),
+            (
+                Cdg::Oise,
+                node_batch(&[("F", RELEASED, Some(100), Some(0.5))]),
+            ),
+            (
+                Cdg::Somme,
+                node_batch(&[("F", "secret: seuil", None, None)]),
+            ),
+        ];
+        let secured = BTreeMap::from([(
+            vec!["F".to_string()],
+            Aggregated {
+                participants: vec![Cdg::Aisne, Cdg::Somme],
+                outcome: Ok(vec![Some(14.0), Some(0.75)]),
+            },
+        )]);
+        let merged = merge(&query(), &answers(&p, &batches), &[], true, &secured).unwrap();
+        let region = merged.num_rows() - 1;
+        assert_eq!(merged.column(2).as_string::<i32>().value(region), SECURE);
+        let count = merged.column(3).as_primitive::<Int64Type>();
+        assert_eq!(count.value(region), 114);
+        // The mean weighs the secure sum by its own (perturbed) count.
+        let mean = merged.column(4).as_primitive::<Float64Type>().value(region);
+        assert!(
+            (mean - (100.0 * 0.5 + 14.0 * 0.75) / 114.0).abs() < 1e-9,
+            "{mean}"
+        );
+        // A sum the rules keep secret leaves the row an interval, as before.
+        let withheld = BTreeMap::from([(
+            vec!["F".to_string()],
+            Aggregated {
+                participants: vec![Cdg::Aisne, Cdg::Somme],
+                outcome: Err(cdg_shared::query::Diffusion::Threshold),
+            },
+        )]);
+        let merged = merge(&query(), &answers(&p, &batches), &[], true, &withheld).unwrap();
+        let region = merged.num_rows() - 1;
+        assert!(
+            merged
+                .column(2)
+                .as_string::<i32>()
+                .value(region)
+                .starts_with("partiel")
+        );
+        assert!(merged.column(3).is_null(region));
     }
 
     #[test]
@@ -522,6 +620,7 @@ mod tests {
             &answers(&p, &[(Cdg::Aisne, a.clone())]),
             &[],
             true,
+            &BTreeMap::new(),
         )
         .unwrap();
         let region = merged.num_rows() - 1;

@@ -58,7 +58,7 @@ pub fn query_batch(q: &QueryResult) -> anyhow::Result<RecordBatch> {
 }
 
 /// What the marks of the tables mean, as the printed tables, the workbooks and the reports say.
-pub const LEGEND: &str = "s = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = valeur encadrée : total régional dont un département au moins est en secret, ou indicateur dont une entrée est en secret, calculé sur les seules bornes publiées ; * = total des seuls départements qui ont répondu ; n.c. = indicateur incalculable (cellule absente ou dénominateur nul) ; valeurs diffusées perturbées (méthode des clés de cellule), la marge de bruit d'un indicateur dit de combien la perturbation peut le déplacer";
+pub const LEGEND: &str = "s = secret statistique (seuil de 11 personnes ou 3 employeurs, diversité des employeurs, dominance, cellule 100%) ; [a ; b] ou ≥a = valeur encadrée : total régional dont un département au moins est en secret, ou indicateur dont une entrée est en secret, calculé sur les seules bornes publiées ; * = total des seuls départements qui ont répondu ; † = agrégation sécurisée : total régional où les cellules en secret d'au moins deux départements sont additionnées sous des masques qui s'annulent dans la somme, sans qu'aucun département ne révèle la sienne, puis soumises aux mêmes règles et perturbées ; n.c. = indicateur incalculable (cellule absente ou dénominateur nul) ; valeurs diffusées perturbées (méthode des clés de cellule), la marge de bruit d'un indicateur dit de combien la perturbation peut le déplacer";
 
 /// Every table of a result: the queries', then the indicators'.
 pub fn tables(result: &StudyResult) -> impl Iterator<Item = &QueryResult> {

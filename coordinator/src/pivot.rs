@@ -17,6 +17,8 @@ pub enum Mark {
     Released,
     /// A regional total of the départements that answered only: `value*`.
     Partial,
+    /// A regional total whose withheld départements were summed securely: `value†`.
+    Secure,
     /// Under statistical secrecy: `s`.
     Secret,
     /// Known only within bounds: `[a ; b]`, `≥a` or `≤b`.
@@ -51,6 +53,7 @@ impl Cell {
         match self.mark {
             Mark::Released => self.value.map(number).unwrap_or_default(),
             Mark::Partial => format!("{}*", self.value.map(number).unwrap_or_default()),
+            Mark::Secure => format!("{}†", self.value.map(number).unwrap_or_default()),
             Mark::Secret => "s".to_string(),
             Mark::Undefined => "n.c.".to_string(),
             Mark::Missing => "-".to_string(),
@@ -110,6 +113,8 @@ fn mark(
     let bounded = region || status.starts_with(crate::indicators::BOUNDED);
     if status == RELEASED {
         Mark::Released
+    } else if value.is_some() && status.starts_with(crate::secure::SECURE) {
+        Mark::Secure
     } else if value.is_some() {
         Mark::Partial
     } else if status.starts_with(crate::indicators::UNDEFINED) {

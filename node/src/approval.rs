@@ -22,6 +22,8 @@ pub struct Approved {
     pub study_id: String,
     pub digest: String,
     pub director: Principal,
+    /// The départements the study asks.
+    pub departements: Vec<Cdg>,
 }
 
 pub struct ApprovalCheck {
@@ -36,6 +38,16 @@ fn refuse(reason: String) -> NodeError {
 impl ApprovalCheck {
     pub fn new(trusted: TrustedSigners, cdg: Cdg) -> ApprovalCheck {
         ApprovalCheck { trusted, cdg }
+    }
+
+    /// The certificates this node trusts (the federation CA, less the revoked ones).
+    pub fn trusted(&self) -> &TrustedSigners {
+        &self.trusted
+    }
+
+    /// This node's CDG.
+    pub fn cdg(&self) -> Cdg {
+        self.cdg
     }
 
     /// Checks that `query` is one of the queries of the study `study` encodes, that the study
@@ -91,6 +103,7 @@ impl ApprovalCheck {
                         study_id: parsed.id(),
                         digest,
                         director,
+                        departements: parsed.departements.clone(),
                     });
                 }
                 Err(reason) => reasons.push(format!("approval {}: {reason}", i + 1)),

@@ -101,9 +101,20 @@ impl NodeAudit {
                 }
             }
         };
-        let (log, caller, study_id) =
-            (self.log.clone(), seen.caller.clone(), seen.study_id.clone());
-        // Not cancelled with the request: once begun, the entry is written.
+        self.append(kind, seen.caller.clone(), seen.study_id.clone(), details)
+            .await
+    }
+
+    /// Appends one entry of `kind`; the reply leaves once it is written. Not cancelled with
+    /// the request: once begun, the entry is written.
+    pub async fn append(
+        &self,
+        kind: Kind,
+        caller: String,
+        study_id: String,
+        details: serde_json::Value,
+    ) -> Result<(), NodeError> {
+        let log = self.log.clone();
         tokio::task::spawn_blocking(move || {
             log.lock()
                 .map_err(|_| NodeError::Internal("the audit log's lock is poisoned".into()))?

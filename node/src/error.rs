@@ -29,6 +29,9 @@ pub enum NodeError {
     /// The request speaks another protocol version.
     #[error("{0}")]
     Protocol(String),
+    /// A secure-aggregation request this node will not take part in (`disclosure/secure_sum.rs`).
+    #[error("refused by this node's secure aggregation: {0}")]
+    SecureSum(String),
     /// Today is outside the convention's validity.
     #[error("{0}")]
     OutsideConvention(String),
@@ -62,6 +65,7 @@ impl NodeError {
             NodeError::Field(_) => "too_large_field".into(),
             NodeError::Forbidden(_) => "forbidden".into(),
             NodeError::NotApproved(_) => "not_approved".into(),
+            NodeError::SecureSum(_) => "secure_sum".into(),
             NodeError::Budget(_) => "budget".into(),
             NodeError::Protocol(_) => cdg_shared::proto::REFUSAL_PROTOCOL.into(),
             NodeError::OutsideConvention(_) => "outside_convention".into(),
@@ -85,9 +89,10 @@ impl From<NodeError> for tonic::Status {
             NodeError::InvalidQuery(_) | NodeError::Field(_) => {
                 tonic::Status::invalid_argument(message)
             }
-            NodeError::Policy(_) | NodeError::Forbidden(_) | NodeError::NotApproved(_) => {
-                tonic::Status::permission_denied(message)
-            }
+            NodeError::Policy(_)
+            | NodeError::Forbidden(_)
+            | NodeError::NotApproved(_)
+            | NodeError::SecureSum(_) => tonic::Status::permission_denied(message),
             NodeError::Budget(_) | NodeError::TooLarge(_) => {
                 tonic::Status::resource_exhausted(message)
             }

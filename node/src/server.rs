@@ -89,13 +89,19 @@ pub async fn run_with_clock(
     let signer = cdg_shared::signing::Signer::from_files(&config.tls)
         .context("reading the node's key to sign audit checkpoints")?;
     let audit = crate::audit::NodeAudit::open(&config.audit_log_path(), signer)?;
-    let answering = Arc::new(Answering::new(
-        Arc::new(store),
-        config.policy.clone(),
-        config.limits.clone(),
-        approvals,
-        clock,
-    )?);
+    // A second copy of the key signs the node's key offers in secure aggregations.
+    let offers = cdg_shared::signing::Signer::from_files(&config.tls)
+        .context("reading the node's key to sign its secure-aggregation key offers")?;
+    let answering = Arc::new(
+        Answering::new(
+            Arc::new(store),
+            config.policy.clone(),
+            config.limits.clone(),
+            approvals,
+            clock,
+        )?
+        .with_rounds(offers),
+    );
     // The in-memory copy is read before the node announces itself, so that no first query
     // waits for it (and no worker holds the database once the server stops). A failure is
     // not fatal: each query tries again for its dataset, and says why if it fails.

@@ -11,7 +11,8 @@ use cdg_shared::identity::{Principal, Role};
 use cdg_shared::proto::v1::node_service_server::NodeService;
 use cdg_shared::proto::v1::{
     AuditLogRequest, CellNoise, DatasetInfo, DescribeRequest, DescribeResponse, DimensionInfo,
-    ExecuteRequest, ExecuteResponse,
+    ExecuteRequest, ExecuteResponse, SecureSumContributeRequest, SecureSumContributeResponse,
+    SecureSumOfferRequest, SecureSumOfferResponse,
 };
 use cdg_shared::proto::{PROTOCOL_VERSION, check_protocol_version};
 use cdg_shared::query::AggregateQuery;
@@ -28,6 +29,8 @@ use crate::error::NodeError;
 use crate::metrics::NodeMetrics;
 use crate::store::Store;
 use crate::store::cancel::{self, CancelToken};
+
+mod secure;
 
 /// Bytes of an Execute response kept for what is not the Arrow table.
 const RESPONSE_RESERVE: usize = 16 * 1024;
@@ -304,6 +307,30 @@ impl NodeService for NodeServiceImpl {
             Err(e) => self.metrics.refused(&e.rule()),
         }
         Ok(Response::new(outcome?))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn secure_sum_offer(
+        &self,
+        request: Request<SecureSumOfferRequest>,
+    ) -> Result<Response<SecureSumOfferResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        Ok(Response::new(
+            self.offer(caller, request.into_inner()).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(caller))]
+    async fn secure_sum_contribute(
+        &self,
+        request: Request<SecureSumContributeRequest>,
+    ) -> Result<Response<SecureSumContributeResponse>, Status> {
+        let caller = peer_principal(&request)?;
+        tracing::Span::current().record("caller", caller.uri());
+        Ok(Response::new(
+            self.contribute(caller, request.into_inner()).await?,
+        ))
     }
 
     type GetAuditLogStream = cdg_shared::audit::PageStream;

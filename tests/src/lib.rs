@@ -256,6 +256,7 @@ pub fn coordinator_config(
         federation: Default::default(),
         arbitration_votes: 3,
         mail: None,
+        secure_aggregation: true,
     }
 }
 

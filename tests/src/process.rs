@@ -252,6 +252,20 @@ impl NodeService for Fake {
     ) -> Result<Response<Self::GetAuditLogStream>, Status> {
         Err(Status::unimplemented("fake node"))
     }
+
+    async fn secure_sum_offer(
+        &self,
+        _: Request<v1::SecureSumOfferRequest>,
+    ) -> Result<Response<v1::SecureSumOfferResponse>, Status> {
+        Err(Status::unimplemented("fake node"))
+    }
+
+    async fn secure_sum_contribute(
+        &self,
+        _: Request<v1::SecureSumContributeRequest>,
+    ) -> Result<Response<v1::SecureSumContributeResponse>, Status> {
+        Err(Status::unimplemented("fake node"))
+    }
 }
 
 /// Serves a fake node of `cdg` in-process, with that node's certificate from `pki`.

@@ -163,7 +163,7 @@ fn tables(study: &Study) -> Tables {
                 published: &p,
             })
             .collect();
-        let merged = merge(q, &answers, &[], true).unwrap();
+        let merged = merge(q, &answers, &[], true, &Default::default()).unwrap();
         let noise: NoiseByDepartement = batches
             .iter()
             .map(|(cdg, _)| (cdg.code().to_string(), NodeNoise::of(&p)))

@@ -18,7 +18,7 @@ const MAX_PYRAMIDS: usize = 4;
 
 fn bar(cell: &Cell) -> Bar {
     match cell.mark {
-        Mark::Released | Mark::Partial => cell.value.map_or(Bar::Secret, Bar::Value),
+        Mark::Released | Mark::Partial | Mark::Secure => cell.value.map_or(Bar::Secret, Bar::Value),
         Mark::Bounded => Bar::Interval(cell.low, cell.high),
         _ => Bar::Secret,
     }
@@ -26,7 +26,7 @@ fn bar(cell: &Cell) -> Bar {
 
 fn point(cell: &Cell) -> Option<f64> {
     match cell.mark {
-        Mark::Released | Mark::Partial => cell.value,
+        Mark::Released | Mark::Partial | Mark::Secure => cell.value,
         _ => None,
     }
 }

@@ -220,6 +220,7 @@ fn table(h: &mut String, name: &str, p: &Pivot, noise: &HashMap<Vec<String>, Opt
             let class = match cell.mark {
                 Mark::Released => "num",
                 Mark::Partial => "num partial",
+                Mark::Secure => "num secure",
                 Mark::Secret => "num secret",
                 Mark::Bounded => "num bounded",
                 Mark::Undefined => "num undefined",
@@ -236,7 +237,7 @@ fn table(h: &mut String, name: &str, p: &Pivot, noise: &HashMap<Vec<String>, Opt
                 "<td class=\"{class}\" data-cle=\"{}\"{} title=\"{}\">{}</td>",
                 escape(&cle.join("|")),
                 cell.value
-                    .filter(|_| matches!(cell.mark, Mark::Released | Mark::Partial))
+                    .filter(|_| matches!(cell.mark, Mark::Released | Mark::Partial | Mark::Secure))
                     .map(|v| format!(" data-valeur=\"{v}\""))
                     .unwrap_or_default(),
                 escape(&title),

@@ -13,11 +13,15 @@ use std::sync::{Arc, Mutex};
 use cdg_shared::proto::v1::{DataVersion, MeasureRange, SecretBound};
 
 use crate::disclosure::release::Released;
+use crate::store::RawCell;
 
 /// Everything of an answer that does not depend on who asks, or when.
 #[derive(Clone)]
 pub struct Answer {
     pub released: Released,
+    /// The cells before disclosure control, in the order of the released rows: a secure
+    /// aggregation reads the withheld ones (`disclosure/secure_sum.rs`).
+    pub cells: Vec<RawCell>,
     pub versions: Vec<DataVersion>,
     pub secret_bounds: Vec<SecretBound>,
     pub measure_ranges: Vec<MeasureRange>,
@@ -84,7 +88,9 @@ mod tests {
                 released,
                 suppressed: 0,
                 small_groups: Vec::new(),
+                statuses: Vec::new(),
             },
+            cells: Vec::new(),
             versions: Vec::new(),
             secret_bounds: Vec::new(),
             measure_ranges: Vec::new(),

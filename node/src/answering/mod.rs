@@ -13,6 +13,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use cdg_shared::cdg::Cdg;
 use cdg_shared::identity::Principal;
 use cdg_shared::proto::v1::SignedDecision;
 use cdg_shared::query::AggregateQuery;
@@ -29,6 +30,7 @@ use crate::store::Store;
 
 pub mod cache;
 mod pass;
+pub mod secure;
 
 pub use cache::{Answer, AnswerCache};
 pub use pass::{aggregate, compute};
@@ -54,6 +56,8 @@ pub struct Answering {
     /// The in-memory copy answers are computed from (None: from SQL).
     columns: Option<Columns>,
     clock: Clock,
+    /// Secure-aggregation rounds in progress (None: the node takes no part).
+    rounds: Option<secure::Rounds>,
 }
 
 /// A query this node may answer: the convention in force, approved by its director, compiled.
@@ -63,6 +67,9 @@ pub struct Admitted {
     pub digest: String,
     /// The director whose approval admitted it (None for the benchmark's own queries).
     pub director: Option<Principal>,
+    /// The approved study's digest and the départements it asks (empty for the benchmark's).
+    pub study_digest: String,
+    pub departements: Vec<Cdg>,
 }
 
 impl Answering {
@@ -77,7 +84,7 @@ impl Answering {
         let journal = ledger::journal_path(store.path());
         let ledger = Ledger::open(&journal, || store.old_ledger())?;
         Ok(Answering {
-            noise: Perturbation::new(&policy.perturbation),
+            noise: crate::disclosure::noise::perturbation(&policy.perturbation),
             cache: AnswerCache::new(limits.answer_cache_entries),
             ledger: Mutex::new(ledger),
             columns: limits.in_memory_copy.then(Columns::default),
@@ -86,6 +93,7 @@ impl Answering {
             limits,
             approvals,
             clock,
+            rounds: None,
         })
     }
 
@@ -117,6 +125,8 @@ impl Answering {
         let approved = self.approvals.check(study, query, approvals)?;
         let mut admitted = self.compile(query)?;
         admitted.director = Some(approved.director);
+        admitted.study_digest = approved.digest;
+        admitted.departements = approved.departements;
         Ok(admitted)
     }
 
@@ -131,7 +141,31 @@ impl Answering {
             compiled: compile::compile(query, &self.policy, &self.limits)?,
             digest: query_digest(query)?,
             director: None,
+            study_digest: String::new(),
+            departements: Vec::new(),
         })
+    }
+
+    /// The answer to an admitted query as computed (or from the cache), with nothing
+    /// recorded: for a secure aggregation, which releases none of this node's cells. Blocking.
+    pub fn computed(&self, admitted: &Admitted) -> Result<Arc<Answer>> {
+        if let Some(answer) = self.cache.get(&admitted.digest) {
+            return Ok(answer);
+        }
+        let answer = Arc::new(pass::compute(
+            &self.store,
+            self.columns.as_ref(),
+            &admitted.compiled,
+            &self.policy,
+            &self.noise,
+        )?);
+        self.cache.put(&admitted.digest, answer.clone());
+        Ok(answer)
+    }
+
+    /// The check of directors' and nodes' certificates.
+    pub fn approvals(&self) -> &ApprovalCheck {
+        &self.approvals
     }
 
     /// Answers an admitted query for `analyst`: computed, or given again from the cache, then
@@ -139,20 +173,8 @@ impl Answering {
     /// Returns the answer and whether it came from the cache. Blocking: run it off the async
     /// runtime's threads.
     pub fn answer(&self, admitted: &Admitted, analyst: &str) -> Result<(Arc<Answer>, bool)> {
-        let (answer, reused) = match self.cache.get(&admitted.digest) {
-            Some(answer) => (answer, true),
-            None => {
-                let answer = Arc::new(pass::compute(
-                    &self.store,
-                    self.columns.as_ref(),
-                    &admitted.compiled,
-                    &self.policy,
-                    &self.noise,
-                )?);
-                self.cache.put(&admitted.digest, answer.clone());
-                (answer, false)
-            }
-        };
+        let reused = self.cache.get(&admitted.digest).is_some();
+        let answer = self.computed(admitted)?;
         let computed = std::time::Instant::now();
         let today = (self.clock)().to_string();
         self.ledger

@@ -66,6 +66,7 @@ pub fn compute(
         .count();
     Ok(Answer {
         released,
+        cells,
         secret_bounds: bounds::secret_bounds(q, policy, years),
         measure_ranges: bounds::measure_ranges(q),
         versions,

@@ -161,7 +161,7 @@ fn answers_from_memory_and_from_sql_release_the_same_tables() {
     let (_dir, store) = loaded();
     let columns = Columns::default();
     let policy = PolicyConfig::default();
-    let noise = crate::disclosure::noise::Perturbation::new(&policy.perturbation);
+    let noise = crate::disclosure::noise::perturbation(&policy.perturbation);
     let mut refused = 0;
     for dataset in DATASETS {
         let table = columns.table(&store, dataset).unwrap();

@@ -141,7 +141,7 @@ mod tests {
         };
         let policy = PolicyConfig::default();
         let q = compile(&q, &policy, &Default::default()).unwrap();
-        let noise = Perturbation::new(&PerturbationConfig::default());
+        let noise = crate::disclosure::noise::perturbation(&PerturbationConfig::default());
         let status_of = |c: RawCell| {
             let r = release(&q, &[c], &policy, &noise).unwrap();
             let col = r.batch.column_by_name("diffusion").unwrap();

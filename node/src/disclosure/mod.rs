@@ -10,6 +10,7 @@
 //! - `release.rs`: the released table, withheld cells named with their rule.
 //! - `ledger.rs`: each analyst's daily budget of cells and the overlap watch on small groups.
 //! - `bounds.rs`: what the published policy alone says of the withheld cells and measures.
+//! - `secure_sum.rs`: which withheld cells a node adds, masked, to a regional secure sum.
 
 pub mod bounds;
 pub mod cells;
@@ -18,6 +19,7 @@ pub mod convention;
 pub mod ledger;
 pub mod noise;
 pub mod release;
+pub mod secure_sum;
 pub mod whole_group;
 
 pub use cdg_shared::query::Diffusion;

@@ -24,6 +24,8 @@ pub struct Released {
     pub suppressed: u32,
     /// Cell keys of the released cells with fewer units than the overlap watch's small group.
     pub small_groups: Vec<i64>,
+    /// Each cell's status, in the order of the batch's rows.
+    pub statuses: Vec<Diffusion>,
 }
 
 /// Applies the threshold and the perturbation to each cell and builds the Arrow batch.
@@ -58,6 +60,7 @@ pub fn release(
         .collect();
     let (mut released, mut suppressed) = (0u32, 0u32);
     let mut small_groups = Vec::new();
+    let mut statuses = Vec::with_capacity(cells.len());
     let whole_group = whole_group::whole_groups(q, cells);
     for (cell, whole_group) in cells.iter().zip(whole_group) {
         for (b, v) in dims.iter_mut().zip(&cell.dimensions) {
@@ -78,6 +81,7 @@ pub fn release(
             suppressed += 1;
         }
         diffusion.append_value(status.as_str());
+        statuses.push(status);
         for ((b, v), (m, salt)) in measures.iter_mut().zip(&cell.values).zip(&salts) {
             let published = if ok {
                 published(m.aggregate, v, key, *salt, perturbation)
@@ -108,6 +112,7 @@ pub fn release(
         released,
         suppressed,
         small_groups,
+        statuses,
     })
 }
 

@@ -36,12 +36,22 @@ pub enum Kind {
     ExecuteRefused,
     /// Node: a query its caller abandoned.
     ExecuteCancelled,
+    /// Node: its signed key offers for a secure aggregation (second round of a run).
+    SecureSumOffered,
+    /// Node: the withheld cells it contributed to a secure aggregation, masked.
+    SecureSumContributed,
+    /// Node: a secure-aggregation request refused.
+    SecureSumRefused,
+    /// Coordinator: the regional sums a secure aggregation gave, and what it published.
+    SecureSumReleased,
+    /// Coordinator: a secure aggregation a node left or refused: no sum of it is published.
+    SecureSumIncomplete,
     /// Either: a torn last line (a crash while writing) was set aside when the log opened.
     TornRecord,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 25] = [
         Kind::StudySubmitted,
         Kind::StudyDecided(Decision::Approve),
         Kind::StudyDecided(Decision::Reject),
@@ -61,6 +71,11 @@ impl Kind {
         Kind::ExecuteAnswered,
         Kind::ExecuteRefused,
         Kind::ExecuteCancelled,
+        Kind::SecureSumOffered,
+        Kind::SecureSumContributed,
+        Kind::SecureSumRefused,
+        Kind::SecureSumReleased,
+        Kind::SecureSumIncomplete,
         Kind::TornRecord,
     ];
 
@@ -86,6 +101,11 @@ impl Kind {
             Kind::ExecuteAnswered => "execute.answered",
             Kind::ExecuteRefused => "execute.refused",
             Kind::ExecuteCancelled => "execute.cancelled",
+            Kind::SecureSumOffered => "secure_sum.offered",
+            Kind::SecureSumContributed => "secure_sum.contributed",
+            Kind::SecureSumRefused => "secure_sum.refused",
+            Kind::SecureSumReleased => "secure_sum.released",
+            Kind::SecureSumIncomplete => "secure_sum.incomplete",
             Kind::TornRecord => "audit.torn_record",
         }
     }
@@ -117,6 +137,11 @@ impl Kind {
             Kind::ExecuteAnswered => "réponse envoyée",
             Kind::ExecuteRefused => "requête refusée",
             Kind::ExecuteCancelled => "requête abandonnée",
+            Kind::SecureSumOffered => "clés d'agrégation sécurisée envoyées",
+            Kind::SecureSumContributed => "cellules en secret envoyées masquées",
+            Kind::SecureSumRefused => "agrégation sécurisée refusée",
+            Kind::SecureSumReleased => "totaux régionaux par agrégation sécurisée",
+            Kind::SecureSumIncomplete => "agrégation sécurisée incomplète",
             Kind::TornRecord => "ligne incomplète mise de côté",
         }
     }

@@ -39,7 +39,13 @@ fn take(arrow_ipc: &[u8], published: &Published) {
         batch: &batch,
         published,
     }];
-    let _ = merge(&query, &answers, &[Cdg::Nord], true);
+    let _ = merge(
+        &query,
+        &answers,
+        &[Cdg::Nord],
+        true,
+        &std::collections::BTreeMap::new(),
+    );
 }
 
 /// Raw Arrow IPC bytes as a node's answer.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, Int64Type};
 use cdg_coordinator::output::query_batch;
+use cdg_coordinator::secure::SECURE;
 use cdg_coordinator::study::DEMO_STUDY;
 use cdg_coordinator::study::Study;
 use cdg_shared::cdg::Cdg;
@@ -130,7 +131,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
             q.name
         );
     }
-    let (mut released, mut suppressed, mut perturbed) = (0, 0, 0);
+    let (mut released, mut suppressed, mut perturbed, mut secured) = (0, 0, 0, 0);
     for q in result.queries.iter().filter(|q| on_agents(&q.name)) {
         let batch = query_batch(q).unwrap();
         let dims: Vec<String> = batch
@@ -156,6 +157,8 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
             );
         }
         let mut regional_from_released: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+        // The true counts of each regional cell's withheld départements.
+        let mut hidden: BTreeMap<Vec<String>, Vec<i64>> = BTreeMap::new();
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for row in 0..batch.num_rows() {
             let dep = text(&batch, "departement", row);
@@ -189,6 +192,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
                 *regional_from_released.entry(key).or_default() += published;
             } else {
                 suppressed += 1;
+                hidden.entry(key.clone()).or_default().push(truth);
                 // Under 11 agents, or its perturbed count is (the threshold applies to both).
                 assert!(
                     (1..=10 + MAX_NOISE).contains(&truth),
@@ -228,6 +232,30 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
                     assert!((from_released - total_truth).abs() <= 5 * MAX_NOISE);
                 }
                 "secret" => assert!(counts.is_null(row)),
+                SECURE => {
+                    // The withheld départements' cells, summed securely: the sum passes the
+                    // threshold on the truth and carries its own bounded noise.
+                    secured += 1;
+                    let truths = &hidden[&key];
+                    let hidden_truth: i64 = truths.iter().sum();
+                    assert!(truths.len() >= 2, "{}: {key:?} summed alone", q.name);
+                    assert!(
+                        hidden_truth >= 11,
+                        "{}: {key:?} sums {hidden_truth}",
+                        q.name
+                    );
+                    let summed = counts.value(row) - from_released;
+                    assert!(
+                        (summed - hidden_truth).abs() <= MAX_NOISE,
+                        "{}: {key:?} published {summed} for withheld cells of {hidden_truth}",
+                        q.name
+                    );
+                    assert!(
+                        (counts.value(row) - total_truth).abs() <= 5 * MAX_NOISE,
+                        "{}: {key:?}",
+                        q.name
+                    );
+                }
                 _ => {
                     // Never a point: bounds, and the true total within them (up to the noise
                     // of the published départements).
@@ -295,6 +323,8 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
         "some regional cells have a withheld département"
     );
     assert!(released > 100, "the study released {released} cells");
+    // Withheld in two départements or more, yet safe for the region: published.
+    assert!(secured > 0, "no regional cell was summed securely");
     assert!(
         perturbed > released / 4,
         "only {perturbed} of {released} released counts carry noise"
