@@ -168,6 +168,7 @@ pub mod netns;
 pub mod pki;
 pub mod process;
 pub mod regional;
+pub mod relay;
 pub mod web;
 
 pub use pki::{identity, pki};

@@ -281,7 +281,20 @@ pub async fn fake_node(
         received: Arc::clone(&received),
         abandoned: Arc::clone(&abandoned),
     });
-    let server = crate::serve(move |listener, stop| async move {
+    let server = serve_node(tls, service).await;
+    FakeNode {
+        server,
+        received,
+        abandoned,
+    }
+}
+
+/// Serves a node service on loopback with the node certificate `tls` (fakes and relays).
+pub(crate) async fn serve_node<S: NodeService>(
+    tls: cdg_shared::tls::TlsFiles,
+    service: NodeServiceServer<S>,
+) -> Running {
+    crate::serve(move |listener, stop| async move {
         let (_, mut server) =
             cdg_shared::serving::mtls_server(&tls, Default::default(), |_| Ok(()))?;
         server
@@ -290,10 +303,5 @@ pub async fn fake_node(
             .await?;
         Ok(())
     })
-    .await;
-    FakeNode {
-        server,
-        received,
-        abandoned,
-    }
+    .await
 }

@@ -47,10 +47,7 @@ pub struct PairSecrets {
 
 impl KeyPairs {
     /// Fresh keys of `me` for every other participant, and their public halves.
-    pub fn generate(
-        me: Cdg,
-        participants: &[Cdg],
-    ) -> Result<(KeyPairs, PublicHalves), String> {
+    pub fn generate(me: Cdg, participants: &[Cdg]) -> Result<(KeyPairs, PublicHalves), String> {
         let rng = SystemRandom::new();
         let mut keys = BTreeMap::new();
         let mut public = Vec::new();

@@ -23,6 +23,7 @@ mod operations;
 mod policy;
 mod referents;
 mod report;
+mod secure;
 mod security;
 mod sites;
 mod startup;
