@@ -57,6 +57,8 @@ pub struct Coordinator {
     pub(crate) arbitration_votes: usize,
     /// Whether runs sum withheld regional cells securely (`secure`).
     pub(crate) secure_aggregation: bool,
+    /// The secure sums published so far (`secure::guard`).
+    pub(crate) secure_guard: Arc<crate::secure::guard::Guard>,
 }
 
 pub(crate) use crate::access::{DIRECTORS, REFERENTS};
@@ -94,6 +96,7 @@ impl Coordinator {
             study_timeout: Duration::from_secs(config.study_timeout_secs),
             retries: config.retries,
             secure_aggregation: config.secure_aggregation,
+            secure_guard: Arc::new(crate::secure::guard::Guard::open(&config.state_dir)?),
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
             audit: Arc::new(Mutex::new(audit)),
@@ -135,13 +138,27 @@ impl Coordinator {
         study_id: &str,
         details: Vec<serde_json::Value>,
     ) -> Result<()> {
+        let entries = details.into_iter().map(|d| (kind, d)).collect();
+        self.audit_entries(actor, study_id, entries).await
+    }
+
+    /// Appends entries of several kinds, with one fsync. Nothing to append: nothing written.
+    pub(crate) async fn audit_entries(
+        &self,
+        actor: Principal,
+        study_id: &str,
+        entries: Vec<(Kind, serde_json::Value)>,
+    ) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let (log, study_id) = (self.audit.clone(), study_id.to_string());
         // Off the runtime's threads, and not cancelled with the caller: once begun, written.
         tokio::task::spawn_blocking(move || {
             let actor = actor.uri();
-            let entries = details
+            let entries = entries
                 .into_iter()
-                .map(|d| (kind.as_str(), actor.as_str(), study_id.as_str(), d))
+                .map(|(k, d)| (k.as_str(), actor.as_str(), study_id.as_str(), d))
                 .collect();
             lock_log(&log)?.append_all(entries)?;
             Ok(())
@@ -302,22 +319,35 @@ impl Coordinator {
             .collect();
         let mut query_results = Vec::new();
         let mut tables = indicators::Tables::new();
-        for (i, q) in queries.iter().enumerate() {
-            let answers: Vec<merge::Answer> = results
-                .iter()
-                .filter_map(|(cdg, r)| {
-                    r.as_ref().ok().map(|a| merge::Answer {
-                        cdg: *cdg,
-                        batch: &a[i].batch,
-                        published: &a[i].published,
+        let answers_by_query: Vec<Vec<merge::Answer>> = (0..queries.len())
+            .map(|i| {
+                results
+                    .iter()
+                    .filter_map(|(cdg, r)| {
+                        r.as_ref().ok().map(|a| merge::Answer {
+                            cdg: *cdg,
+                            batch: &a[i].batch,
+                            published: &a[i].published,
+                        })
                     })
-                })
-                .collect();
-            let regional = study.departements.len() > 1;
-            let secured = self
-                .second_round(caller, id, &context, q, &answers, &mut outcomes, regional)
-                .await?;
-            let batch = merge::merge(&q.query, &answers, &missing, regional, &secured.cells)
+                    .collect()
+            })
+            .collect();
+        let regional = study.departements.len() > 1;
+        let secured = self
+            .second_rounds(
+                caller,
+                id,
+                &context,
+                &queries,
+                &answers_by_query,
+                &mut outcomes,
+                regional,
+            )
+            .await?;
+        for (i, q) in queries.iter().enumerate() {
+            let answers = &answers_by_query[i];
+            let batch = merge::merge(&q.query, answers, &missing, regional, &secured[i].cells)
                 .map_err(|e| CoordinatorError::Internal(e.to_string()))?;
             if study
                 .indicators

@@ -596,7 +596,7 @@ mod tests {
             vec!["F".to_string()],
             Aggregated {
                 participants: vec![Cdg::Aisne, Cdg::Somme],
-                outcome: Err(cdg_shared::query::Diffusion::Threshold),
+                outcome: Err(cdg_shared::query::Diffusion::Threshold.as_str()),
             },
         )]);
         let merged = merge(&query(), &answers(&p, &batches), &[], true, &withheld).unwrap();

@@ -97,12 +97,12 @@ fn federation_section(cdgs: &[Cdg]) -> String {
     format!("\n[federation]\nmembers = [{}]\n", members.join(", "))
 }
 
-fn coordinator_config(name: &str, nodes: &[(Cdg, String)]) -> String {
+fn coordinator_config(name: &str, nodes: &[(Cdg, String)], settings: &str) -> String {
     let mut s = format!(
         "# Coordinator (CDG 59), written by `cdg-dev demo` or `cdg-dev bench`.\n\
          listen = \"127.0.0.1:0\"\n\
          state_dir = \"{name}\"\n\
-         node_timeout_secs = 30\n\n\
+         node_timeout_secs = 30\n{settings}\n\
          [tls]\nca = \"certs/ca.pem\"\ncert = \"certs/coordinator.pem\"\nkey = \"certs/coordinator.key\"\n",
     );
     for (cdg, addr) in nodes {
@@ -328,9 +328,19 @@ impl LocalNet {
         name: &str,
         nodes: &[(Cdg, String)],
     ) -> anyhow::Result<String> {
+        self.start_coordinator_with(name, nodes, "").await
+    }
+
+    /// [`LocalNet::start_coordinator`] with more top-level `settings` (TOML lines).
+    pub async fn start_coordinator_with(
+        &mut self,
+        name: &str,
+        nodes: &[(Cdg, String)],
+        settings: &str,
+    ) -> anyhow::Result<String> {
         std::fs::write(
             self.work.join(format!("{name}.toml")),
-            coordinator_config(name, nodes),
+            coordinator_config(name, nodes, settings),
         )?;
         let bin = self.coordinator_bin.clone();
         let ready = self.serve(name, &bin)?;

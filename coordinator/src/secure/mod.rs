@@ -13,6 +13,7 @@
 
 mod calls;
 mod candidates;
+pub mod guard;
 mod run;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,8 +49,9 @@ const ROUNDS: usize = 3;
 pub struct Aggregated {
     /// The départements whose withheld cells it sums.
     pub participants: Vec<Cdg>,
-    /// Its published measures, or the rule that keeps the sum secret too.
-    pub outcome: Result<Vec<Option<f64>>, Diffusion>,
+    /// Its published measures, or the rule that keeps the sum secret too (a release rule's
+    /// `diffusion` text, or [`guard::DIFFERENCING`]).
+    pub outcome: Result<Vec<Option<f64>>, &'static str>,
 }
 
 /// What the second round gave for one query.
@@ -71,8 +73,12 @@ impl Secured {
             .map(|(dims, a)| {
                 let participants: Vec<&str> = a.participants.iter().map(|c| c.code()).collect();
                 match &a.outcome {
-                    Ok(values) => json!({"cell": dims, "participants": participants, "published": values}),
-                    Err(rule) => json!({"cell": dims, "participants": participants, "withheld": rule.as_str()}),
+                    Ok(values) => {
+                        json!({"cell": dims, "participants": participants, "published": values})
+                    }
+                    Err(rule) => {
+                        json!({"cell": dims, "participants": participants, "withheld": rule})
+                    }
                 }
             })
             .collect()
@@ -124,8 +130,9 @@ pub async fn aggregate(round: &Round<'_>, candidates: &Candidates) -> Secured {
                     ) {
                         (Some(rules), Some(sums)) => {
                             release(&sums, &round.query.query.measures, employers, &rules)
+                                .map_err(Diffusion::as_str)
                         }
-                        _ => Err(Diffusion::Threshold),
+                        _ => Err(Diffusion::Threshold.as_str()),
                     };
                     secured.cells.insert(
                         dims.clone(),

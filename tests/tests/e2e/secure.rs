@@ -246,72 +246,34 @@ async fn the_coordinator_receives_masked_cells_whose_sum_alone_reads_back() {
             .is_err_and(|e| e.message().contains("already used"))
     }));
 
-    // A new round: the old round's offers (a replay) and a forged key are refused.
-    let fresh = vec![2u8; 16];
-    let offers2: Vec<KeyOffer> = offer(fresh.clone())
-        .await
-        .into_iter()
-        .flat_map(|r| r.unwrap())
-        .collect();
-    let old = contribute(
-        Cdg::Aisne,
-        &fresh,
-        cells(&both),
-        for_node(Cdg::Aisne, &offers),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        old.message().contains("does not verify"),
-        "{}",
-        old.message()
-    );
-    let fresh3 = vec![3u8; 16];
-    let offers3: Vec<KeyOffer> = offer(fresh3.clone())
-        .await
-        .into_iter()
-        .flat_map(|r| r.unwrap())
-        .collect();
-    let mut forged = for_node(Cdg::Aisne, &offers3);
-    forged[0].public_key[0] ^= 1;
-    let e = contribute(Cdg::Aisne, &fresh3, cells(&both), forged)
-        .await
-        .unwrap_err();
-    assert!(e.message().contains("does not verify"), "{}", e.message());
-
-    // Cells a node may not add: a released one, one of a single participant.
-    let fresh4 = vec![4u8; 16];
-    let offers4: Vec<KeyOffer> = offer(fresh4.clone())
-        .await
-        .into_iter()
-        .flat_map(|r| r.unwrap())
-        .collect();
-    let e = contribute(
-        Cdg::Aisne,
-        &fresh4,
-        cells(&[released]),
-        for_node(Cdg::Aisne, &offers4),
-    )
-    .await
-    .unwrap_err();
-    assert!(
-        e.message().contains("released by this node"),
-        "{}",
-        e.message()
-    );
-    let fresh5 = vec![5u8; 16];
-    let offers5: Vec<KeyOffer> = offer(fresh5.clone())
-        .await
-        .into_iter()
-        .flat_map(|r| r.unwrap())
-        .collect();
+    // A new round each time, refused by CDG 02: the previous round's offers (a replay), a
+    // forged key, a released cell, a cell of one participant.
+    let refusal = async |round: u8, asked: Vec<SecureCell>, tamper: &dyn Fn(&mut Vec<KeyOffer>)| {
+        let session = vec![round; 16];
+        let fresh: Vec<KeyOffer> = offer(session.clone())
+            .await
+            .into_iter()
+            .flat_map(|r| r.unwrap())
+            .collect();
+        let mut offers = for_node(Cdg::Aisne, &fresh);
+        tamper(&mut offers);
+        let e = contribute(Cdg::Aisne, &session, asked, offers)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{}", e.message());
+        e.message().to_string()
+    };
+    let replayed = for_node(Cdg::Aisne, &offers);
+    let e = refusal(2, cells(&both), &|o| *o = replayed.clone()).await;
+    assert!(e.contains("does not verify"), "{e}");
+    let e = refusal(3, cells(&both), &|o| o[0].public_key[0] ^= 1).await;
+    assert!(e.contains("does not verify"), "{e}");
+    let e = refusal(4, cells(&[released]), &|_| {}).await;
+    assert!(e.contains("released by this node"), "{e}");
     let mut alone = cells(&both[..1]);
     alone[0].participants = vec!["02".into()];
-    let e = contribute(Cdg::Aisne, &fresh5, alone, for_node(Cdg::Aisne, &offers5))
-        .await
-        .unwrap_err();
-    assert!(e.message().contains("at least two"), "{}", e.message());
-    drop(offers2);
+    let e = refusal(5, alone, &|_| {}).await;
+    assert!(e.contains("at least two"), "{e}");
 
     // Only the coordinator may open a round.
     let director = identity(&pki, Principal::new(Role::Director, Cdg::Aisne));
@@ -384,37 +346,28 @@ async fn run_with_a_node_leaving(leaves: Leaves) {
     assert!(log.contains("secure_sum.released"), "{log}");
 
     let (mut secured, mut one_hidden) = (0, 0);
-    for q in &result.queries {
-        let batch = query_batch(q).unwrap();
-        let schema = batch.schema();
-        let dep = schema.index_of(DEPARTEMENT_COLUMN).unwrap();
-        let diff = schema.index_of(DIFFUSION_COLUMN).unwrap();
-        let text = |c: usize, r: usize| batch.column(c).as_string::<i32>().value(r).to_string();
-        let key = |r: usize| (dep + 1..diff).map(|c| text(c, r)).collect::<Vec<_>>();
-        for r in (0..batch.num_rows()).filter(|&r| text(dep, r) == REGION) {
-            let hidden: Vec<String> = (0..batch.num_rows())
-                .filter(|&o| text(dep, o) != REGION && key(o) == key(r))
-                .filter(|&o| text(diff, o) != RELEASED)
-                .map(|o| text(dep, o))
-                .collect();
-            let status = text(diff, r);
-            if status == SECURE {
-                secured += 1;
-                // Summed over the others only: 80's withheld cells never enter a sum.
-                assert!(
-                    !hidden.contains(&"80".to_string()),
-                    "{}: {hidden:?}",
-                    q.name
-                );
-            } else if hidden.len() == 1 || hidden.contains(&"80".to_string()) {
-                // One département withheld (or 80, which left): the row stays an interval.
-                one_hidden += 1;
-                assert!(batch.column(diff + 1).is_null(r), "{}: a point", q.name);
-            }
+    for row in regional_rows(&result) {
+        let somme = row.hidden.contains(&"80".to_string());
+        if row.diffusion == SECURE {
+            secured += 1;
+            // Summed over the others only: 80's withheld cells never enter a sum.
+            assert!(!somme, "{} {:?}: {:?}", row.query, row.key, row.hidden);
+        } else if row.hidden.len() == 1 || somme {
+            // One département withheld (or 80, which left): the row stays an interval.
+            one_hidden += 1;
+            assert!(!row.valued, "{} {:?}: a point", row.query, row.key);
         }
     }
     assert!(secured > 0, "the others' sums are published");
     assert!(one_hidden > 0);
+    // The report marks such cells and its legend explains them; the workbook's legend is the
+    // same text.
+    let study =
+        cdg_coordinator::study::Study::from_toml(&crate::faults::study(&cdgs, None)).unwrap();
+    let html = cdg_coordinator::report::render(&result, Some(&study), "test").unwrap();
+    assert!(html.contains("class=\"num secure\""), "no cell marked");
+    assert!(html.contains("† = agrégation sécurisée"), "no legend");
+    assert!(cdg_coordinator::output::LEGEND.contains("† = agrégation sécurisée"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,4 +378,97 @@ async fn a_node_gone_between_the_two_rounds_is_named_and_left_out_of_every_sum()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_gone_during_the_second_round_is_named_and_left_out_of_every_sum() {
     run_with_a_node_leaving(Leaves::AtContribution).await;
+}
+
+/// One regional row of a result.
+struct RegionalRow {
+    query: String,
+    key: Vec<String>,
+    diffusion: String,
+    /// Whether its first measure has a value.
+    valued: bool,
+    /// The départements that withheld the cell.
+    hidden: Vec<String>,
+}
+
+fn regional_rows(result: &v1::StudyResult) -> Vec<RegionalRow> {
+    let mut rows = Vec::new();
+    for q in &result.queries {
+        let batch = query_batch(q).unwrap();
+        let schema = batch.schema();
+        let dep = schema.index_of(DEPARTEMENT_COLUMN).unwrap();
+        let diff = schema.index_of(DIFFUSION_COLUMN).unwrap();
+        let text = |c: usize, r: usize| batch.column(c).as_string::<i32>().value(r).to_string();
+        let key = |r: usize| (dep + 1..diff).map(|c| text(c, r)).collect::<Vec<_>>();
+        for r in (0..batch.num_rows()).filter(|&r| text(dep, r) == REGION) {
+            rows.push(RegionalRow {
+                query: q.name.clone(),
+                key: key(r),
+                diffusion: text(diff, r),
+                valued: batch.column(diff + 1).is_valid(r),
+                hidden: (0..batch.num_rows())
+                    .filter(|&o| text(dep, o) != REGION && key(o) == key(r))
+                    .filter(|&o| text(diff, o) != RELEASED)
+                    .map(|o| text(dep, o))
+                    .collect(),
+            });
+        }
+    }
+    rows
+}
+
+/// The regional rows summed securely, with the départements each summed, by query and cell.
+fn secured_rows(result: &v1::StudyResult) -> BTreeMap<(String, Vec<String>), Vec<String>> {
+    regional_rows(result)
+        .into_iter()
+        .filter(|r| r.diffusion == SECURE)
+        .map(|r| ((r.query, r.key), r.hidden))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_without_one_departement_cannot_difference_a_secure_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(&dir.path().join("certs"));
+    let cdgs = [Cdg::Aisne, Cdg::Oise, Cdg::Somme];
+    let mut servers = Vec::new();
+    for cdg in cdgs {
+        servers.push((cdg, start_node(prepare_node(dir.path(), &pki, cdg).0).await));
+    }
+    let addresses: Vec<(Cdg, String)> = servers.iter().map(|(c, s)| (*c, s.url())).collect();
+    let coordinator = start_coordinator(dir.path(), &pki, &addresses, 30).await;
+    let me = identity(&pki, Principal::new(Role::ChargeDeMission, Cdg::Nord));
+    let mut client = coordinator_client(&coordinator.url(), &me).await;
+    let mut run = async |asked: &[Cdg]| {
+        let submitted = client
+            .submit(crate::faults::study(asked, None))
+            .await
+            .unwrap();
+        cdg_tests::approve_as_directors(&coordinator.url(), &pki, &submitted.study_id, asked).await;
+        client.run(&submitted.study_id).await.unwrap()
+    };
+    let all = secured_rows(&run(&cdgs).await);
+    let three: Vec<_> = all.iter().filter(|(_, h)| h.len() == 3).collect();
+    assert!(
+        !three.is_empty(),
+        "some cells are summed over the three: {all:?}"
+    );
+    // Without the Somme: the same cells, withheld by the two others, would give the Somme's
+    // cell as the difference of two published sums. They stay intervals.
+    let without = run(&cdgs[..2]).await;
+    let two = secured_rows(&without);
+    for (cell, _) in &three {
+        assert!(
+            !two.contains_key(cell),
+            "{cell:?} published over all three and over two"
+        );
+    }
+    let log = cdg_tests::audit_log_text(&coordinator.url(), &pki).await;
+    assert!(log.contains("différenciation"), "{log}");
+    // Run again as at first: the same sums, published again (nothing new to subtract).
+    let again = secured_rows(&run(&cdgs).await);
+    assert_eq!(
+        again.keys().collect::<Vec<_>>(),
+        all.keys().collect::<Vec<_>>()
+    );
 }

@@ -19,6 +19,7 @@ mod load;
 mod region;
 mod report;
 mod scale;
+mod secure;
 pub mod stats;
 pub mod studies;
 
@@ -42,6 +43,8 @@ pub enum Section {
     Import,
     Audit,
     Report,
+    /// The second round of a run (secure aggregation), on and off, on the five nodes.
+    Secure,
 }
 
 pub struct BenchOptions {
@@ -117,7 +120,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     let outcome = async {
         let wants = |s| opts.sections.contains(&s);
-        if wants(Section::Federated) || wants(Section::Load) {
+        if wants(Section::Federated) || wants(Section::Load) || wants(Section::Secure) {
             let region = region::start(&mut net, &opts).await?;
             if wants(Section::Federated) {
                 reports.push(federated::run(&mut net, &region, &opts).await?);
@@ -125,6 +128,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
             }
             if wants(Section::Load) {
                 reports.push(load::run(&mut net, &region, &opts).await?);
+                say(reports.last());
+            }
+            if wants(Section::Secure) {
+                reports.push(secure::run(&mut net, &region, &opts).await?);
                 say(reports.last());
             }
             net.supervisor.stop_all(Duration::from_secs(10)).await;
