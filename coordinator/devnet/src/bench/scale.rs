@@ -1,5 +1,6 @@
 //! Scale-out: one query fanned out to 5, 20, 50 and 100 nodes that share national-scale data
-//! (about two million agents, one year), through one coordinator.
+//! (about two million agents, one year), through one coordinator without the second round (the
+//! fan-out itself), then through one with it (secure aggregation of the withheld cells).
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -22,6 +23,8 @@ const YEAR: &str = "2024";
 struct Point {
     nodes: usize,
     latencies: Latencies,
+    /// The same study through a coordinator that runs the second round.
+    secure: Latencies,
     cpu_per_answer: Duration,
     coordinator_mib: f64,
 }
@@ -62,13 +65,24 @@ async fn measure(net: &mut LocalNet, cdgs: &[Cdg], opts: &BenchOptions) -> anyho
     }
     let addresses = net.start_nodes(&names).await?;
     let coordinator = format!("coordinator-{n}");
-    let url = net.start_coordinator(&coordinator, &addresses).await?;
-    let mut client =
-        CoordinatorClient::connect(&url, &net.charge_de_mission(), Duration::from_secs(600))
-            .await?;
     let study = variant(cdgs, Some(QUERY), &format!("{n} nœuds"))?;
-    let id = submit_approved(net, &mut client, &url, &study).await?;
-    timed_run(&mut client, &id).await?;
+    let mut sides = Vec::new();
+    for (name, settings) in [
+        (coordinator.clone(), "secure_aggregation = false\n"),
+        (format!("{coordinator}-secure"), ""),
+    ] {
+        let url = net
+            .start_coordinator_with(&name, &addresses, settings)
+            .await?;
+        let mut client =
+            CoordinatorClient::connect(&url, &net.charge_de_mission(), Duration::from_secs(600))
+                .await?;
+        let id = submit_approved(net, &mut client, &url, &study).await?;
+        timed_run(&mut client, &id).await?;
+        sides.push((client, id));
+    }
+    let [(mut client, id), (mut secure_client, secure_id)] =
+        <[_; 2]>::try_from(sides).map_err(|_| anyhow::anyhow!("two coordinators"))?;
     eprintln!("scale-out: {n} nodes: {} timed runs...", opts.runs);
     let pid = net.supervisor.pid(&coordinator);
     let cpu_before = pid.and_then(cpu_time).unwrap_or_default();
@@ -81,6 +95,10 @@ async fn measure(net: &mut LocalNet, cdgs: &[Cdg], opts: &BenchOptions) -> anyho
         .unwrap_or_default()
         .saturating_sub(cpu_before);
     let coordinator_mib = pid.and_then(memory_mib).map_or(0.0, |m| m.0);
+    let mut secure = Latencies::default();
+    for _ in 0..opts.runs {
+        secure.push(timed_run(&mut secure_client, &secure_id).await?);
+    }
     net.supervisor.stop_all(Duration::from_secs(20)).await;
     for (_, name) in &names {
         net.remove_database(name);
@@ -88,6 +106,7 @@ async fn measure(net: &mut LocalNet, cdgs: &[Cdg], opts: &BenchOptions) -> anyho
     Ok(Point {
         nodes: n,
         latencies,
+        secure,
         cpu_per_answer: cpu / (opts.runs * n).max(1) as u32,
         coordinator_mib,
     })
@@ -103,21 +122,24 @@ pub async fn run(
         points.push(measure(net, &national[..n], opts).await?);
     }
     let mut t = String::from(
-        "| nodes | agents per node | p50 | p99 | p99 per node | coordinator CPU per node answer | coordinator resident memory |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| nodes | agents per node | p50 | p99 | p99 per node | coordinator CPU per node answer | coordinator resident memory | p50 with the second round |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for p in &points {
         let p99 = p.latencies.percentile(99.0);
         let _ = writeln!(
             t,
-            "| {} | {:.0} | {} | {} | {} | {:.2} ms | {:.0} MiB |",
+            "| {} | {:.0} | {} | {} | {} | {:.2} ms | {:.0} MiB | {} ({:+.0}%) |",
             p.nodes,
             opts.national_agents as f64 / p.nodes as f64,
             ms(p.latencies.p50()),
             ms(p99),
             ms(p99 / p.nodes as u32),
             p.cpu_per_answer.as_secs_f64() * 1000.0,
-            p.coordinator_mib
+            p.coordinator_mib,
+            ms(p.secure.p50()),
+            100.0
+                * (p.secure.p50().as_secs_f64() / p.latencies.p50().as_secs_f64().max(1e-9) - 1.0)
         );
     }
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
@@ -145,7 +167,11 @@ pub async fn run(
              study of one query (`{QUERY}`) approved by every director and run {} times after an \
              untimed run. Latency is the client's (RunStudy to the merged result). CPU is the \
              coordinator process's user + system time over the timed runs (Linux /proc), divided \
-             by the node answers. All the nodes share this machine's cores with the coordinator.",
+             by the node answers. All the nodes share this machine's cores with the coordinator. \
+             The first columns are the fan-out alone (`secure_aggregation = false`); the last is \
+             the same study through a second coordinator that runs the second round (secure \
+             aggregation of the regional cells withheld in two départements or more), as many \
+             times.",
             opts.national_agents, opts.runs
         ),
         figures: t,

@@ -59,6 +59,7 @@ impl BenchArgs {
                 Section::Import,
                 Section::Audit,
                 Section::Report,
+                Section::Secure,
             ]
         } else {
             a.only

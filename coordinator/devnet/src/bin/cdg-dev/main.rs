@@ -53,8 +53,8 @@ enum Command {
         data: DataArgs,
     },
     /// Measure the network on real processes over mTLS on loopback (federated against
-    /// centralized, a node under load, scale-out to 100 nodes, end to end, import) and write
-    /// the figures to BENCHMARKS.md. Takes about 15 minutes with every section.
+    /// centralized, a node under load, scale-out to 100 nodes, end to end, import, audit,
+    /// reports, secure aggregation) and write the figures to BENCHMARKS.md. Takes about 15 minutes with every section.
     Bench(bench_args::BenchArgs),
 }
 
