@@ -96,7 +96,9 @@ impl Coordinator {
             study_timeout: Duration::from_secs(config.study_timeout_secs),
             retries: config.retries,
             secure_aggregation: config.secure_aggregation,
-            secure_guard: Arc::new(crate::secure::guard::Guard::open(&config.state_dir)?),
+            secure_guard: Arc::new(crate::secure::guard::Guard::open(
+                &config.state_dir.join("secure-sums.jsonl"),
+            )?),
             retry_backoff: Duration::from_millis(config.retry_backoff_ms),
             state,
             audit: Arc::new(Mutex::new(audit)),

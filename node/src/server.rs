@@ -100,7 +100,10 @@ pub async fn run_with_clock(
             approvals,
             clock,
         )?
-        .with_rounds(offers),
+        .with_rounds(
+            offers,
+            cdg_shared::secure_sum::guard::Guard::open(&config.secure_sums_path())?,
+        ),
     );
     // The in-memory copy is read before the node announces itself, so that no first query
     // waits for it (and no worker holds the database once the server stops). A failure is

@@ -13,8 +13,9 @@
 
 mod calls;
 mod candidates;
-pub mod guard;
 mod run;
+
+pub use cdg_shared::secure_sum::guard;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -97,10 +98,16 @@ pub struct Round<'a> {
 /// Runs the second round of one query over `candidates`.
 pub async fn aggregate(round: &Round<'_>, candidates: &Candidates) -> Secured {
     let mut secured = Secured::default();
+    // Nodes left out of the next round's cells, and nodes whose cells are given up: once the
+    // others sent their masked cells, a sum without the missing node would be one département
+    // away from the sum they entered, which their guards refuse (rightly: the coordinator
+    // could have had the missing contribution after all).
     let mut excluded: BTreeSet<Cdg> = BTreeSet::new();
+    let mut given_up: BTreeSet<Cdg> = BTreeSet::new();
     for _ in 0..ROUNDS {
         let cells: Candidates = candidates
             .iter()
+            .filter(|(_, cdgs)| !cdgs.iter().any(|c| given_up.contains(c)))
             .map(|(dims, cdgs)| {
                 let kept: Vec<Cdg> = cdgs
                     .iter()
@@ -154,16 +161,26 @@ pub async fn aggregate(round: &Round<'_>, candidates: &Candidates) -> Secured {
                 }
                 return secured;
             }
-            Err(failures) => {
+            Err((failures, stage)) => {
                 for (cdg, f) in failures {
-                    let why = format!(
-                        "query {}: left the secure aggregation ({}); its cells were summed \
-                         without it, or stay intervals",
-                        round.query.name, f.message
-                    );
-                    secured.notes.insert(cdg, why.clone());
+                    let why = match stage {
+                        Stage::Offers => format!(
+                            "query {}: left the secure aggregation before its key offers ({}); \
+                             its cells were summed without it, or stay intervals",
+                            round.query.name, f.message
+                        ),
+                        Stage::Contributions => format!(
+                            "query {}: left the secure aggregation after the key offers ({}); \
+                             the cells it withheld stay intervals",
+                            round.query.name, f.message
+                        ),
+                    };
+                    secured.notes.insert(cdg, why);
                     secured.left.push((cdg, f.message));
                     excluded.insert(cdg);
+                    if stage == Stage::Contributions {
+                        given_up.insert(cdg);
+                    }
                 }
             }
         }
@@ -175,12 +192,21 @@ pub async fn aggregate(round: &Round<'_>, candidates: &Candidates) -> Secured {
 /// whether the dataset counts employers.
 type RoundSums = (Vec<Vec<u64>>, BTreeMap<Cdg, DisclosurePolicy>, bool);
 
+/// The step of a round at which nodes failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before any node sent a masked cell.
+    Offers,
+    /// After some may have.
+    Contributions,
+}
+
 /// One round over `cells`: offers, then contributions, then the sums. Any failure names the
-/// nodes that failed, and nothing of the round is used.
+/// nodes that failed and the step, and nothing of the round is used.
 async fn one_round(
     round: &Round<'_>,
     cells: &Candidates,
-) -> Result<RoundSums, Vec<(Cdg, NodeFailure)>> {
+) -> Result<RoundSums, (Vec<(Cdg, NodeFailure)>, Stage)> {
     let participants: Vec<Cdg> = cells
         .values()
         .flatten()
@@ -189,13 +215,11 @@ async fn one_round(
         .into_iter()
         .collect();
     let session = session().map_err(|m| {
-        vec![(
-            participants[0],
-            NodeFailure {
-                status: cdg_shared::proto::v1::node_outcome::Status::Refused,
-                message: m,
-            },
-        )]
+        let failure = NodeFailure {
+            status: cdg_shared::proto::v1::node_outcome::Status::Refused,
+            message: m,
+        };
+        (vec![(participants[0], failure)], Stage::Offers)
     })?;
     let scope = |cdg: Cdg| SecureSumScope {
         protocol_version: PROTOCOL_VERSION,
@@ -239,7 +263,7 @@ async fn one_round(
         }
     }
     if !failures.is_empty() {
-        return Err(failures);
+        return Err((failures, Stage::Offers));
     }
 
     // 2. Each participant's masked cells, the offers for it relayed as they are.
@@ -288,7 +312,7 @@ async fn one_round(
         }
     }
     if !failures.is_empty() {
-        return Err(failures);
+        return Err((failures, Stage::Contributions));
     }
     Ok((sums, policies, employers))
 }

@@ -9,7 +9,7 @@ use cdg_shared::proto::v1::NodeOutcome;
 use futures::future::join_all;
 use serde_json::json;
 
-use super::{Round, Secured, aggregate, candidates, guard};
+use super::{Aggregated, Round, Secured, aggregate, candidates, guard};
 use crate::coordinator::Coordinator;
 use crate::error::{CoordinatorError, Result};
 use crate::fanout::StudyContext;
@@ -17,6 +17,52 @@ use crate::merge;
 use crate::study::StudyQuery;
 
 impl Coordinator {
+    /// One query's round. A cell one département away from a sum published before is not
+    /// even asked (the nodes' own guards would refuse it): it is withheld at once.
+    async fn query_round(
+        &self,
+        context: &StudyContext<'_>,
+        query: &StudyQuery,
+        answers: &[merge::Answer<'_>],
+        regional: bool,
+    ) -> Secured {
+        let mut candidates = candidates(&query.query, answers);
+        if !regional || !self.secure_aggregation {
+            return Secured::default();
+        }
+        let mut refused = Vec::new();
+        candidates.retain(|dims, cdgs| {
+            let name = guard::cell_name(&query.query, dims);
+            let allowed = self.secure_guard.allows(&name, cdgs, &[]);
+            if !allowed {
+                refused.push((dims.clone(), cdgs.clone()));
+            }
+            allowed
+        });
+        let mut secured = if candidates.is_empty() {
+            Secured::default()
+        } else {
+            let round = Round {
+                nodes: &self.nodes,
+                study: context,
+                query,
+                deadline: self.node_timeout,
+            };
+            aggregate(&round, &candidates).await
+        };
+        for (dims, participants) in refused {
+            let outcome = Err(guard::DIFFERENCING);
+            secured.cells.insert(
+                dims,
+                Aggregated {
+                    participants,
+                    outcome,
+                },
+            );
+        }
+        secured
+    }
+
     /// The secure aggregation of each query's regional cells withheld by at least two
     /// départements (`secure`), `answers` by query. Sums one département away from another
     /// published one are withheld; the others are recorded by the guard, then logged.
@@ -34,19 +80,7 @@ impl Coordinator {
         let rounds = queries
             .iter()
             .zip(answers)
-            .map(|(query, answers)| async move {
-                let candidates = candidates(&query.query, answers);
-                if !regional || !self.secure_aggregation || candidates.is_empty() {
-                    return Secured::default();
-                }
-                let round = Round {
-                    nodes: &self.nodes,
-                    study: context,
-                    query,
-                    deadline: self.node_timeout,
-                };
-                aggregate(&round, &candidates).await
-            });
+            .map(|(query, answers)| self.query_round(context, query, answers, regional));
         let mut secured: Vec<Secured> = join_all(rounds).await;
 
         // No two sums, of this run or before, one département apart.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use cdg_shared::cdg::Cdg;
 use cdg_shared::proto::v1::KeyOffer;
 use cdg_shared::secure_sum::Scope;
+use cdg_shared::secure_sum::guard::{self, Guard};
 use cdg_shared::secure_sum::masks::{self, KeyPairs};
 use cdg_shared::secure_sum::{layout, offer};
 use cdg_shared::signing::Signer;
@@ -35,6 +36,8 @@ const REMEMBERED: usize = 4096;
 /// The rounds this node is part of.
 pub struct Rounds {
     signer: Signer,
+    /// The cells this node added to sums before, and over whom.
+    guard: Guard,
     inner: Mutex<Open>,
 }
 
@@ -51,10 +54,12 @@ struct Pending {
 }
 
 impl Rounds {
-    /// Rounds whose key offers `signer` (the node's certificate and key) signs.
-    pub fn new(signer: Signer) -> Rounds {
+    /// Rounds whose key offers `signer` (the node's certificate and key) signs, refusing a
+    /// sum one département away from one `guard` recorded.
+    pub fn new(signer: Signer, guard: Guard) -> Rounds {
         Rounds {
             signer,
+            guard,
             inner: Mutex::default(),
         }
     }
@@ -75,9 +80,10 @@ fn refuse<T>(m: impl Into<String>) -> Result<T> {
 }
 
 impl Answering {
-    /// Lets this node take part in secure aggregations, signing its key offers with `signer`.
-    pub fn with_rounds(mut self, signer: Signer) -> Answering {
-        self.rounds = Some(Rounds::new(signer));
+    /// Lets this node take part in secure aggregations, signing its key offers with `signer`
+    /// and keeping the sums it entered in `guard`.
+    pub fn with_rounds(mut self, signer: Signer, guard: Guard) -> Answering {
+        self.rounds = Some(Rounds::new(signer, guard));
         self
     }
 
@@ -150,8 +156,9 @@ impl Answering {
         offers: &[KeyOffer],
     ) -> Result<(Vec<Vec<u64>>, bool)> {
         let me = self.check_round(admitted, scope)?;
+        let rounds = self.rounds()?;
         let pending = {
-            let mut open = self.rounds()?.open()?;
+            let mut open = rounds.open()?;
             match open.pending.remove(&scope.session) {
                 Some(p) if p.scope == *scope => p,
                 Some(_) => {
@@ -167,6 +174,25 @@ impl Answering {
                 }
             }
         };
+        // No sum one département away from one this node entered before: whatever the
+        // coordinator does with the two, it would learn one département's cell.
+        let mut entered: Vec<(String, Vec<Cdg>)> = Vec::with_capacity(asked.len());
+        for cell in asked {
+            let name = guard::cell_name(&admitted.compiled.query, &cell.dimensions);
+            if !rounds.guard.allows(&name, &cell.participants, &entered) {
+                return refuse(format!(
+                    "the cell {} was summed before over départements one apart from {}: the \
+                     difference would be one département's cell",
+                    cell.dimensions.join(" × "),
+                    cell.participants
+                        .iter()
+                        .map(|c| c.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            entered.push((name, cell.participants.clone()));
+        }
         let theirs = offer::verify(self.approvals.trusted(), scope, me, offers)
             .map_err(NodeError::SecureSum)?;
         let secrets = pending
@@ -175,7 +201,13 @@ impl Answering {
             .map_err(NodeError::SecureSum)?;
         let answer = self.computed(admitted)?;
         let sums = rule::contributions(&answer, asked, me, &scope.participants)?;
+
         let employers = answer.cells.iter().any(|c| c.employers.is_some());
+        // Recorded before the masked cells leave: a crash loses no record.
+        rounds
+            .guard
+            .record(&entered)
+            .map_err(|e| NodeError::Internal(format!("secure-sum guard: {e}")))?;
         let masked = sums
             .iter()
             .zip(asked)

@@ -143,6 +143,14 @@ impl NodeConfig {
         })
     }
 
+    /// The sums this node contributed to (cells and participants, never values), beside the
+    /// database: the node's differencing guard (`cdg_shared::secure_sum::guard`).
+    pub fn secure_sums_path(&self) -> PathBuf {
+        let mut name = self.database.as_os_str().to_owned();
+        name.push(".secure-sums.jsonl");
+        name.into()
+    }
+
     /// Loads, resolves relative paths against the file's folder, and validates.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let mut config: NodeConfig = settings::load(path, ENV_PREFIX)?;

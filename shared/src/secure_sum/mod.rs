@@ -21,6 +21,7 @@
 //! 100% rule's (their protection depends on the neighbouring cells). `node/DISCLOSURE.md`
 //! describes the protocol and what each party learns.
 
+pub mod guard;
 pub mod layout;
 pub mod masks;
 pub mod offer;

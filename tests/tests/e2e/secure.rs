@@ -36,8 +36,12 @@ fn detail() -> v1::AggregateQuery {
 }
 
 fn study(q: &v1::AggregateQuery) -> Study {
+    study_of(q, &PAIR)
+}
+
+fn study_of(q: &v1::AggregateQuery, departements: &[Cdg]) -> Study {
     Study {
-        departements: PAIR.to_vec(),
+        departements: departements.to_vec(),
         queries: vec![StudyQuery {
             name: "q".into(),
             title: "q".into(),
@@ -54,6 +58,17 @@ fn scope(
     cdg: Cdg,
     session: &[u8],
 ) -> SecureSumScope {
+    scope_over(pki, study, q, cdg, session, &PAIR)
+}
+
+fn scope_over(
+    pki: &cdg_certs_dev::PkiLayout,
+    study: &Study,
+    q: &v1::AggregateQuery,
+    cdg: Cdg,
+    session: &[u8],
+    participants: &[Cdg],
+) -> SecureSumScope {
     SecureSumScope {
         protocol_version: PROTOCOL_VERSION,
         query: Some(q.clone()),
@@ -62,7 +77,7 @@ fn scope(
         study: study.canonical(),
         approvals: vec![approval(pki, Principal::new(Role::Director, cdg), study)],
         session: session.to_vec(),
-        participants: PAIR.iter().map(|c| c.code().to_string()).collect(),
+        participants: participants.iter().map(|c| c.code().to_string()).collect(),
     }
 }
 
@@ -274,6 +289,31 @@ async fn the_coordinator_receives_masked_cells_whose_sum_alone_reads_back() {
     alone[0].participants = vec!["02".into()];
     let e = refusal(5, alone, &|_| {}).await;
     assert!(e.contains("at least two"), "{e}");
+
+    // A coordinator that skips its own guard: the same cells summed over the two and the Oise
+    // (in a study that asks it), less the sum over the two made above, would be the Oise's
+    // cells. The node refuses before it agrees any key.
+    let three = [Cdg::Aisne, Cdg::Oise, Cdg::Somme];
+    let wider = study_of(&q, &three);
+    let session = vec![7u8; 16];
+    let mut aisne = clients[&Cdg::Aisne].clone();
+    aisne
+        .secure_sum_offer(SecureSumOfferRequest {
+            scope: Some(scope_over(&pki, &wider, &q, Cdg::Aisne, &session, &three)),
+        })
+        .await
+        .unwrap();
+    let mut asked = cells(&both[..1]);
+    asked[0].participants = three.iter().map(|c| c.code().to_string()).collect();
+    let e = aisne
+        .secure_sum_contribute(SecureSumContributeRequest {
+            scope: Some(scope_over(&pki, &wider, &q, Cdg::Aisne, &session, &three)),
+            cells: asked,
+            offers: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("summed before"), "{}", e.message());
 
     // Only the coordinator may open a round.
     let director = identity(&pki, Principal::new(Role::Director, Cdg::Aisne));

@@ -132,6 +132,8 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
         );
     }
     let (mut released, mut suppressed, mut perturbed, mut secured) = (0, 0, 0, 0);
+    // Regional cells every département withholds, yet published by secure aggregation.
+    let mut everywhere = 0;
     for q in result.queries.iter().filter(|q| on_agents(&q.name)) {
         let batch = query_batch(q).unwrap();
         let dims: Vec<String> = batch
@@ -237,6 +239,7 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
                     // threshold on the truth and carries its own bounded noise.
                     secured += 1;
                     let truths = &hidden[&key];
+                    everywhere += usize::from(truths.len() == 5);
                     let hidden_truth: i64 = truths.iter().sum();
                     assert!(truths.len() >= 2, "{}: {key:?} summed alone", q.name);
                     assert!(
@@ -325,6 +328,10 @@ async fn regional_study_matches_generated_data_and_hides_small_cells() {
     assert!(released > 100, "the study released {released} cells");
     // Withheld in two départements or more, yet safe for the region: published.
     assert!(secured > 0, "no regional cell was summed securely");
+    assert!(
+        everywhere > 0,
+        "no cell withheld by all five départements was published ({secured} summed securely)"
+    );
     assert!(
         perturbed > released / 4,
         "only {perturbed} of {released} released counts carry noise"

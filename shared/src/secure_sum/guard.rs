@@ -1,20 +1,22 @@
-//! The differencing guard: a secure sum over participants P is withheld if the same cell (same
-//! dataset, filters, grouping and values) was published before as a sum over P plus or minus
-//! exactly one département. The difference of the two would be that département's withheld
-//! cell, blurred only by two draws of noise. Typical cases: the same study run with and
-//! without one département, or a run where one node left the second round.
+//! The differencing guard: a secure sum over participants P is refused if the same cell (same
+//! dataset, filters, grouping and values) was summed before over P plus or minus exactly one
+//! département. The difference of the two would be that département's withheld cell, blurred
+//! only by two draws of noise. Typical cases: the same study run with and without one
+//! département, or a run where one node left the second round.
 //!
-//! The sums published are kept in `secure-sums.jsonl` in the coordinator's state folder, one
-//! line per cell and participant set, appended and fsynced before the result is kept: a crash
-//! loses no publication. A torn last line is ignored when the file is read.
+//! Both sides keep one. The coordinator's (`secure-sums.jsonl` in its state folder) withholds
+//! such a sum from the result. Each node's (`<database>.secure-sums.jsonl`) refuses to contribute
+//! to it, so that a coordinator that skipped its own guard still learns no département's cell.
+//! One line per cell and participant set, appended and fsynced before the sum is released or
+//! the contribution sent: a crash loses no record. A torn last line is ignored when read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use cdg_shared::cdg::Cdg;
-use cdg_shared::query::AggregateQuery;
+use crate::cdg::Cdg;
+use crate::query::AggregateQuery;
 use sha2::{Digest, Sha256};
 
 /// The reason a guarded sum stays secret, as the log and the tables say it.
@@ -40,9 +42,9 @@ pub fn cell_name(query: &AggregateQuery, dims: &[String]) -> String {
 }
 
 impl Guard {
-    /// The guard of the sums published so far, kept in `dir`.
-    pub fn open(dir: &Path) -> anyhow::Result<Guard> {
-        let path = dir.join("secure-sums.jsonl");
+    /// The guard of the sums recorded so far in the file `path` (created when first needed).
+    pub fn open(path: &Path) -> anyhow::Result<Guard> {
+        let path = path.to_path_buf();
         let mut published: BTreeMap<String, BTreeSet<Vec<Cdg>>> = BTreeMap::new();
         match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -119,7 +121,8 @@ mod tests {
     #[test]
     fn a_sum_one_departement_away_from_a_published_one_is_refused_after_a_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let guard = Guard::open(dir.path()).unwrap();
+        let path = dir.path().join("secure-sums.jsonl");
+        let guard = Guard::open(&path).unwrap();
         let three = vec![Cdg::Aisne, Cdg::Oise, Cdg::Somme];
         assert!(guard.allows("c", &three, &[]));
         let pending = [("c".to_string(), three.clone())];
@@ -132,7 +135,7 @@ mod tests {
             guard.allows("c", &three, &[]),
             "the same sum again reveals nothing new"
         );
-        let reopened = Guard::open(dir.path()).unwrap();
+        let reopened = Guard::open(&path).unwrap();
         assert!(!reopened.allows("c", &three[..2], &[]), "one less");
         let more = [three.clone(), vec![Cdg::Nord]].concat();
         assert!(!reopened.allows("c", &more, &[]), "one more");
