@@ -146,11 +146,12 @@ impl Answering {
         })
     }
 
-    /// The answer to an admitted query as computed (or from the cache), with nothing
-    /// recorded: for a secure aggregation, which releases none of this node's cells. Blocking.
-    pub fn computed(&self, admitted: &Admitted) -> Result<Arc<Answer>> {
+    /// The answer to an admitted query as computed (or from the cache: then true), with
+    /// nothing recorded: for a secure aggregation, which releases none of this node's cells.
+    /// Blocking.
+    pub fn computed(&self, admitted: &Admitted) -> Result<(Arc<Answer>, bool)> {
         if let Some(answer) = self.cache.get(&admitted.digest) {
-            return Ok(answer);
+            return Ok((answer, true));
         }
         let answer = Arc::new(pass::compute(
             &self.store,
@@ -160,7 +161,7 @@ impl Answering {
             &self.noise,
         )?);
         self.cache.put(&admitted.digest, answer.clone());
-        Ok(answer)
+        Ok((answer, false))
     }
 
     /// The check of directors' and nodes' certificates.
@@ -173,8 +174,7 @@ impl Answering {
     /// Returns the answer and whether it came from the cache. Blocking: run it off the async
     /// runtime's threads.
     pub fn answer(&self, admitted: &Admitted, analyst: &str) -> Result<(Arc<Answer>, bool)> {
-        let reused = self.cache.get(&admitted.digest).is_some();
-        let answer = self.computed(admitted)?;
+        let (answer, reused) = self.computed(admitted)?;
         let computed = std::time::Instant::now();
         let today = (self.clock)().to_string();
         self.ledger

@@ -199,7 +199,7 @@ impl Answering {
             .keys
             .agree(scope, &theirs)
             .map_err(NodeError::SecureSum)?;
-        let answer = self.computed(admitted)?;
+        let (answer, _) = self.computed(admitted)?;
         let sums = rule::contributions(&answer, asked, me, &scope.participants)?;
 
         let employers = answer.cells.iter().any(|c| c.employers.is_some());

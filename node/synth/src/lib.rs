@@ -203,6 +203,18 @@ pub struct SynthSpec {
     pub scale: f64,
 }
 
+impl SynthSpec {
+    pub fn new(cdg: Cdg, first_year: i32, last_year: i32, seed: u64, scale: f64) -> SynthSpec {
+        SynthSpec {
+            cdg,
+            first_year,
+            last_year,
+            seed,
+            scale,
+        }
+    }
+}
+
 /// One file written by [`generate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SynthFile {

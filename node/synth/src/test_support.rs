@@ -104,13 +104,7 @@ pub fn run(name: &str, spec: &SynthSpec) -> (PathBuf, Vec<SynthFile>) {
 }
 
 pub fn spec(cdg: Cdg, first_year: i32, last_year: i32, seed: u64, scale: f64) -> SynthSpec {
-    SynthSpec {
-        cdg,
-        first_year,
-        last_year,
-        seed,
-        scale,
-    }
+    SynthSpec::new(cdg, first_year, last_year, seed, scale)
 }
 
 pub fn share(agents: &[Agent], f: impl Fn(&Agent) -> bool) -> f64 {

@@ -8,16 +8,6 @@ use cdg_synth::{SynthFile, SynthSpec, generate};
 use crate::ingest::{ImportOptions, import_file};
 use crate::store::Store;
 
-fn spec(cdg: Cdg, first_year: i32, last_year: i32, seed: u64, scale: f64) -> SynthSpec {
-    SynthSpec {
-        cdg,
-        first_year,
-        last_year,
-        seed,
-        scale,
-    }
-}
-
 fn run(name: &str, spec: &SynthSpec) -> (std::path::PathBuf, Vec<SynthFile>) {
     let dir = std::env::temp_dir()
         .join("cdg-synth-tests")
@@ -40,8 +30,11 @@ fn extra_columns(dataset: &str) -> &'static [&'static str] {
 #[test]
 fn every_file_imports_without_quarantine() {
     for (name, s) in [
-        ("import-02", spec(Cdg::Aisne, 2023, 2024, 11, 0.05)),
-        ("import-59", spec(Cdg::Nord, 2024, 2024, 5, 0.1)),
+        (
+            "import-02",
+            SynthSpec::new(Cdg::Aisne, 2023, 2024, 11, 0.05),
+        ),
+        ("import-59", SynthSpec::new(Cdg::Nord, 2024, 2024, 5, 0.1)),
     ] {
         let (dir, files) = run(name, &s);
         let db = tempfile::tempdir().expect("tempdir");
